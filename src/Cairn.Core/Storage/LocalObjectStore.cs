@@ -1,0 +1,229 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+
+namespace Cairn.Storage;
+
+/// <summary>
+/// An object store in a local directory: one file per object, key = relative path.
+/// Writes go to a temporary file that is flushed to disk and then renamed into place, so an object
+/// is either absent or complete, also after a crash.
+/// </summary>
+public sealed class LocalObjectStore : IObjectStore
+{
+    private const string TempDirectoryName = ".tmp";
+    private readonly string _root;
+    private readonly string _tempDirectory;
+
+    public LocalObjectStore(string root)
+    {
+        _root = Path.GetFullPath(root);
+        _tempDirectory = Path.Combine(_root, TempDirectoryName);
+    }
+
+    public string Location => _root;
+
+    public StoreStatistics Statistics { get; } = new();
+
+    public async ValueTask<byte[]> ReadAllAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        try
+        {
+            var data = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+            Statistics.CountGet(data.Length);
+            return data;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ObjectNotFoundException(key, _root);
+        }
+        catch (IOException e)
+        {
+            throw new StoreException(key, $"cannot read '{key}' in {_root}: {e.Message}", e);
+        }
+    }
+
+    public async ValueTask<VersionedObject> ReadVersionedAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var data = await ReadAllAsync(key, cancellationToken).ConfigureAwait(false);
+        return new VersionedObject(data, VersionOf(data));
+    }
+
+    public ValueTask ReadRangeAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var total = 0;
+            while (total < buffer.Length)
+            {
+                var n = RandomAccess.Read(handle, buffer.Span[total..], offset + total);
+                if (n == 0)
+                {
+                    throw new StoreException(key, $"range {offset}+{buffer.Length} is past the end of '{key}' in {_root}");
+                }
+
+                total += n;
+            }
+
+            Statistics.CountGet(total);
+            return ValueTask.CompletedTask;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return ValueTask.FromException(new ObjectNotFoundException(key, _root));
+        }
+        catch (IOException e)
+        {
+            return ValueTask.FromException(new StoreException(key, $"cannot read '{key}' in {_root}: {e.Message}", e));
+        }
+    }
+
+    public ValueTask<long?> TryGetSizeAsync(string key, CancellationToken cancellationToken = default)
+    {
+        Statistics.CountHead();
+        var info = new FileInfo(PathOf(key));
+        return ValueTask.FromResult(info.Exists ? info.Length : (long?)null);
+    }
+
+    public async ValueTask PutAsync(string key, ReadOnlyMemory<byte> data, WriteCondition condition = default, CancellationToken cancellationToken = default)
+    {
+        var path = PathOf(key);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temp = await WriteTempAsync(key, data, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            switch (condition.Kind)
+            {
+                case WriteConditionKind.None:
+                    File.Move(temp, path, overwrite: true);
+                    break;
+                case WriteConditionKind.IfAbsent:
+                    // Without overwrite, .NET moves with link(2)+unlink(2): atomic create-only.
+                    try
+                    {
+                        File.Move(temp, path, overwrite: false);
+                    }
+                    catch (IOException) when (File.Exists(path))
+                    {
+                        throw new PreconditionFailedException(key, $"'{key}' already exists in {_root}");
+                    }
+
+                    break;
+                case WriteConditionKind.IfMatch:
+                    ReplaceIfMatch(key, path, temp, condition.Version!);
+                    break;
+            }
+
+            Statistics.CountPut(data.Length);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    public ValueTask DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        Statistics.CountDelete();
+        File.Delete(PathOf(key));
+        return ValueTask.CompletedTask;
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        Statistics.CountList();
+        // Keys are paths: list the deepest directory the prefix names, then filter.
+        var slash = prefix.LastIndexOf('/');
+        var directory = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
+        if (!Directory.Exists(directory))
+        {
+            yield break;
+        }
+
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false };
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles("*", options))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var key = Path.GetRelativePath(_root, file.FullName);
+            if (key.StartsWith(TempDirectoryName + "/", StringComparison.Ordinal) || !key.StartsWith(prefix, StringComparison.Ordinal) || key.EndsWith(".lock", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            yield return new ObjectInfo(key, file.Length);
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private static string VersionOf(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(SHA256.HashData(data))[..32];
+
+    private void ReplaceIfMatch(string key, string path, string temp, string version)
+    {
+        // An exclusive lock file serialises compare-and-swap between processes (.NET takes flock(2) for FileShare.None).
+        using var lockFile = OpenLock(path + ".lock");
+        byte[] current;
+        try
+        {
+            current = File.ReadAllBytes(path);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new PreconditionFailedException(key, $"'{key}' no longer exists in {_root}");
+        }
+
+        if (!string.Equals(VersionOf(current), version, StringComparison.Ordinal))
+        {
+            throw new PreconditionFailedException(key, $"'{key}' was changed by another writer");
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static FileStream OpenLock(string path)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < 200)
+            {
+                Thread.Sleep(10);
+            }
+        }
+    }
+
+    private async Task<string> WriteTempAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(_tempDirectory);
+        var temp = Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, data.Length);
+            await RandomAccess.WriteAsync(handle, data, 0, cancellationToken).ConfigureAwait(false);
+            RandomAccess.FlushToDisk(handle);
+            return temp;
+        }
+        catch (IOException e)
+        {
+            File.Delete(temp);
+            throw new StoreException(key, $"cannot write '{key}' in {_root}: {e.Message}", e);
+        }
+    }
+
+    private string PathOf(string key)
+    {
+        if (key.Length == 0 || key.StartsWith('/') || key.Contains("..", StringComparison.Ordinal) || key.StartsWith(TempDirectoryName, StringComparison.Ordinal))
+        {
+            throw new StoreException(key, $"invalid object key '{key}'");
+        }
+
+        return Path.Combine(_root, key);
+    }
+}

@@ -1,0 +1,1 @@
+namespace Cairn.Native; internal static class Placeholder { }

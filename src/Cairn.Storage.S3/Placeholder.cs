@@ -1,0 +1,1 @@
+namespace Cairn.Storage.S3; internal static class Placeholder { }
