@@ -1,0 +1,69 @@
+namespace Cairn.Format;
+
+/// <summary>
+/// The <c>index/&lt;id&gt;</c> object: the pack indexes of several packs in one object, so opening a repository reads a
+/// few index objects instead of every pack's trailer. Layout: 16-byte header ("CAIRNIDX", version, 0), then one zstd
+/// frame holding <c>u32 packCount</c> and, per pack, its id, <c>u32 length</c> and its raw pack index.
+/// </summary>
+public static class IndexFile
+{
+    public const uint Version = 1;
+    private const int HeaderSize = 16;
+
+    private static ReadOnlySpan<byte> Magic => "CAIRNIDX"u8;
+
+    public static byte[] Encode(IReadOnlyList<(ContentId Pack, PackIndex Index)> packs, int compressionLevel)
+    {
+        var body = new BinaryBuilder(1024);
+        body.WriteUInt32((uint)packs.Count);
+        var one = new BinaryBuilder(1024);
+        foreach (var (pack, index) in packs)
+        {
+            one = new BinaryBuilder(one.Length);
+            index.WriteTo(one);
+            body.WriteContentId(pack);
+            body.WriteUInt32((uint)one.Length);
+            body.Write(one.WrittenSpan);
+        }
+
+        var compressed = ZstdFrames.Compress(body.WrittenSpan, compressionLevel);
+        var output = new BinaryBuilder(HeaderSize + compressed.Length);
+        output.Write(Magic);
+        output.WriteUInt32(Version);
+        output.WriteUInt32(0);
+        output.Write(compressed);
+        return output.ToArray();
+    }
+
+    public static List<(ContentId Pack, PackIndex Index)> Decode(ReadOnlySpan<byte> data, string what)
+    {
+        if (data.Length < HeaderSize || !data[..8].SequenceEqual(Magic))
+        {
+            throw new CorruptDataException($"{what} is not a Cairn index");
+        }
+
+        var header = new BinaryCursor(data[8..HeaderSize], what);
+        var version = header.ReadUInt32();
+        if (version != Version)
+        {
+            throw new CorruptDataException($"{what} is index format version {version}; this Cairn reads version {Version}");
+        }
+
+        var body = ZstdFrames.Decompress(data[HeaderSize..], 1 << 30, what);
+        var cursor = new BinaryCursor(body, what);
+        var count = cursor.ReadInt32Checked(cursor.Remaining / 40);
+        var result = new List<(ContentId, PackIndex)>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var pack = cursor.ReadContentId();
+            var length = cursor.ReadInt32Checked(cursor.Remaining);
+            var inner = new BinaryCursor(cursor.ReadBytes(length), what);
+            var index = PackIndex.Read(ref inner, long.MaxValue);
+            inner.ExpectEnd();
+            result.Add((pack, index));
+        }
+
+        cursor.ExpectEnd();
+        return result;
+    }
+}

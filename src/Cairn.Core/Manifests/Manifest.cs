@@ -1,0 +1,216 @@
+using System.Text;
+using Cairn.Format;
+
+namespace Cairn.Manifests;
+
+/// <summary>
+/// A snapshot's whole tree and the location of every chunk it uses, held as flat arrays: loading one costs a few
+/// decompressions and no per-entry objects, and an entry index serves directly as an inode number for mounts.
+/// Build one with <see cref="ManifestBuilder"/>; encode and decode with <see cref="ManifestCodec"/>, which validates
+/// everything a hostile manifest could get wrong before any other code sees it.
+/// </summary>
+public sealed class Manifest
+{
+    private int[]? _parents;
+
+    internal Manifest(
+        EntryRecord[] entries,
+        byte[] strings,
+        XattrRecord[] xattrs,
+        ChunkRef[] chunkRefs,
+        ChunkRecord[] chunks,
+        ContentId[] packs,
+        FrameRecord[] frames,
+        ChunkLocation[] locations,
+        SourceRecord[]? sources)
+    {
+        Entries = entries;
+        Strings = strings;
+        Xattrs = xattrs;
+        ChunkRefs = chunkRefs;
+        Chunks = chunks;
+        Packs = packs;
+        Frames = frames;
+        Locations = locations;
+        Sources = sources;
+    }
+
+    public EntryRecord[] Entries { get; }
+
+    public byte[] Strings { get; }
+
+    public XattrRecord[] Xattrs { get; }
+
+    public ChunkRef[] ChunkRefs { get; }
+
+    public ChunkRecord[] Chunks { get; }
+
+    public ContentId[] Packs { get; }
+
+    public FrameRecord[] Frames { get; }
+
+    public ChunkLocation[] Locations { get; }
+
+    public SourceRecord[]? Sources { get; }
+
+    /// <summary>The identity of the tree: SHA-256 over the identity sections (docs/format.md). Set by the codec.</summary>
+    public ContentId TreeHash { get; internal set; }
+
+    public int Count => Entries.Length;
+
+    public ReadOnlySpan<byte> NameOf(int entry)
+    {
+        ref readonly var e = ref Entries[entry];
+        return Strings.AsSpan((int)e.NameOffset, e.NameLength);
+    }
+
+    public ReadOnlySpan<byte> SymlinkTarget(int entry)
+    {
+        ref readonly var e = ref Entries[entry];
+        return Strings.AsSpan((int)e.First, (int)e.Size);
+    }
+
+    public ReadOnlySpan<ChunkRef> ChunkRefsOf(int entry)
+    {
+        ref readonly var e = ref Entries[entry];
+        return e.Kind == EntryKind.Regular ? ChunkRefs.AsSpan((int)e.First, (int)e.Count) : default;
+    }
+
+    public ReadOnlySpan<XattrRecord> XattrsOf(int entry)
+    {
+        ref readonly var e = ref Entries[entry];
+        return Xattrs.AsSpan((int)e.XattrStart, e.XattrCount);
+    }
+
+    public ReadOnlySpan<byte> StringAt(uint offset, uint length) => Strings.AsSpan((int)offset, (int)length);
+
+    /// <summary>The entry a hardlink names, or the entry itself.</summary>
+    public int Canonical(int entry) => Entries[entry].Kind == EntryKind.Hardlink ? (int)Entries[entry].First : entry;
+
+    /// <summary>The child of <paramref name="directory"/> called <paramref name="name"/>, or -1.</summary>
+    public int Lookup(int directory, ReadOnlySpan<byte> name)
+    {
+        ref readonly var d = ref Entries[directory];
+        if (d.Kind != EntryKind.Directory)
+        {
+            return -1;
+        }
+
+        int lo = (int)d.First, hi = (int)(d.First + d.Count) - 1;
+        while (lo <= hi)
+        {
+            var mid = lo + ((hi - lo) >> 1);
+            var c = NameOf(mid).SequenceCompareTo(name);
+            if (c == 0)
+            {
+                return mid;
+            }
+
+            if (c < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Resolves a slash-separated path relative to the root (no symlinks followed), or -1.</summary>
+    public int Resolve(ReadOnlySpan<byte> path)
+    {
+        var current = 0;
+        foreach (var range in path.Split((byte)'/'))
+        {
+            var part = path[range];
+            if (part.IsEmpty || part.SequenceEqual("."u8))
+            {
+                continue;
+            }
+
+            current = Lookup(current, part);
+            if (current < 0)
+            {
+                return -1;
+            }
+        }
+
+        return current;
+    }
+
+    /// <summary>The parent of every entry (the root is its own parent), computed once.</summary>
+    public int ParentOf(int entry)
+    {
+        if (_parents is null)
+        {
+            var parents = new int[Entries.Length];
+            for (var i = 0; i < Entries.Length; i++)
+            {
+                ref readonly var e = ref Entries[i];
+                if (e.Kind == EntryKind.Directory)
+                {
+                    for (var c = e.First; c < e.First + e.Count; c++)
+                    {
+                        parents[c] = i;
+                    }
+                }
+            }
+
+            _parents = parents;
+        }
+
+        return _parents[entry];
+    }
+
+    /// <summary>The entry's path relative to the root as raw bytes ("" for the root).</summary>
+    public byte[] PathOf(int entry)
+    {
+        var parts = new List<int>();
+        for (var e = entry; e != 0; e = ParentOf(e))
+        {
+            parts.Add(e);
+        }
+
+        var length = parts.Sum(p => Entries[p].NameLength + 1);
+        var path = new byte[Math.Max(0, length - 1)];
+        var at = 0;
+        for (var i = parts.Count - 1; i >= 0; i--)
+        {
+            NameOf(parts[i]).CopyTo(path.AsSpan(at));
+            at += Entries[parts[i]].NameLength;
+            if (i > 0)
+            {
+                path[at++] = (byte)'/';
+            }
+        }
+
+        return path;
+    }
+
+    /// <summary>A path for messages: UTF-8 where valid, invalid bytes escaped as \xNN.</summary>
+    public string DisplayPath(int entry) => Display(PathOf(entry));
+
+    public static string Display(ReadOnlySpan<byte> bytes)
+    {
+        var sb = new StringBuilder(bytes.Length);
+        while (!bytes.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf8(bytes, out var rune, out var consumed) == System.Buffers.OperationStatus.Done)
+            {
+                sb.Append(rune.ToString());
+            }
+            else
+            {
+                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{bytes[0]:x2}");
+                consumed = 1;
+            }
+
+            bytes = bytes[consumed..];
+        }
+
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,139 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using Cairn.Format;
+using Cairn.Repository;
+
+namespace Cairn.Manifests;
+
+/// <summary>
+/// Accumulates a manifest while a tree is walked breadth-first. Entries are appended in their final order; chunks
+/// are kept with the number of the frame they live in (<see cref="ChunkIndex"/> numbering), translated into the
+/// manifest's own frame and pack tables by <see cref="Build"/> once every pack is written.
+/// </summary>
+public sealed class ManifestBuilder
+{
+    private readonly List<EntryRecord> _entries = [];
+    private readonly List<SourceRecord> _sources = [];
+    private readonly ArrayBufferWriter<byte> _strings = new(1 << 16);
+    private readonly List<XattrRecord> _xattrs = [];
+    private readonly List<ChunkRef> _chunkRefs = [];
+    private readonly List<ChunkRecord> _chunks = [];
+    private readonly List<ChunkSlot> _chunkSlots = [];
+    private readonly Dictionary<ContentId, int> _chunkNumbers = [];
+
+    public int EntryCount => _entries.Count;
+
+    public int ChunkRefCount => _chunkRefs.Count;
+
+    public int ChunkCount => _chunks.Count;
+
+    /// <summary>The entry at <paramref name="index"/>, to fill in fields known later (children, chunk refs).</summary>
+    public ref EntryRecord Entry(int index) => ref CollectionsMarshal.AsSpan(_entries)[index];
+
+    public ReadOnlySpan<byte> NameOf(int index)
+    {
+        var e = _entries[index];
+        return _strings.WrittenSpan.Slice((int)e.NameOffset, e.NameLength);
+    }
+
+    public int AddEntry(EntryRecord entry, ReadOnlySpan<byte> name, SourceRecord source)
+    {
+        entry.NameOffset = AddString(name);
+        entry.NameLength = checked((ushort)name.Length);
+        _entries.Add(entry);
+        _sources.Add(source);
+        return _entries.Count - 1;
+    }
+
+    public uint AddString(ReadOnlySpan<byte> bytes)
+    {
+        var offset = (uint)_strings.WrittenCount;
+        _strings.Write(bytes);
+        return offset;
+    }
+
+    public void SetXattrs(int entry, IReadOnlyList<KeyValuePair<byte[], byte[]>> xattrs)
+    {
+        if (xattrs.Count == 0)
+        {
+            return;
+        }
+
+        ref var e = ref Entry(entry);
+        e.XattrStart = (uint)_xattrs.Count;
+        e.XattrCount = checked((ushort)xattrs.Count);
+        foreach (var (name, value) in xattrs.OrderBy(x => x.Key, ByteComparer.Instance))
+        {
+            var nameOffset = AddString(name);
+            var valueOffset = AddString(value);
+            _xattrs.Add(new XattrRecord { NameOffset = nameOffset, NameLength = (uint)name.Length, ValueOffset = valueOffset, ValueLength = (uint)value.Length });
+        }
+    }
+
+    /// <summary>Appends a chunk reference of the file being built; the chunk must be known to the index.</summary>
+    public void AddChunkRef(long offset, ContentId id, ChunkSlot slot)
+    {
+        if (!_chunkNumbers.TryGetValue(id, out var number))
+        {
+            number = _chunks.Count;
+            _chunks.Add(new ChunkRecord { Id = id, Length = (uint)slot.Length });
+            _chunkSlots.Add(slot);
+            _chunkNumbers.Add(id, number);
+        }
+
+        _chunkRefs.Add(new ChunkRef { Offset = offset, Chunk = (uint)number });
+    }
+
+    /// <summary>Produces the manifest; every frame the chunks live in must have been completed in <paramref name="index"/>.</summary>
+    public Manifest Build(ChunkIndex index, bool includeSources = true)
+    {
+        var packNumbers = new Dictionary<int, uint>();
+        var packs = new List<ContentId>();
+        var frameNumbers = new Dictionary<int, uint>();
+        var frames = new List<FrameRecord>();
+        var locations = new ChunkLocation[_chunks.Count];
+        for (var c = 0; c < _chunks.Count; c++)
+        {
+            var slot = _chunkSlots[c];
+            if (!frameNumbers.TryGetValue(slot.Frame, out var frame))
+            {
+                var f = index.Frame(slot.Frame);
+                if (f.Pack < 0)
+                {
+                    throw new InvalidOperationException($"frame {slot.Frame} was never written to a pack");
+                }
+
+                if (!packNumbers.TryGetValue(f.Pack, out var pack))
+                {
+                    pack = (uint)packs.Count;
+                    packs.Add(index.Packs[f.Pack]);
+                    packNumbers.Add(f.Pack, pack);
+                }
+
+                frame = (uint)frames.Count;
+                frames.Add(new FrameRecord { Offset = f.Offset, Pack = pack, CompressedLength = (uint)f.CompressedLength, UncompressedLength = (uint)f.UncompressedLength, Checksum = f.Checksum });
+                frameNumbers.Add(slot.Frame, frame);
+            }
+
+            locations[c] = new ChunkLocation { Frame = frame, OffsetInFrame = (uint)slot.OffsetInFrame };
+        }
+
+        return new Manifest(
+            [.. _entries],
+            _strings.WrittenSpan.ToArray(),
+            [.. _xattrs],
+            [.. _chunkRefs],
+            [.. _chunks],
+            [.. packs],
+            [.. frames],
+            locations,
+            includeSources ? [.. _sources] : null);
+    }
+
+    private sealed class ByteComparer : IComparer<byte[]>
+    {
+        public static readonly ByteComparer Instance = new();
+
+        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
+    }
+}

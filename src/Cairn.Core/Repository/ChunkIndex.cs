@@ -1,0 +1,122 @@
+using Cairn.Format;
+using Cairn.Manifests;
+
+namespace Cairn.Repository;
+
+/// <summary>A frame known to the index: its pack (number in <see cref="ChunkIndex.Packs"/>) and its place in it.</summary>
+public record struct FrameSlot(int Pack, long Offset, int CompressedLength, int UncompressedLength, uint Checksum);
+
+/// <summary>A chunk known to the index: its frame (see <see cref="ChunkIndex.Frame"/>), offset and length.</summary>
+public readonly record struct ChunkSlot(int Frame, int OffsetInFrame, int Length);
+
+/// <summary>
+/// Which chunks the repository holds and where: the dedup table of a snapshot run. Loaded from the index objects
+/// (and, for packs no index covers yet, from the packs' own trailers), then extended as the run writes frames.
+/// Not thread-safe except where noted: the snapshot pipeline mutates it from one thread.
+/// </summary>
+public sealed class ChunkIndex
+{
+    private readonly List<ContentId> _packs = [];
+    private readonly Dictionary<ContentId, int> _packNumbers = [];
+    private readonly List<FrameSlot> _frames = [];
+    private readonly Dictionary<(int Pack, long Offset), int> _frameNumbers = [];
+    private readonly Dictionary<ContentId, ChunkSlot> _chunks = [];
+    private readonly Lock _framesLock = new();
+
+    public IReadOnlyList<ContentId> Packs => _packs;
+
+    public int ChunkCount => _chunks.Count;
+
+    public IReadOnlyCollection<ContentId> PackIds => _packNumbers.Keys;
+
+    public bool ContainsPack(ContentId pack) => _packNumbers.ContainsKey(pack);
+
+    public bool TryGet(ContentId chunk, out ChunkSlot slot) => _chunks.TryGetValue(chunk, out slot);
+
+    /// <summary>Adds what a pack holds (from an index object or the pack's trailer). Chunks already known keep their first location.</summary>
+    public void AddPack(ContentId pack, PackIndex index)
+    {
+        var packNumber = PackNumber(pack);
+        var frameNumbers = new int[index.Frames.Count];
+        for (var f = 0; f < frameNumbers.Length; f++)
+        {
+            var info = index.Frames[f];
+            frameNumbers[f] = FrameNumber(packNumber, info.Offset, info.CompressedLength, info.UncompressedLength, info.Checksum);
+        }
+
+        foreach (var c in index.Chunks)
+        {
+            _chunks.TryAdd(c.Id, new ChunkSlot(frameNumbers[c.Frame], c.OffsetInFrame, c.Length));
+        }
+    }
+
+    /// <summary>Registers a frame that a manifest names (used when reusing a parent's chunks).</summary>
+    public int AddManifestFrame(Manifest manifest, int frame)
+    {
+        var record = manifest.Frames[frame];
+        var pack = PackNumber(manifest.Packs[record.Pack]);
+        return FrameNumber(pack, record.Offset, (int)record.CompressedLength, (int)record.UncompressedLength, record.Checksum);
+    }
+
+    /// <summary>Adds a chunk that lives at a known frame (no-op when the chunk is already known).</summary>
+    public void AddChunk(ContentId chunk, ChunkSlot slot) => _chunks.TryAdd(chunk, slot);
+
+    /// <summary>Reserves the number of a frame whose pack is not written yet; <see cref="CompleteFrame"/> fills it in. Thread-safe.</summary>
+    public int ReserveFrame()
+    {
+        lock (_framesLock)
+        {
+            _frames.Add(new FrameSlot(-1, 0, 0, 0, 0));
+            return _frames.Count - 1;
+        }
+    }
+
+    /// <summary>Records where a reserved frame ended up. Thread-safe with respect to <see cref="ReserveFrame"/>.</summary>
+    public void CompleteFrame(int frame, ContentId pack, FrameInfo info)
+    {
+        lock (_framesLock)
+        {
+            var packNumber = PackNumber(pack);
+            _frames[frame] = new FrameSlot(packNumber, info.Offset, info.CompressedLength, info.UncompressedLength, info.Checksum);
+            _frameNumbers[(packNumber, info.Offset)] = frame;
+        }
+    }
+
+    public FrameSlot Frame(int frame)
+    {
+        lock (_framesLock)
+        {
+            return _frames[frame];
+        }
+    }
+
+    private int PackNumber(ContentId pack)
+    {
+        lock (_framesLock)
+        {
+            if (!_packNumbers.TryGetValue(pack, out var number))
+            {
+                number = _packs.Count;
+                _packs.Add(pack);
+                _packNumbers.Add(pack, number);
+            }
+
+            return number;
+        }
+    }
+
+    private int FrameNumber(int pack, long offset, int compressed, int uncompressed, uint checksum)
+    {
+        lock (_framesLock)
+        {
+            if (!_frameNumbers.TryGetValue((pack, offset), out var number))
+            {
+                number = _frames.Count;
+                _frames.Add(new FrameSlot(pack, offset, compressed, uncompressed, checksum));
+                _frameNumbers.Add((pack, offset), number);
+            }
+
+            return number;
+        }
+    }
+}

@@ -1,0 +1,324 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Cairn.Format;
+using Cairn.Manifests;
+using Cairn.Storage;
+
+namespace Cairn.Repository;
+
+/// <summary>
+/// A Cairn repository in an <see cref="IObjectStore"/>: its config, snapshots, tags, manifests and index.
+/// Snapshotting and restoring live in <c>Cairn.Snapshot.Archiver</c> and <c>Cairn.Restore.Restorer</c>; this class
+/// is what both share: reading and writing the repository's objects in the documented format.
+/// </summary>
+public sealed class Repository : IAsyncDisposable
+{
+    private Repository(IObjectStore store, RepositoryConfig config)
+    {
+        Store = store;
+        Config = config;
+    }
+
+    public IObjectStore Store { get; }
+
+    public RepositoryConfig Config { get; }
+
+    /// <summary>Creates a new repository in an empty store. Fails if one already exists there.</summary>
+    public static async Task<Repository> InitAsync(IObjectStore store, RepositoryConfig? config = null, CancellationToken cancellationToken = default)
+    {
+        config ??= new RepositoryConfig();
+        RepositoryConfig.Parse(config.Serialize(), store.Location); // validates the parameters
+        try
+        {
+            await store.PutAsync(ObjectKeys.Config, config.Serialize(), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PreconditionFailedException)
+        {
+            throw new CairnException($"a repository already exists at {store.Location}");
+        }
+
+        return new Repository(store, config);
+    }
+
+    /// <summary>Opens an existing repository.</summary>
+    public static async Task<Repository> OpenAsync(IObjectStore store, CancellationToken cancellationToken = default)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = await store.ReadAllAsync(ObjectKeys.Config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectNotFoundException)
+        {
+            throw new CairnException($"no repository at {store.Location} (run 'cairn init' first)");
+        }
+
+        return new Repository(store, RepositoryConfig.Parse(bytes, store.Location));
+    }
+
+    /// <summary>
+    /// Loads the chunk index: every index object, plus the trailers of packs that no index covers yet (left by an
+    /// interrupted snapshot), so a re-run reuses everything already uploaded.
+    /// </summary>
+    public async Task<ChunkIndex> LoadIndexAsync(CancellationToken cancellationToken = default)
+    {
+        var index = new ChunkIndex();
+        var indexKeys = new List<string>();
+        await foreach (var info in Store.ListAsync(ObjectKeys.IndexPrefix, cancellationToken).ConfigureAwait(false))
+        {
+            indexKeys.Add(info.Key);
+        }
+
+        var loaded = new ConcurrentBag<(string Key, List<(ContentId Pack, PackIndex Index)> Packs)>();
+        await Parallel.ForEachAsync(indexKeys, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (key, ct) =>
+        {
+            var bytes = await Store.ReadAllAsync(key, ct).ConfigureAwait(false);
+            loaded.Add((key, IndexFile.Decode(bytes, key)));
+        }).ConfigureAwait(false);
+
+        // Deterministic order: the same chunk in two packs always resolves to the same one.
+        foreach (var (_, packs) in loaded.OrderBy(l => l.Key, StringComparer.Ordinal))
+        {
+            foreach (var (pack, packIndex) in packs)
+            {
+                index.AddPack(pack, packIndex);
+            }
+        }
+
+        var orphans = new List<(ContentId Id, long Size)>();
+        await foreach (var info in Store.ListAsync(ObjectKeys.PacksPrefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (ObjectKeys.TryParseId(info.Key, out var id) && !index.ContainsPack(id))
+            {
+                orphans.Add((id, info.Size));
+            }
+        }
+
+        var recovered = new ConcurrentBag<(ContentId, PackIndex)>();
+        await Parallel.ForEachAsync(orphans, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (orphan, ct) =>
+        {
+            try
+            {
+                recovered.Add((orphan.Id, await ReadPackIndexAsync(orphan.Id, orphan.Size, ct).ConfigureAwait(false)));
+            }
+            catch (CorruptDataException)
+            {
+                // A pack that does not verify is never used for dedup; its chunks get written again.
+            }
+        }).ConfigureAwait(false);
+
+        foreach (var (pack, packIndex) in recovered.OrderBy(r => r.Item1))
+        {
+            index.AddPack(pack, packIndex);
+        }
+
+        return index;
+    }
+
+    /// <summary>Reads a pack's own index from its trailer (two ranged reads).</summary>
+    public async Task<PackIndex> ReadPackIndexAsync(ContentId pack, long packSize, CancellationToken cancellationToken = default)
+    {
+        var key = ObjectKeys.Pack(pack);
+        if (packSize < PackFormat.HeaderSize + PackFormat.TrailerSize)
+        {
+            throw new CorruptDataException($"pack {key} is truncated");
+        }
+
+        var trailer = new byte[PackFormat.TrailerSize];
+        await Store.ReadRangeAsync(key, packSize - PackFormat.TrailerSize, trailer, cancellationToken).ConfigureAwait(false);
+        var (offset, length, checksum) = PackFormat.ReadTrailer(trailer, packSize, key);
+        var compressed = new byte[length];
+        await Store.ReadRangeAsync(key, offset, compressed, cancellationToken).ConfigureAwait(false);
+        return PackFormat.DecodeIndex(compressed, checksum, packSize, key);
+    }
+
+    public async Task<List<SnapshotRecord>> ListSnapshotsAsync(CancellationToken cancellationToken = default)
+    {
+        var ids = new List<ContentId>();
+        await foreach (var info in Store.ListAsync(ObjectKeys.SnapshotsPrefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (ObjectKeys.TryParseId(info.Key, out var id))
+            {
+                ids.Add(id);
+            }
+        }
+
+        var records = new ConcurrentBag<SnapshotRecord>();
+        await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (id, ct) =>
+        {
+            records.Add(await ReadSnapshotAsync(id, ct).ConfigureAwait(false));
+        }).ConfigureAwait(false);
+        return [.. records.OrderBy(r => r.Time).ThenBy(r => r.Id)];
+    }
+
+    public async Task<SnapshotRecord> ReadSnapshotAsync(ContentId id, CancellationToken cancellationToken = default)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = await Store.ReadAllAsync(ObjectKeys.Snapshot(id), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectNotFoundException)
+        {
+            throw new UsageException($"no snapshot {id.ToShortString()} in {Store.Location}");
+        }
+
+        return SnapshotRecord.Parse(bytes, id);
+    }
+
+    /// <summary>
+    /// Finds a snapshot by full id, tag name, or unique id prefix (at least 4 hex digits), in that order.
+    /// </summary>
+    public async Task<SnapshotRecord> ResolveAsync(string reference, CancellationToken cancellationToken = default)
+    {
+        if (ContentId.TryParse(reference, out var full))
+        {
+            return await ReadSnapshotAsync(full, cancellationToken).ConfigureAwait(false);
+        }
+
+        var tag = await TryReadTagAsync(reference, cancellationToken).ConfigureAwait(false);
+        if (tag is not null)
+        {
+            return await ReadSnapshotAsync(ContentId.Parse(tag.Snapshot), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (reference.Length >= 4 && reference.All(char.IsAsciiHexDigitLower))
+        {
+            var matches = new List<ContentId>();
+            await foreach (var info in Store.ListAsync(ObjectKeys.SnapshotsPrefix, cancellationToken).ConfigureAwait(false))
+            {
+                if (ObjectKeys.TryParseId(info.Key, out var id) && id.ToString().StartsWith(reference, StringComparison.Ordinal))
+                {
+                    matches.Add(id);
+                }
+            }
+
+            if (matches.Count == 1)
+            {
+                return await ReadSnapshotAsync(matches[0], cancellationToken).ConfigureAwait(false);
+            }
+
+            if (matches.Count > 1)
+            {
+                throw new UsageException($"'{reference}' is ambiguous: it matches {matches.Count} snapshots");
+            }
+        }
+
+        throw new UsageException($"no snapshot or tag '{reference}' in {Store.Location}");
+    }
+
+    public async Task<Manifest> ReadManifestAsync(SnapshotRecord snapshot, CancellationToken cancellationToken = default)
+    {
+        var key = ObjectKeys.Manifest(snapshot.TreeHash);
+        byte[] bytes;
+        try
+        {
+            bytes = await Store.ReadAllAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectNotFoundException)
+        {
+            throw new CorruptDataException($"snapshot {snapshot.Id.ToShortString()} has no manifest ({key} is missing)");
+        }
+
+        var manifest = ManifestCodec.Decode(bytes, key);
+        if (manifest.TreeHash != snapshot.TreeHash)
+        {
+            throw new CorruptDataException($"{key} does not hold the tree of snapshot {snapshot.Id.ToShortString()} (tree hash mismatch)");
+        }
+
+        return manifest;
+    }
+
+    public async Task<TagRecord?> TryReadTagAsync(string name, CancellationToken cancellationToken = default)
+    {
+        if (!IsValidTagName(name))
+        {
+            return null;
+        }
+
+        try
+        {
+            var bytes = await Store.ReadAllAsync(ObjectKeys.Tag(name), cancellationToken).ConfigureAwait(false);
+            return ParseTag(bytes, name);
+        }
+        catch (ObjectNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Points a tag at a snapshot. The update is a compare-and-swap on the tag object, so two hosts moving the same
+    /// tag at once never silently overwrite each other: the loser retries against the new value.
+    /// </summary>
+    public async Task SetTagAsync(string name, ContentId snapshot, CancellationToken cancellationToken = default)
+    {
+        if (!IsValidTagName(name))
+        {
+            throw new UsageException($"invalid tag name '{name}': use letters, digits, '.', '_' and '-' (not a 64-digit hex id)");
+        }
+
+        var key = ObjectKeys.Tag(name);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(new TagRecord { Snapshot = snapshot.ToString(), Time = DateTimeOffset.UtcNow }, CairnJsonContext.Default.TagRecord);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                VersionedObject? current = null;
+                try
+                {
+                    current = await Store.ReadVersionedAsync(key, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ObjectNotFoundException)
+                {
+                }
+
+                var condition = current is null ? WriteCondition.IfAbsent : WriteCondition.IfMatch(current.Version);
+                await Store.PutAsync(key, bytes, condition, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (PreconditionFailedException) when (attempt < 10)
+            {
+                // Someone else moved the tag between our read and write: read again.
+            }
+        }
+    }
+
+    public async Task<List<(string Name, TagRecord Tag)>> ListTagsAsync(CancellationToken cancellationToken = default)
+    {
+        var tags = new List<(string, TagRecord)>();
+        await foreach (var info in Store.ListAsync(ObjectKeys.TagsPrefix, cancellationToken).ConfigureAwait(false))
+        {
+            var name = info.Key[ObjectKeys.TagsPrefix.Length..];
+            var tag = await TryReadTagAsync(name, cancellationToken).ConfigureAwait(false);
+            if (tag is not null)
+            {
+                tags.Add((name, tag));
+            }
+        }
+
+        return tags;
+    }
+
+    public static bool IsValidTagName(string name) =>
+        name.Length is > 0 and <= 128 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-') && !ContentId.TryParse(name, out _);
+
+    public ValueTask DisposeAsync() => Store.DisposeAsync();
+
+    private static TagRecord ParseTag(byte[] bytes, string name)
+    {
+        try
+        {
+            var tag = JsonSerializer.Deserialize(bytes, CairnJsonContext.Default.TagRecord);
+            if (tag is not null && ContentId.TryParse(tag.Snapshot, out _))
+            {
+                return tag;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        throw new CorruptDataException($"tag '{name}' is corrupt");
+    }
+}
