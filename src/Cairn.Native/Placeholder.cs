@@ -1,1 +1,0 @@
-namespace Cairn.Native; internal static class Placeholder { }
