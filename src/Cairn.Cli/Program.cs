@@ -1,1 +1,20 @@
-return 0;
+using System.CommandLine;
+using Cairn.Cli;
+using Cairn.Cli.Commands;
+
+var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots of directory trees and VM images, restored at disk speed or mounted lazily.")
+{
+    GlobalOptions.Repository,
+    GlobalOptions.Json,
+    GlobalOptions.Quiet,
+    InitCommand.Create(),
+    SnapshotCommand.Create(),
+    RestoreCommand.Create(),
+    SnapshotsCommand.Create(),
+    ShowCommand.Create(),
+    DiffCommand.Create(),
+    CatCommand.Create(),
+    TagCommand.Create(),
+};
+
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

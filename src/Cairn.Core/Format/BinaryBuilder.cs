@@ -10,7 +10,7 @@ internal sealed class BinaryBuilder
 
     public BinaryBuilder(int initialCapacity = 256)
     {
-        _buffer = new ArrayBufferWriter<byte>(initialCapacity);
+        _buffer = new ArrayBufferWriter<byte>(Math.Max(16, initialCapacity));
     }
 
     public int Length => _buffer.WrittenCount;

@@ -16,10 +16,9 @@ public static class IndexFile
     {
         var body = new BinaryBuilder(1024);
         body.WriteUInt32((uint)packs.Count);
-        var one = new BinaryBuilder(1024);
         foreach (var (pack, index) in packs)
         {
-            one = new BinaryBuilder(one.Length);
+            var one = new BinaryBuilder(16 + (index.Frames.Count * 24) + (index.Chunks.Count * 44));
             index.WriteTo(one);
             body.WriteContentId(pack);
             body.WriteUInt32((uint)one.Length);

@@ -1,5 +1,5 @@
-using System.Text;
 using Cairn.Format;
+using Cairn.Native.Linux;
 
 namespace Cairn.Manifests;
 
@@ -193,24 +193,5 @@ public sealed class Manifest
     /// <summary>A path for messages: UTF-8 where valid, invalid bytes escaped as \xNN.</summary>
     public string DisplayPath(int entry) => Display(PathOf(entry));
 
-    public static string Display(ReadOnlySpan<byte> bytes)
-    {
-        var sb = new StringBuilder(bytes.Length);
-        while (!bytes.IsEmpty)
-        {
-            if (Rune.DecodeFromUtf8(bytes, out var rune, out var consumed) == System.Buffers.OperationStatus.Done)
-            {
-                sb.Append(rune.ToString());
-            }
-            else
-            {
-                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{bytes[0]:x2}");
-                consumed = 1;
-            }
-
-            bytes = bytes[consumed..];
-        }
-
-        return sb.ToString();
-    }
+    public static string Display(ReadOnlySpan<byte> bytes) => PathBytes.Display(bytes);
 }

@@ -30,6 +30,9 @@ public sealed class ManifestBuilder
     /// <summary>The entry at <paramref name="index"/>, to fill in fields known later (children, chunk refs).</summary>
     public ref EntryRecord Entry(int index) => ref CollectionsMarshal.AsSpan(_entries)[index];
 
+    /// <summary>The source record of an entry, to update once its file has been read.</summary>
+    public ref SourceRecord Source(int index) => ref CollectionsMarshal.AsSpan(_sources)[index];
+
     public ReadOnlySpan<byte> NameOf(int index)
     {
         var e = _entries[index];

@@ -1,3 +1,5 @@
+using Cairn.Native.Linux;
+
 namespace Cairn.Manifests;
 
 /// <summary>
@@ -73,8 +75,8 @@ internal static class ManifestValidator
         }
     }
 
-    public static bool IsValidName(ReadOnlySpan<byte> name) =>
-        !name.IsEmpty && name.Length <= 255 && name.IndexOfAny((byte)'/', (byte)0) < 0 && !name.SequenceEqual("."u8) && !name.SequenceEqual(".."u8);
+    /// <summary>A single path component Linux accepts: what every manifest name must be.</summary>
+    public static bool IsValidName(ReadOnlySpan<byte> name) => name.Length <= 255 && PathBytes.IsValidName(name);
 
     private static void ValidateDirectory(Manifest m, int i, byte[] parentCount, string what)
     {

@@ -1,0 +1,129 @@
+using System.CommandLine;
+using System.Text.Json;
+using Cairn.Storage;
+
+namespace Cairn.Cli;
+
+/// <summary>
+/// What a command needs from the command line: the repository it names, whether to print JSON, and one place that
+/// turns failures into one clear line (or a JSON error object) and an exit code.
+/// </summary>
+internal sealed class CliContext
+{
+    public const int ExitFailure = 1;
+    public const int ExitUsage = 2;
+    public const int ExitInternal = 70;
+
+    private CliContext(ParseResult parseResult)
+    {
+        ParseResult = parseResult;
+        Json = parseResult.GetValue(GlobalOptions.Json);
+        Quiet = parseResult.GetValue(GlobalOptions.Quiet) || Json || Console.IsErrorRedirected;
+        var explicitRepo = parseResult.GetValue(GlobalOptions.Repository) ?? Environment.GetEnvironmentVariable("CAIRN_REPO");
+        RepositoryLocation = string.IsNullOrEmpty(explicitRepo) ? DefaultRepository : explicitRepo;
+        IsDefaultRepository = string.IsNullOrEmpty(explicitRepo);
+    }
+
+    public ParseResult ParseResult { get; }
+
+    public bool Json { get; }
+
+    /// <summary>No progress display: asked for, or JSON output, or standard error is not a terminal.</summary>
+    public bool Quiet { get; }
+
+    public string RepositoryLocation { get; }
+
+    public bool IsDefaultRepository { get; }
+
+    public static string DefaultRepository
+    {
+        get
+        {
+            var data = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+            if (string.IsNullOrEmpty(data))
+            {
+                data = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+            }
+
+            return Path.Combine(data, "cairn", "repo");
+        }
+    }
+
+    public IObjectStore OpenStore() => StoreFactory.Open(RepositoryLocation);
+
+    /// <summary>Opens the repository; the default local one is created on first use.</summary>
+    public async Task<Repository.Repository> OpenRepositoryAsync(CancellationToken cancellationToken, bool createDefault = false)
+    {
+        var store = OpenStore();
+        try
+        {
+            if (createDefault && IsDefaultRepository && await store.TryGetSizeAsync(Cairn.Repository.ObjectKeys.Config, cancellationToken).ConfigureAwait(false) is null)
+            {
+                return await Cairn.Repository.Repository.InitAsync(store, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+
+            return await Cairn.Repository.Repository.OpenAsync(store, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Runs a command body with the shared error handling.</summary>
+    public static Func<ParseResult, CancellationToken, Task<int>> Run(Func<CliContext, CancellationToken, Task<int>> body) =>
+        async (parseResult, cancellationToken) =>
+        {
+            var context = new CliContext(parseResult);
+            try
+            {
+                return await body(context, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return context.Fail("cancelled", "cancelled", ExitFailure);
+            }
+            catch (UsageException e)
+            {
+                return context.Fail(e.Code, e.Message, ExitUsage);
+            }
+            catch (CairnException e)
+            {
+                return context.Fail(e.Code, e.Message, ExitFailure);
+            }
+            catch (IOException e)
+            {
+                return context.Fail("io", e.Message, ExitFailure);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                return context.Fail("permission", e.Message, ExitFailure);
+            }
+#pragma warning disable CA1031 // The last line of defence: a bug still gets one line and an exit code, not a stack trace.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                return context.Fail("internal", $"internal error: {e.GetType().Name}: {e.Message}", ExitInternal);
+            }
+        };
+
+    public static void WriteJson<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    {
+        Console.Out.WriteLine(JsonSerializer.Serialize(value, typeInfo));
+    }
+
+    private int Fail(string code, string message, int exitCode)
+    {
+        if (Json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(new CliError(new CliErrorBody(code, message)), CliJsonContext.Default.CliError));
+        }
+        else
+        {
+            Console.Error.WriteLine($"cairn: {message}");
+        }
+
+        return exitCode;
+    }
+}

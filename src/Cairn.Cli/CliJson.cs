@@ -1,0 +1,39 @@
+using System.Text.Json.Serialization;
+using Cairn.Repository;
+using Cairn.Storage;
+
+namespace Cairn.Cli;
+
+internal sealed record CliError(CliErrorBody Error);
+
+internal sealed record CliErrorBody(string Code, string Message);
+
+internal sealed record RequestCounts(long Gets, long Puts, long Lists, long Heads, long BytesRead, long BytesWritten, long Retries)
+{
+    public static RequestCounts From(StoreStatistics s) => new(s.Gets, s.Puts, s.Lists, s.Heads, s.BytesRead, s.BytesWritten, s.Retries);
+}
+
+internal sealed record SnapshotOutput(string Id, string Tree, string? Parent, DateTimeOffset Time, string Source, IReadOnlyList<string> Tags, SnapshotStats Stats, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings, RequestCounts Requests);
+
+internal sealed record RestoreOutput(string Snapshot, string Target, long Entries, long Bytes, double Seconds, IReadOnlyList<string> Warnings, RequestCounts Requests);
+
+internal sealed record SnapshotListItem(string Id, string Tree, string? Parent, DateTimeOffset Time, string Host, string Source, IReadOnlyList<string> Tags, SnapshotStats Stats);
+
+internal sealed record EntryOutput(string Path, string Kind, string Mode, uint Uid, uint Gid, long Size, DateTimeOffset MTime, string? Target);
+
+internal sealed record ShowOutput(SnapshotListItem Snapshot, int Chunks, int Frames, int Packs, IReadOnlyList<EntryOutput> Entries);
+
+internal sealed record DiffItem(string Change, string Path);
+
+internal sealed record TagOutput(string Name, string Snapshot);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(CliError))]
+[JsonSerializable(typeof(SnapshotOutput))]
+[JsonSerializable(typeof(RestoreOutput))]
+[JsonSerializable(typeof(List<SnapshotListItem>))]
+[JsonSerializable(typeof(ShowOutput))]
+[JsonSerializable(typeof(List<DiffItem>))]
+[JsonSerializable(typeof(List<TagOutput>))]
+[JsonSerializable(typeof(TagOutput))]
+internal sealed partial class CliJsonContext : JsonSerializerContext;

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Cairn.Manifests;
+
+namespace Cairn.Cli.Commands;
+
+internal static class ShowCommand
+{
+    public static Command Create()
+    {
+        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot: id, unique id prefix, or tag." };
+        var command = new Command("show", "Show a snapshot: its record, statistics and the tree it holds.") { snapshot };
+        command.SetAction(CliContext.Run(async (context, ct) =>
+        {
+            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
+            var record = await repository.ResolveAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var m = await repository.ReadManifestAsync(record, ct).ConfigureAwait(false);
+            if (context.Json)
+            {
+                var entries = new List<EntryOutput>(m.Count);
+                for (var i = 0; i < m.Count; i++)
+                {
+                    var e = m.Entries[i];
+                    entries.Add(new EntryOutput(
+                        m.DisplayPath(i), Formatting.KindName(e.Kind), Convert.ToString(e.Mode, 8), e.Uid, e.Gid, e.Size, Formatting.Time(e.MTimeNs),
+                        e.Kind == EntryKind.Symlink ? Manifest.Display(m.SymlinkTarget(i)) : e.Kind == EntryKind.Hardlink ? m.DisplayPath((int)e.First) : null));
+                }
+
+                CliContext.WriteJson(new ShowOutput(Formatting.Item(record), m.Chunks.Length, m.Frames.Length, m.Packs.Length, entries), CliJsonContext.Default.ShowOutput);
+                return 0;
+            }
+
+            var s = record.Stats;
+            var output = Console.Out;
+            output.WriteLine($"snapshot {record.Id}");
+            output.WriteLine($"  tree     {record.Tree}");
+            output.WriteLine($"  parent   {record.Parent ?? "-"}");
+            output.WriteLine($"  time     {record.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss zzz}");
+            output.WriteLine($"  source   {record.Host}:{record.Source}");
+            output.WriteLine($"  tags     {(record.Tags.Count == 0 ? "-" : string.Join(", ", record.Tags))}");
+            output.WriteLine($"  content  {s.Files:N0} files, {s.Directories:N0} directories, {s.Symlinks:N0} symlinks, {Formatting.Bytes(s.Bytes)}");
+            output.WriteLine($"  storage  {m.Chunks.Length:N0} chunks in {m.Frames.Length:N0} frames of {m.Packs.Length:N0} packs; this run added {Formatting.Bytes(s.NewBytes)} ({Formatting.Bytes(s.StoredBytes)} stored)");
+            output.WriteLine();
+            for (var i = 1; i < m.Count; i++)
+            {
+                var e = m.Entries[i];
+                var suffix = e.Kind switch
+                {
+                    EntryKind.Symlink => " -> " + Manifest.Display(m.SymlinkTarget(i)),
+                    EntryKind.Hardlink => " => " + m.DisplayPath((int)e.First),
+                    EntryKind.Directory => "/",
+                    _ => "",
+                };
+                var kind = e.Kind == EntryKind.Hardlink ? m.Entries[e.First].Kind : e.Kind;
+                output.WriteLine($"{Formatting.Mode(kind, e.Mode)} {e.Uid,5} {e.Gid,5} {e.Size,12} {Formatting.Time(e.MTimeNs).ToLocalTime():yyyy-MM-dd HH:mm} {m.DisplayPath(i)}{suffix}");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+}

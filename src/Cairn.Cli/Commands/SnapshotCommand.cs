@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Cairn.Snapshot;
+
+namespace Cairn.Cli.Commands;
+
+internal static class SnapshotCommand
+{
+    public static Command Create()
+    {
+        var path = new Argument<string>("path") { Description = "The directory to snapshot." };
+        var tags = new Option<string[]>("--tag", "-t") { Description = "Point this tag at the new snapshot (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var parent = new Option<string?>("--parent", "-p")
+        {
+            Description = "The parent snapshot (id, prefix or tag), or 'auto': the tag's snapshot, else the latest snapshot of the same path. Files unchanged since the parent are not read again.",
+        };
+        var skip = new Option<bool>("--skip-unreadable") { Description = "Skip files and directories that cannot be read (listed at the end) instead of failing." };
+        var command = new Command("snapshot", "Snapshot a directory tree into the repository.") { path, tags, parent, skip };
+        command.SetAction(CliContext.Run(async (context, ct) =>
+        {
+            await using var repository = await context.OpenRepositoryAsync(ct, createDefault: true).ConfigureAwait(false);
+            using var progress = context.Quiet ? null : new TerminalProgress();
+            var options = new SnapshotOptions
+            {
+                Parent = context.ParseResult.GetValue(parent),
+                Tags = context.ParseResult.GetValue(tags) ?? [],
+                SkipUnreadable = context.ParseResult.GetValue(skip),
+                Progress = progress is null ? null : new Progress<SnapshotProgress>(p => progress.Show(
+                    $"{p.Files:N0} files  {Formatting.Bytes(p.Bytes)} seen  {Formatting.Bytes(p.BytesRead)} read  {Formatting.Bytes(p.NewBytes)} new  {Formatting.Bytes(p.StoredBytes)} stored")),
+            };
+            var result = await new Archiver(repository, options).SnapshotAsync(context.ParseResult.GetValue(path)!, ct).ConfigureAwait(false);
+            progress?.Clear();
+            var r = result.Snapshot;
+            if (context.Json)
+            {
+                CliContext.WriteJson(
+                    new SnapshotOutput(r.Id.ToString(), r.Tree, r.Parent, r.Time, r.Source, r.Tags, r.Stats, result.Skipped, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
+                    CliJsonContext.Default.SnapshotOutput);
+            }
+            else
+            {
+                foreach (var warning in result.Warnings)
+                {
+                    Console.Error.WriteLine($"cairn: warning: {warning}");
+                }
+
+                foreach (var skipped in result.Skipped)
+                {
+                    Console.Error.WriteLine($"cairn: skipped: {skipped}");
+                }
+
+                var s = r.Stats;
+                Console.Out.WriteLine($"snapshot {r.Id} saved");
+                Console.Out.WriteLine($"  {s.Files:N0} files, {s.Directories:N0} directories, {Formatting.Bytes(s.Bytes)} ({s.UnchangedFiles:N0} files unchanged since parent {Formatting.ShortId(r.Parent)})");
+                Console.Out.WriteLine($"  {Formatting.Bytes(s.NewBytes)} new data, {Formatting.Bytes(s.StoredBytes)} stored, in {s.Seconds:0.00} s");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,107 @@
+namespace Cairn.Manifests;
+
+public enum ChangeKind
+{
+    Added,
+    Removed,
+    Modified,
+}
+
+/// <summary>One difference between two trees: a path and what happened to it.</summary>
+public readonly record struct TreeChange(ChangeKind Kind, byte[] Path);
+
+/// <summary>
+/// Compares two manifests by walking both trees at once (children are sorted, so each directory is a merge).
+/// A regular file is modified when its content (chunk ids), size, mode, owner or mtime differ; an added or removed
+/// directory is reported once, not with everything below it.
+/// </summary>
+public static class ManifestDiff
+{
+    public static List<TreeChange> Compare(Manifest a, Manifest b)
+    {
+        var changes = new List<TreeChange>();
+        CompareDirectories(a, 0, b, 0, changes);
+        return changes;
+    }
+
+    private static void CompareDirectories(Manifest a, int da, Manifest b, int db, List<TreeChange> changes)
+    {
+        var ea = a.Entries[da];
+        var eb = b.Entries[db];
+        int i = (int)ea.First, iEnd = (int)(ea.First + ea.Count);
+        int j = (int)eb.First, jEnd = (int)(eb.First + eb.Count);
+        while (i < iEnd || j < jEnd)
+        {
+            var c = i >= iEnd ? 1 : j >= jEnd ? -1 : a.NameOf(i).SequenceCompareTo(b.NameOf(j));
+            if (c < 0)
+            {
+                changes.Add(new TreeChange(ChangeKind.Removed, a.PathOf(i++)));
+            }
+            else if (c > 0)
+            {
+                changes.Add(new TreeChange(ChangeKind.Added, b.PathOf(j++)));
+            }
+            else
+            {
+                var ka = a.Entries[i].Kind;
+                var kb = b.Entries[j].Kind;
+                if (ka == EntryKind.Directory && kb == EntryKind.Directory)
+                {
+                    if (!SameMetadata(a.Entries[i], b.Entries[j]))
+                    {
+                        changes.Add(new TreeChange(ChangeKind.Modified, b.PathOf(j)));
+                    }
+
+                    CompareDirectories(a, i, b, j, changes);
+                }
+                else if (!SameEntry(a, i, b, j))
+                {
+                    changes.Add(new TreeChange(ChangeKind.Modified, b.PathOf(j)));
+                }
+
+                i++;
+                j++;
+            }
+        }
+    }
+
+    private static bool SameMetadata(in EntryRecord x, in EntryRecord y) =>
+        x.Kind == y.Kind && x.Mode == y.Mode && x.Uid == y.Uid && x.Gid == y.Gid && x.MTimeNs == y.MTimeNs && x.Size == y.Size;
+
+    private static bool SameEntry(Manifest a, int i, Manifest b, int j)
+    {
+        var x = a.Entries[i];
+        var y = b.Entries[j];
+        if (!SameMetadata(x, y))
+        {
+            return false;
+        }
+
+        switch (x.Kind)
+        {
+            case EntryKind.Regular:
+                var ra = a.ChunkRefsOf(i);
+                var rb = b.ChunkRefsOf(j);
+                if (ra.Length != rb.Length)
+                {
+                    return false;
+                }
+
+                for (var k = 0; k < ra.Length; k++)
+                {
+                    if (ra[k].Offset != rb[k].Offset || a.Chunks[ra[k].Chunk].Id != b.Chunks[rb[k].Chunk].Id)
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            case EntryKind.Symlink:
+                return a.SymlinkTarget(i).SequenceEqual(b.SymlinkTarget(j));
+            case EntryKind.Hardlink:
+                return a.PathOf((int)x.First).AsSpan().SequenceEqual(b.PathOf((int)y.First));
+            default:
+                return x.First == y.First && x.Count == y.Count;
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using Cairn.Manifests;
+
+namespace Cairn.Restore;
+
+/// <summary>One ranged read: a run of frames of one pack, fetched together.</summary>
+public readonly record struct PackRead(int Pack, long Offset, int Length, int FirstFrame, int FrameCount);
+
+/// <summary>
+/// What a full restore reads and where each byte goes, as flat arrays (no per-chunk objects): the frames that hold
+/// the snapshot's chunks in pack order, coalesced into ranged reads; the chunks of each frame; the (file, offset)
+/// destinations of each chunk — a chunk shared by several files is decoded once and written to all of them.
+/// </summary>
+public sealed class RestorePlan
+{
+    // Frames closer than this are read together rather than as two requests.
+    private const int MaxGap = 256 << 10;
+
+    private int[] _frameOrder = [];
+    private int[] _chunkStart = [];
+    private int[] _chunks = [];
+    private int[] _destinationStart = [];
+    private (int Entry, long Offset)[] _destinations = [];
+
+    public IReadOnlyList<PackRead> Reads { get; private set; } = [];
+
+    public static RestorePlan Build(Manifest m, int maxReadSize)
+    {
+        var plan = new RestorePlan();
+
+        // Destinations of every chunk (counting sort by chunk).
+        var destinationCount = new int[m.Chunks.Length + 1];
+        for (var i = 0; i < m.Count; i++)
+        {
+            foreach (var r in m.ChunkRefsOf(i))
+            {
+                destinationCount[r.Chunk + 1]++;
+            }
+        }
+
+        for (var c = 0; c < m.Chunks.Length; c++)
+        {
+            destinationCount[c + 1] += destinationCount[c];
+        }
+
+        plan._destinationStart = (int[])destinationCount.Clone();
+        plan._destinations = new (int, long)[destinationCount[^1]];
+        var fill = (int[])destinationCount.Clone();
+        for (var i = 0; i < m.Count; i++)
+        {
+            foreach (var r in m.ChunkRefsOf(i))
+            {
+                plan._destinations[fill[r.Chunk]++] = (i, r.Offset);
+            }
+        }
+
+        // Chunks of every frame, only those some file uses.
+        var chunkCount = new int[m.Frames.Length + 1];
+        for (var c = 0; c < m.Chunks.Length; c++)
+        {
+            if (plan._destinationStart[c + 1] > plan._destinationStart[c])
+            {
+                chunkCount[m.Locations[c].Frame + 1]++;
+            }
+        }
+
+        for (var f = 0; f < m.Frames.Length; f++)
+        {
+            chunkCount[f + 1] += chunkCount[f];
+        }
+
+        plan._chunkStart = (int[])chunkCount.Clone();
+        plan._chunks = new int[chunkCount[^1]];
+        fill = (int[])chunkCount.Clone();
+        for (var c = 0; c < m.Chunks.Length; c++)
+        {
+            if (plan._destinationStart[c + 1] > plan._destinationStart[c])
+            {
+                plan._chunks[fill[m.Locations[c].Frame]++] = c;
+            }
+        }
+
+        // Needed frames in pack order, coalesced into reads.
+        plan._frameOrder = Enumerable.Range(0, m.Frames.Length)
+            .Where(f => chunkCount[f + 1] > chunkCount[f])
+            .OrderBy(f => m.Frames[f].Pack).ThenBy(f => m.Frames[f].Offset)
+            .ToArray();
+        var reads = new List<PackRead>();
+        var start = 0;
+        for (var k = 1; k <= plan._frameOrder.Length; k++)
+        {
+            if (k < plan._frameOrder.Length)
+            {
+                var first = m.Frames[plan._frameOrder[start]];
+                var previous = m.Frames[plan._frameOrder[k - 1]];
+                var next = m.Frames[plan._frameOrder[k]];
+                var previousEnd = previous.Offset + previous.CompressedLength;
+                if (next.Pack == first.Pack && next.Offset >= previousEnd && next.Offset - previousEnd <= MaxGap && next.Offset + next.CompressedLength - first.Offset <= maxReadSize)
+                {
+                    continue;
+                }
+            }
+
+            var head = m.Frames[plan._frameOrder[start]];
+            var tail = m.Frames[plan._frameOrder[k - 1]];
+            reads.Add(new PackRead((int)head.Pack, head.Offset, (int)(tail.Offset + tail.CompressedLength - head.Offset), start, k - start));
+            start = k;
+        }
+
+        plan.Reads = reads;
+        return plan;
+    }
+
+    public ReadOnlySpan<int> FramesOf(PackRead read) => _frameOrder.AsSpan(read.FirstFrame, read.FrameCount);
+
+    public ReadOnlySpan<int> ChunksOf(int frame) => _chunks.AsSpan(_chunkStart[frame], _chunkStart[frame + 1] - _chunkStart[frame]);
+
+    public ReadOnlySpan<(int Entry, long Offset)> DestinationsOf(int chunk) => _destinations.AsSpan(_destinationStart[chunk], _destinationStart[chunk + 1] - _destinationStart[chunk]);
+}

@@ -1,0 +1,147 @@
+using System.Buffers;
+using Cairn.Chunking;
+using Cairn.Format;
+using Cairn.Native.Linux;
+
+namespace Cairn.Snapshot;
+
+/// <summary>A chunk cut from a file: where it is in the file and in the read buffer, and its hash.</summary>
+internal readonly record struct ChunkPiece(long FileOffset, int BufferOffset, int Length, ContentId Id);
+
+/// <summary>The contents of a small file, read whole, cut and hashed by a reader thread.</summary>
+internal sealed class FileContent : IDisposable
+{
+    public required byte[] Buffer { get; init; }
+
+    public required List<ChunkPiece> Chunks { get; init; }
+
+    /// <summary>The file's metadata as it was while it was read (checked unchanged before and after).</summary>
+    public required StatxInfo Stat { get; init; }
+
+    public required bool Sparse { get; init; }
+
+    public void Dispose() => ArrayPool<byte>.Shared.Return(Buffer);
+}
+
+/// <summary>
+/// Reading files consistently: the data extents (holes are skipped with SEEK_DATA/SEEK_HOLE), and a check that the
+/// file did not change while it was read (size, mtime and ctime before and after), retried a few times before the
+/// file is reported as changing — never stored torn in silence.
+/// </summary>
+internal static class FileContentReader
+{
+    public const int Attempts = 3;
+
+    /// <summary>The byte ranges of the file that hold data. A file without holes is one extent.</summary>
+    public static List<(long Offset, long Length)> DataExtents(FileDescriptor fd, in StatxInfo stat)
+    {
+        // st_blocks below the size is the cheap hint that holes exist; only then ask for the extents.
+        if (stat.Size == 0 || stat.Blocks * 512 >= stat.Size)
+        {
+            return stat.Size == 0 ? [] : [(0, stat.Size)];
+        }
+
+        var extents = new List<(long, long)>();
+        long position = 0;
+        while (position < stat.Size)
+        {
+            var data = LinuxFile.SeekData(fd, position);
+            if (data < 0 || data >= stat.Size)
+            {
+                break;
+            }
+
+            var hole = LinuxFile.SeekHole(fd, data);
+            var end = Math.Min(hole < 0 ? stat.Size : hole, stat.Size);
+            extents.Add((data, end - data));
+            position = end;
+        }
+
+        return extents;
+    }
+
+    public static bool SameVersion(in StatxInfo a, in StatxInfo b) =>
+        a.Size == b.Size && a.MTimeNs == b.MTimeNs && a.CTimeNs == b.CTimeNs && a.Inode == b.Inode;
+
+    /// <summary>Reads a whole file into one pooled buffer, then cuts and hashes it.</summary>
+    public static FileContent ReadWhole(DirectoryHandle directory, byte[] name, FastCdc chunker)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var fd = LinuxFile.OpenAt(directory.Descriptor, name, OpenFlags.ReadOnly | OpenFlags.NoFollow);
+            var before = LinuxFile.Stat(fd);
+            if (before.Kind != FileKind.Regular)
+            {
+                throw new FileChangedException(directory.PathOf(name));
+            }
+
+            var extents = DataExtents(fd, before);
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, before.Size));
+            var complete = true;
+            foreach (var (offset, length) in extents)
+            {
+                complete &= ReadFully(fd, buffer.AsSpan((int)offset, (int)length), offset);
+            }
+
+            var after = LinuxFile.Stat(fd);
+            if (complete && SameVersion(before, after))
+            {
+                var chunks = new List<ChunkPiece>();
+                foreach (var (offset, length) in extents)
+                {
+                    Cut(chunker, buffer.AsSpan((int)offset, (int)length), offset, (int)offset, chunks);
+                }
+
+                return new FileContent { Buffer = buffer, Chunks = chunks, Stat = before, Sparse = IsSparse(extents, before.Size) };
+            }
+
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (attempt == Attempts)
+            {
+                throw new FileChangedException(directory.PathOf(name));
+            }
+        }
+    }
+
+    public static bool IsSparse(List<(long Offset, long Length)> extents, long size) =>
+        size > 0 && (extents.Count != 1 || extents[0].Offset != 0 || extents[0].Length != size);
+
+    /// <summary>Cuts <paramref name="data"/> (which starts at <paramref name="fileOffset"/>) into chunks and hashes them.</summary>
+    public static void Cut(FastCdc chunker, ReadOnlySpan<byte> data, long fileOffset, int bufferOffset, List<ChunkPiece> chunks)
+    {
+        var position = 0;
+        while (position < data.Length)
+        {
+            var length = chunker.NextCut(data[position..], isFinal: true);
+            chunks.Add(new ChunkPiece(fileOffset + position, bufferOffset + position, length, ContentId.Hash(data.Slice(position, length))));
+            position += length;
+        }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; false if the file ended first.</summary>
+    public static bool ReadFully(FileDescriptor fd, Span<byte> buffer, long offset)
+    {
+        var total = 0;
+        while (total < buffer.Length)
+        {
+            var n = LinuxFile.Read(fd, buffer[total..], offset + total);
+            if (n == 0)
+            {
+                return false;
+            }
+
+            total += n;
+        }
+
+        return true;
+    }
+}
+
+/// <summary>A file kept changing while it was read.</summary>
+internal sealed class FileChangedException : Exception
+{
+    public FileChangedException(byte[] path)
+        : base($"'{Manifests.Manifest.Display(path)}' changed while it was read ({FileContentReader.Attempts} attempts)")
+    {
+    }
+}

@@ -1,0 +1,38 @@
+using Cairn.Repository;
+
+namespace Cairn.Snapshot;
+
+/// <summary>How <see cref="Archiver.SnapshotAsync"/> runs.</summary>
+public sealed record SnapshotOptions
+{
+    /// <summary>
+    /// The parent: null for none, "auto" for the snapshot the first tag points at or else the latest snapshot of the
+    /// same source path, or a snapshot reference (id, prefix or tag). Files unchanged since the parent (same size,
+    /// mtime, ctime and inode) are not read again.
+    /// </summary>
+    public string? Parent { get; init; }
+
+    /// <summary>Tags to point at the new snapshot.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>Skip files and directories that cannot be read instead of failing; they are listed in the result.</summary>
+    public bool SkipUnreadable { get; init; }
+
+    /// <summary>Called now and then from a background thread.</summary>
+    public IProgress<SnapshotProgress>? Progress { get; init; }
+
+    /// <summary>Host name recorded in the snapshot (default: this machine's).</summary>
+    public string? Host { get; init; }
+
+    /// <summary>How many files are read at once: more than the cores, to keep the disk queue full.</summary>
+    public int ReadConcurrency { get; init; } = 16;
+
+    /// <summary>Bytes of file data read ahead of the packer at most (the main term of peak memory).</summary>
+    public long ReadAheadBytes { get; init; } = 64L << 20;
+}
+
+/// <summary>Where a snapshot run is.</summary>
+public readonly record struct SnapshotProgress(long Files, long Bytes, long BytesRead, long NewBytes, long StoredBytes, bool Scanning);
+
+/// <summary>What a snapshot run produced.</summary>
+public sealed record SnapshotResult(SnapshotRecord Snapshot, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings);
