@@ -104,6 +104,11 @@ internal sealed class CliContext
             catch (Exception e)
 #pragma warning restore CA1031
             {
+                if (Environment.GetEnvironmentVariable("CAIRN_DEBUG") is "1")
+                {
+                    Console.Error.WriteLine(e);
+                }
+
                 return context.Fail("internal", $"internal error: {e.GetType().Name}: {e.Message}", ExitInternal);
             }
         };

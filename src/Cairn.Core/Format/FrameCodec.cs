@@ -16,9 +16,17 @@ public static class FrameCodec
             throw new CorruptDataException($"{what}: frame at offset {frame.Offset} fails its checksum (corrupt pack)");
         }
 
-        if (!ZstdFrames.Decoder.TryDecompress(compressed, output[..(int)frame.UncompressedLength], out var written, out var error) || written != frame.UncompressedLength)
+        var decoder = CodecPool.RentDecoder();
+        try
         {
-            throw new CorruptDataException($"{what}: frame at offset {frame.Offset} does not decompress ({error ?? "length mismatch"})");
+            if (!decoder.TryDecompress(compressed, output[..(int)frame.UncompressedLength], out var written, out var error) || written != frame.UncompressedLength)
+            {
+                throw new CorruptDataException($"{what}: frame at offset {frame.Offset} does not decompress ({error ?? "length mismatch"})");
+            }
+        }
+        finally
+        {
+            CodecPool.Return(decoder);
         }
     }
 

@@ -5,11 +5,6 @@ namespace Cairn.Format;
 /// <summary>Helpers for the small zstd-compressed metadata objects (pack indexes, manifest sections).</summary>
 internal static class ZstdFrames
 {
-    [ThreadStatic]
-    private static ZstdDecoder? t_decoder;
-
-    public static ZstdDecoder Decoder => t_decoder ??= new ZstdDecoder();
-
     /// <summary>Decompresses a frame that declares its size, refusing sizes above <paramref name="maxLength"/> (hostile input).</summary>
     public static byte[] Decompress(ReadOnlySpan<byte> frame, int maxLength, string what)
     {
@@ -20,9 +15,17 @@ internal static class ZstdFrames
         }
 
         var output = GC.AllocateUninitializedArray<byte>((int)length);
-        if (!Decoder.TryDecompress(frame, output, out var written, out var error) || written != length)
+        var decoder = CodecPool.RentDecoder();
+        try
         {
-            throw new CorruptDataException($"{what}: invalid compressed data ({error ?? "size mismatch"})");
+            if (!decoder.TryDecompress(frame, output, out var written, out var error) || written != length)
+            {
+                throw new CorruptDataException($"{what}: invalid compressed data ({error ?? "size mismatch"})");
+            }
+        }
+        finally
+        {
+            CodecPool.Return(decoder);
         }
 
         return output;
@@ -30,9 +33,16 @@ internal static class ZstdFrames
 
     public static byte[] Compress(ReadOnlySpan<byte> data, int level)
     {
-        using var encoder = new ZstdEncoder(level);
-        var output = new byte[ZstdEncoder.GetMaxCompressedLength(data.Length)];
-        var n = encoder.Compress(data, output);
-        return output.AsSpan(0, n).ToArray();
+        var encoder = CodecPool.RentEncoder(level);
+        try
+        {
+            var output = new byte[ZstdEncoder.GetMaxCompressedLength(data.Length)];
+            var n = encoder.Compress(data, output);
+            return output.AsSpan(0, n).ToArray();
+        }
+        finally
+        {
+            CodecPool.Return(encoder);
+        }
     }
 }

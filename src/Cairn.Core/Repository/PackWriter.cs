@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Security.Cryptography;
+using Cairn.Buffers;
 using Cairn.Format;
 using Cairn.Native.Zstd;
 
@@ -40,14 +40,22 @@ public sealed class PackWriter : IAsyncDisposable
 
     private long _storedBytes;
 
+    // Reused exact-size buffers: fresh large arrays cost page faults and leave LOH garbage behind.
+    private readonly FixedBufferPool _frameBuffers;
+    private readonly FixedBufferPool _compressedBuffers;
+    private readonly FixedBufferPool _packBuffers;
+
     public PackWriter(Repository repository, ChunkIndex index, CancellationToken cancellationToken)
     {
         _repository = repository;
         _index = index;
         _frameSize = repository.Config.FrameSize;
         _packSize = repository.Config.PackSize;
-        _maxPendingFrames = Math.Max(2, Environment.ProcessorCount * 2);
+        _maxPendingFrames = Environment.ProcessorCount + 1;
         _maxPendingUploads = 2;
+        _frameBuffers = new FixedBufferPool(_frameSize + repository.Config.ChunkMax);
+        _compressedBuffers = new FixedBufferPool(ZstdEncoder.GetMaxCompressedLength(_frameBuffers.BufferSize));
+        _packBuffers = new FixedBufferPool(_packSize + _compressedBuffers.BufferSize + (1 << 20));
         _cancellationToken = cancellationToken;
     }
 
@@ -62,7 +70,7 @@ public sealed class PackWriter : IAsyncDisposable
     {
         if (_frame is null)
         {
-            _frame = ArrayPool<byte>.Shared.Rent(_frameSize + _repository.Config.ChunkMax);
+            _frame = _frameBuffers.Rent();
             _frameNumber = _index.ReserveFrame();
         }
 
@@ -106,7 +114,7 @@ public sealed class PackWriter : IAsyncDisposable
 
         if (_frame is not null)
         {
-            ArrayPool<byte>.Shared.Return(_frame);
+            _frameBuffers.Return(_frame);
             _frame = null;
         }
     }
@@ -125,34 +133,26 @@ public sealed class PackWriter : IAsyncDisposable
         _frame = null;
         _frameLength = 0;
         _frameChunks = [];
-        _compressing.Enqueue(Task.Run(() => Compress(frame, length, chunks, number, _repository.Config.CompressionLevel), _cancellationToken));
+        _compressing.Enqueue(Task.Run(() => Compress(frame, length, chunks, number), _cancellationToken));
         while (_compressing.Count >= _maxPendingFrames)
         {
             await AssembleOldestAsync().ConfigureAwait(false);
         }
     }
 
-    [ThreadStatic]
-    private static ZstdEncoder? t_encoder;
-
-    private static CompressedFrame Compress(byte[] frame, int length, List<(ContentId Id, int Offset, int Length)> chunks, int number, int level)
+    private CompressedFrame Compress(byte[] frame, int length, List<(ContentId Id, int Offset, int Length)> chunks, int number)
     {
+        var encoder = CodecPool.RentEncoder(_repository.Config.CompressionLevel);
         try
         {
-            var encoder = t_encoder;
-            if (encoder is null || encoder.Level != level)
-            {
-                encoder?.Dispose();
-                encoder = t_encoder = new ZstdEncoder(level);
-            }
-
-            var output = ArrayPool<byte>.Shared.Rent(ZstdEncoder.GetMaxCompressedLength(length));
+            var output = _compressedBuffers.Rent();
             var written = encoder.Compress(frame.AsSpan(0, length), output);
             return new CompressedFrame(output, written, length, Crc32C.Compute(output.AsSpan(0, written)), chunks, number);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(frame);
+            CodecPool.Return(encoder);
+            _frameBuffers.Return(frame);
         }
     }
 
@@ -161,21 +161,17 @@ public sealed class PackWriter : IAsyncDisposable
         var frame = await _compressing.Dequeue().ConfigureAwait(false);
         try
         {
-            if (_pack is not null && _packLength + frame.Length > _packSize + (_packSize / 8))
+            // The pack buffer has room for the target size plus one frame plus the index and trailer.
+            if (_pack is not null && _packLength + frame.Length > _packSize)
             {
                 await FinishPackAsync().ConfigureAwait(false);
             }
 
             if (_pack is null)
             {
-                _pack = GC.AllocateUninitializedArray<byte>(Math.Max(_packSize + (_packSize / 4), PackFormat.HeaderSize + frame.Length));
+                _pack = _packBuffers.Rent();
                 PackFormat.WriteHeader(_pack);
                 _packLength = PackFormat.HeaderSize;
-            }
-
-            if (_packLength + frame.Length > _pack.Length)
-            {
-                Array.Resize(ref _pack, _packLength + frame.Length + (_packSize / 4));
             }
 
             frame.Data.AsSpan(0, frame.Length).CopyTo(_pack.AsSpan(_packLength));
@@ -191,7 +187,7 @@ public sealed class PackWriter : IAsyncDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(frame.Data);
+            _compressedBuffers.Return(frame.Data);
         }
 
         if (_packLength >= _packSize)
@@ -208,10 +204,21 @@ public sealed class PackWriter : IAsyncDisposable
         }
 
         var index = new PackIndex(_packFrames.ToArray(), _packChunks.ToArray());
-        var tail = PackFormat.EncodeIndexAndTrailer(index, _packLength, ZstdFramesEncoder);
+        var encoder = CodecPool.RentEncoder(_repository.Config.CompressionLevel);
+        byte[] tail;
+        try
+        {
+            tail = PackFormat.EncodeIndexAndTrailer(index, _packLength, encoder);
+        }
+        finally
+        {
+            CodecPool.Return(encoder);
+        }
+
         var pack = _pack;
         if (_packLength + tail.Length > pack.Length)
         {
+            // Only a pathological index (hundreds of thousands of tiny chunks) gets here: give up on the reusable buffer.
             Array.Resize(ref pack, _packLength + tail.Length);
         }
 
@@ -231,18 +238,23 @@ public sealed class PackWriter : IAsyncDisposable
         _packChunks.Clear();
 
         var key = ObjectKeys.Pack(id);
+
+        // Wait for a slot before starting: with the pack being filled, at most maxPendingUploads + 1 pack buffers live.
+        while (_uploading.Count >= _maxPendingUploads)
+        {
+            await _uploading.Dequeue().ConfigureAwait(false);
+        }
+
         _uploading.Enqueue(Task.Run(async () =>
         {
             await _repository.Store.PutAsync(key, pack.AsMemory(0, length), cancellationToken: _cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _storedBytes, length);
+            if (pack.Length == _packBuffers.BufferSize)
+            {
+                _packBuffers.Return(pack);
+            }
         }, _cancellationToken));
-        while (_uploading.Count > _maxPendingUploads)
-        {
-            await _uploading.Dequeue().ConfigureAwait(false);
-        }
     }
-
-    private ZstdEncoder ZstdFramesEncoder => t_encoder ??= new ZstdEncoder(_repository.Config.CompressionLevel);
 
     private sealed record CompressedFrame(byte[] Data, int Length, int UncompressedLength, uint Checksum, List<(ContentId Id, int Offset, int Length)> Chunks, int Number);
 }

@@ -36,7 +36,7 @@ public sealed record RepositoryConfig
     public int CompressionLevel { get; init; } = 3;
 
     /// <summary>Target uncompressed size of a frame: consecutive chunks are grouped until it is reached.</summary>
-    public int FrameSize { get; init; } = 1 << 20;
+    public int FrameSize { get; init; } = 2 << 20;
 
     /// <summary>Target size of a pack object.</summary>
     public int PackSize { get; init; } = 16 << 20;

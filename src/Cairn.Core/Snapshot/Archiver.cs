@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Numerics;
 using System.Threading.Channels;
 using Cairn.Chunking;
 using Cairn.Format;
@@ -24,7 +25,8 @@ namespace Cairn.Snapshot;
 /// </summary>
 public sealed class Archiver
 {
-    private const int WholeFileLimit = 8 << 20;
+    // Larger files are streamed by the packer instead of read ahead whole: keeps pooled buffers (and RSS) small.
+    private const int WholeFileLimit = 1 << 20;
 
     private readonly Repository.Repository _repository;
     private readonly SnapshotOptions _options;
@@ -42,6 +44,7 @@ public sealed class Archiver
     private long _chunks;
     private long _newChunks;
     private long _unchanged;
+    private byte[]? _streamBuffer;
 
     public Archiver(Repository.Repository repository, SnapshotOptions? options = null)
     {
@@ -76,17 +79,13 @@ public sealed class Archiver
         {
             var jobs = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var walk = Task.Run(() => WalkAsync(rootFd, source, builder, parentManifest, jobs.Writer, linked.Token), linked.Token);
-            var pack = Task.Run(() => PackAsync(jobs.Reader, builder, index, writer, parentManifest, results, linked.Token), linked.Token);
-            try
+            var walk = RunStage(() => WalkAsync(rootFd, source, builder, parentManifest, jobs.Writer, linked.Token), linked);
+            var pack = RunStage(() => PackAsync(jobs.Reader, builder, index, writer, parentManifest, results, linked.Token), linked);
+            await Task.WhenAll(walk, pack).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            if (walk.IsFaulted || pack.IsFaulted || walk.IsCanceled || pack.IsCanceled)
             {
-                await Task.WhenAll(walk, pack).ConfigureAwait(false);
-            }
-            catch
-            {
-                await linked.CancelAsync().ConfigureAwait(false);
-                await Task.WhenAll(walk, pack).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-                throw Unwrap(walk, pack);
+                // Rethrow the first real failure with its own stack trace, not the cancellations it caused.
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(Unwrap(walk, pack));
             }
 
             await writer.FlushAsync().ConfigureAwait(false);
@@ -315,19 +314,20 @@ public sealed class Archiver
         var readers = new SemaphoreSlim(_options.ReadConcurrency);
         var ordered = Channel.CreateBounded<(FileJob Job, Task<FileContent?>? Content)>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
         var parentFrames = parent is null ? [] : Enumerable.Repeat(-1, parent.Frames.Length).ToArray();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
         // The dispatcher starts reads in walk order, each after taking its bytes from the budget.
         var dispatcher = Task.Run(async () =>
         {
             try
             {
-                await foreach (var job in jobs.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                await foreach (var job in jobs.ReadAllAsync(stop.Token).ConfigureAwait(false))
                 {
                     Task<FileContent?>? content = null;
                     if (job.Unchanged < 0 && job.Stat.Size <= WholeFileLimit)
                     {
-                        await budget.AcquireAsync(job.Stat.Size, cancellationToken).ConfigureAwait(false);
-                        await readers.WaitAsync(cancellationToken).ConfigureAwait(false);
+                        await budget.AcquireAsync(BudgetOf(job), stop.Token).ConfigureAwait(false);
+                        await readers.WaitAsync(stop.Token).ConfigureAwait(false);
                         content = Task.Run(() =>
                         {
                             try
@@ -338,22 +338,47 @@ public sealed class Archiver
                             {
                                 readers.Release();
                             }
-                        }, cancellationToken);
+                        }, stop.Token);
                     }
 
-                    await ordered.Writer.WriteAsync((job, content), cancellationToken).ConfigureAwait(false);
+                    await ordered.Writer.WriteAsync((job, content), stop.Token).ConfigureAwait(false);
                 }
+            }
+            catch (Exception e)
+            {
+                ordered.Writer.TryComplete(e);
+                await stop.CancelAsync().ConfigureAwait(false);
+                throw;
             }
             finally
             {
                 ordered.Writer.TryComplete();
             }
-        }, cancellationToken);
+        }, stop.Token);
 
         try
         {
+            await ConsumeAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            await dispatcher.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+
+        if (dispatcher.IsFaulted)
+        {
+            await dispatcher.ConfigureAwait(false);
+        }
+
+        async Task ConsumeAsync()
+        {
             var refs = new List<(long Offset, ContentId Id, ChunkSlot Slot)>();
-            await foreach (var (job, content) in ordered.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var (job, content) in ordered.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
                 try
                 {
@@ -367,7 +392,7 @@ public sealed class Archiver
                     else if (content is not null)
                     {
                         using var data = await content.ConfigureAwait(false);
-                        budget.Release(job.Stat.Size);
+                        budget.Release(BudgetOf(job));
                         result = data is null ? null : await PackContentAsync(data, index, writer, refs).ConfigureAwait(false);
                     }
                     else
@@ -396,11 +421,10 @@ public sealed class Archiver
                 }
             }
         }
-        finally
-        {
-            await dispatcher.ConfigureAwait(false);
-        }
     }
+
+    // What a read really holds: the pool rounds a rented buffer up to a power of two.
+    private static long BudgetOf(FileJob job) => (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(16, job.Stat.Size));
 
     private FileContent? ReadOrSkip(FileJob job)
     {
@@ -471,9 +495,9 @@ public sealed class Archiver
     /// <summary>Large files are not read ahead whole: the packer streams them in blocks, cutting and hashing as it goes.</summary>
     private async ValueTask<FileResult?> StreamLargeFileAsync(FileJob job, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs)
     {
-        var max = _repository.Config.ChunkMax;
-        var buffer = ArrayPool<byte>.Shared.Rent((4 << 20) + max);
-        try
+        // One block plus the longest chunk that can straddle the block's end.
+        _streamBuffer ??= GC.AllocateUninitializedArray<byte>((4 << 20) + _repository.Config.ChunkMax);
+        var buffer = _streamBuffer;
         {
             for (var attempt = 1; ; attempt++)
             {
@@ -513,10 +537,6 @@ public sealed class Archiver
                     return null;
                 }
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -578,6 +598,23 @@ public sealed class Archiver
             Interlocked.Read(ref _files), Interlocked.Read(ref _bytes), Interlocked.Read(ref _bytesRead), Interlocked.Read(ref _newBytes),
             _repository.Store.Statistics.BytesWritten, false)), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250));
     }
+
+    /// <summary>
+    /// Runs a pipeline stage; when it fails, cancels the others at once, so none is left waiting on a channel or the
+    /// byte budget that the failed stage would have drained.
+    /// </summary>
+    private static Task RunStage(Func<Task> stage, CancellationTokenSource pipeline) => Task.Run(async () =>
+    {
+        try
+        {
+            await stage().ConfigureAwait(false);
+        }
+        catch
+        {
+            await pipeline.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+    });
 
     private static Exception Unwrap(params Task[] tasks)
     {
