@@ -84,7 +84,7 @@ internal sealed class MultipartUploader
                 retried |= attempt.Number > 1;
                 // Assembling the parts can take the server a while.
                 attempt.Extend(_options.RequestTimeout * 4);
-                var request = new CompleteMultipartUploadRequest { BucketName = _options.Bucket, Key = objectKey, UploadId = uploadId };
+                var request = new CompleteMultipartUploadRequest { BucketName = _options.Bucket, Key = objectKey, UploadId = uploadId, PartETags = new List<PartETag>(etags.Length) };
                 for (var i = 0; i < etags.Length; i++)
                 {
                     request.PartETags.Add(new PartETag(i + 1, etags[i]));
