@@ -91,7 +91,7 @@ internal sealed record S3Failure(FailureKind Kind, string Cause, int StatusCode 
 
         // radosgw sends an empty <Message/>: the status and the code carry the information, with a hint for the common ones.
         var cause = $"HTTP {status}{(code is null ? string.Empty : " " + code)}";
-        var detail = Hint(code, bucket) ?? (string.IsNullOrWhiteSpace(e.Message) || e.Message == code ? null : e.Message.Trim());
+        var detail = Hint(code, bucket) ?? (IsUseful(e.Message, code) ? e.Message.Trim() : null);
         return new(kind, detail is null ? cause : $"{cause} ({detail})", status, code);
     }
 
@@ -106,8 +106,15 @@ internal sealed record S3Failure(FailureKind Kind, string Cause, int StatusCode 
         "RequestTimeTooSkewed" => "the local clock is off",
         "PermanentRedirect" or "AuthorizationHeaderMalformed" => "wrong region or endpoint for this bucket: check AWS_REGION / --s3-endpoint",
         "SlowDown" => "the server asks to slow down",
+        "InvalidRange" => "the range starts past the end of the object",
+        // HEAD responses have no body, so no S3 error code: only the status is known.
+        "Forbidden" => "credentials rejected or access denied: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE",
         _ => null,
     };
+
+    /// <summary>False for empty messages (radosgw) and the SDK's boilerplate for bodiless errors.</summary>
+    private static bool IsUseful(string? message, string? code) =>
+        !string.IsNullOrWhiteSpace(message) && message != code && !message.StartsWith("Error making request with Error Code", StringComparison.Ordinal);
 
     private static T? FindInner<T>(Exception? e)
         where T : Exception
