@@ -55,7 +55,7 @@ log() { echo "s3-server: [$((SECONDS - T0))s] $*" >&2; }
 die() { echo "s3-server: error: $*" >&2; exit 1; }
 
 check_settings() {
-  [[ $PORT =~ ^[0-9]+$ ]] && ((PORT >= 1024 && PORT <= 65000)) || die "CAIRN_S3_PORT must be 1024..65000"
+  if ! [[ $PORT =~ ^[0-9]+$ ]] || ((PORT < 1024 || PORT > 65000)); then die "CAIRN_S3_PORT must be 1024..65000"; fi
   [[ $BUCKET =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ ]] || die "CAIRN_S3_BUCKET is not a valid bucket name"
   [[ $BACKEND == bluestore || $BACKEND == memstore ]] || die "CAIRN_S3_BACKEND must be bluestore or memstore"
   [[ $SIZE_GB =~ ^[0-9]+$ ]] || die "CAIRN_S3_SIZE_GB must be a number"
@@ -387,8 +387,10 @@ EOF
 cmd_wipe() {
   cmd_stop
   [[ -d $STATE ]] || return 0
-  # Only delete a directory that looks like ours.
-  [[ -f $CONF || -z "$(ls -A "$STATE" | grep -v '^\.lock$')" ]] || die "$STATE does not look like a cairn-s3 state directory; not deleting it"
+  # Only delete a directory that looks like ours (or holds nothing but our lock file).
+  if [[ ! -f $CONF && -n "$(find "$STATE" -mindepth 1 -maxdepth 1 ! -name .lock -print -quit)" ]]; then
+    die "$STATE does not look like a cairn-s3 state directory; not deleting it"
+  fi
   rm -rf -- "$STATE"
   log "deleted $STATE"
 }

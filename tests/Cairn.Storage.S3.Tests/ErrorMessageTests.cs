@@ -41,6 +41,11 @@ public sealed class ErrorMessageTests : S3TestBase
         Assert.Contains("HTTP 403 InvalidAccessKeyId", e.Message, StringComparison.Ordinal);
         Assert.Contains("AWS_ACCESS_KEY_ID", e.Message, StringComparison.Ordinal);
         Assert.Contains("'config'", e.Message, StringComparison.Ordinal);
+
+        // HEAD answers carry no error code: the status alone, but still an error, not "missing".
+        var head = await Assert.ThrowsAsync<StoreException>(async () => await store.TryGetSizeAsync("config"));
+        Assert.Contains("HTTP 403", head.Message, StringComparison.Ordinal);
+        Assert.Contains("AWS_ACCESS_KEY_ID", head.Message, StringComparison.Ordinal);
         Assert.Equal(0, store.Statistics.Retries);
     }
 
