@@ -124,7 +124,7 @@ public sealed class S3ObjectStore : IObjectStore
                 throw new StoreException(key, _runner.Message("write", key, $"a conditional write is limited to {_options.MultipartThreshold} bytes (one PUT), this object has {data.Length}"));
             }
 
-            if (_options.VerifyConditionalWrites && !await _conditionalWrites.IsEnforcedAsync(cancellationToken).ConfigureAwait(false))
+            if (_options.VerifyConditionalWrites && !await ConditionalWritesEnforcedAsync(key, cancellationToken).ConfigureAwait(false))
             {
                 throw new StoreException(key, _runner.Message("write", key,
                     $"the server at {_endpoint} ignores conditional writes (If-None-Match/If-Match), so concurrent writers could overwrite each other; "
@@ -269,6 +269,18 @@ public sealed class S3ObjectStore : IObjectStore
                 : e is ObjectNotFoundException ? "it no longer exists"
                 : "it was changed by another writer";
             throw new PreconditionFailedException(key, _runner.Message(condition.Kind == WriteConditionKind.IfAbsent ? "create" : "replace", key, why));
+        }
+    }
+
+    private async Task<bool> ConditionalWritesEnforcedAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _conditionalWrites.IsEnforcedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreException e)
+        {
+            throw new StoreException(key, _runner.Message("write", key, $"checking that the server enforces conditional writes failed: {e.Message}"), e);
         }
     }
 

@@ -96,6 +96,35 @@ public sealed class ConditionalWriteTests : S3TestBase
     }
 
     [Fact]
+    public async Task On_a_server_that_ignores_conditions_conditional_writes_are_refused()
+    {
+        var proxy = StartProxy();
+        // The proxy plays a server that accepts conditional PUTs and ignores the condition.
+        proxy.Fail(FaultKind.FakeSuccess, r => r.Method == "PUT" && (r.Headers.ContainsKey("If-None-Match") || r.Headers.ContainsKey("If-Match")));
+        var store = OpenStore(endpoint: proxy.Endpoint);
+
+        var e = await Assert.ThrowsAsync<StoreException>(async () => await store.PutAsync("tags/t", "x"u8.ToArray(), WriteCondition.IfAbsent));
+        Assert.IsNotType<PreconditionFailedException>(e);
+        Assert.Equal("tags/t", e.Key);
+        Assert.Contains("ignores conditional writes", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'tags/t'", e.Message, StringComparison.Ordinal);
+
+        // The answer is remembered: no second probe, the same refusal.
+        var puts = store.Statistics.Puts;
+        await Assert.ThrowsAsync<StoreException>(async () => await store.PutAsync("config", "x"u8.ToArray(), WriteCondition.IfMatch("abc")));
+        Assert.Equal(puts, store.Statistics.Puts);
+
+        // Unconditional writes are not affected.
+        await store.PutAsync("packs/p", "data"u8.ToArray());
+        Assert.Equal("data"u8.ToArray(), await store.ReadAllAsync("packs/p"));
+
+        // Opting out sends the condition and trusts the answer.
+        var trusting = OpenStore(o => o.VerifyConditionalWrites = false, proxy.Endpoint);
+        await trusting.PutAsync("tags/t", "x"u8.ToArray(), WriteCondition.IfAbsent);
+        Assert.Equal(1, trusting.Statistics.Puts);
+    }
+
+    [Fact]
     public async Task Conditional_writes_are_refused_above_the_single_put_size()
     {
         var store = OpenStore();

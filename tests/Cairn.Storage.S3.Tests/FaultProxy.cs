@@ -20,6 +20,9 @@ public enum FaultKind
 
     /// <summary>Pass the request on, send the response head and half the body, then nothing for <see cref="FaultRule.Stall"/>.</summary>
     StallMidBody,
+
+    /// <summary>Answer <c>200 OK</c> without passing the request on: a server that accepts a request and ignores it.</summary>
+    FakeSuccess,
 }
 
 /// <summary>A rule: requests it matches get its fault, <see cref="Times"/> times.</summary>
@@ -188,7 +191,10 @@ public sealed class FaultProxy : IAsyncDisposable
                 switch (rule?.Kind)
                 {
                     case FaultKind.SlowDown:
-                        await SlowDownAsync(client, head, fromClient, token).ConfigureAwait(false);
+                        await AnswerAsync(client, head, fromClient, "503 Slow Down", SlowDownBody, token).ConfigureAwait(false);
+                        return;
+                    case FaultKind.FakeSuccess:
+                        await AnswerAsync(client, head, fromClient, "200 OK", string.Empty, token).ConfigureAwait(false);
                         return;
                     case FaultKind.Stall:
                         await Task.Delay(rule.Stall, token).ConfigureAwait(false);
@@ -300,7 +306,10 @@ public sealed class FaultProxy : IAsyncDisposable
         return head.ContentLength is { } length and > 0 ? from.CopyAsync(length, to, token) : Task.CompletedTask;
     }
 
-    private static async Task SlowDownAsync(TcpClient client, HttpHead head, HttpWireReader fromClient, CancellationToken token)
+    private const string SlowDownBody = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+
+    /// <summary>Answers the request itself and closes the connection.</summary>
+    private static async Task AnswerAsync(TcpClient client, HttpHead head, HttpWireReader fromClient, string status, string xml, CancellationToken token)
     {
         var stream = client.GetStream();
         // Read the body first (unless the client waits for 100-continue and will not send it):
@@ -310,8 +319,8 @@ public sealed class FaultProxy : IAsyncDisposable
             await CopyBodyAsync(head, fromClient, Stream.Null, token).ConfigureAwait(false);
         }
 
-        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
-        var response = $"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {Encoding.UTF8.GetByteCount(xml)}\r\nConnection: close\r\n\r\n{xml}";
+        var response = $"HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nETag: \"00000000000000000000000000000000\"\r\n"
+            + $"Content-Length: {Encoding.UTF8.GetByteCount(xml)}\r\nConnection: close\r\n\r\n{xml}";
         await stream.WriteAsync(Encoding.UTF8.GetBytes(response), token).ConfigureAwait(false);
         await stream.FlushAsync(token).ConfigureAwait(false);
         client.Client.Shutdown(SocketShutdown.Send);
