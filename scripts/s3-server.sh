@@ -178,7 +178,8 @@ our_pid() { # NAME -> prints the PID if that daemon is running, else fails
   [[ -f $f ]] || return 1
   pid="$(<"$f")"
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
+  # exe needs the owner's rights; comm (the name, max. 15 characters) is readable by everyone.
+  exe="$(readlink "/proc/$pid/exe" 2>/dev/null || cat "/proc/$pid/comm" 2>/dev/null)" || return 1
   [[ ${exe##*/} == "$(binary_of "$1")" ]] || return 1
   echo "$pid"
 }
