@@ -64,16 +64,17 @@ public sealed class RetryTests : S3TestBase
     public async Task A_stalled_request_times_out_and_is_retried()
     {
         var proxy = StartProxy();
-        var store = OpenStore(o => o.RequestTimeout = TimeSpan.FromSeconds(1), proxy.Endpoint);
+        var store = OpenStore(o => o.RequestTimeout = TimeSpan.FromSeconds(2), proxy.Endpoint);
         await store.PutAsync("obj", "data"u8.ToArray());
 
-        // The setup write may itself be retried (a cold first request can take longer than 1 s): count from here.
+        // The setup write may itself be retried (a cold first request can be slow): count from here.
         var before = store.Statistics.Retries;
         var rule = proxy.Fail(FaultKind.Stall, r => r.Method == "GET" && r.IsFor(Prefix + "obj"), times: 1, stall: TimeSpan.FromMinutes(5));
         var clock = Stopwatch.StartNew();
         Assert.Equal("data"u8.ToArray(), await store.ReadAllAsync("obj"));
         Assert.Equal(1, rule.Hits);
-        Assert.Equal(before + 1, store.Statistics.Retries);
+        // At least the stalled attempt; on a loaded machine a slow retry may time out too.
+        Assert.InRange(store.Statistics.Retries, before + 1, before + 3);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
     }
 
@@ -81,7 +82,7 @@ public sealed class RetryTests : S3TestBase
     public async Task A_body_that_stalls_half_way_times_out_and_is_retried()
     {
         var proxy = StartProxy();
-        var store = OpenStore(o => o.RequestTimeout = TimeSpan.FromSeconds(1), proxy.Endpoint);
+        var store = OpenStore(o => o.RequestTimeout = TimeSpan.FromSeconds(2), proxy.Endpoint);
         var data = RandomBytes(1 << 20, 9);
         await store.PutAsync("obj", data);
 
@@ -92,7 +93,8 @@ public sealed class RetryTests : S3TestBase
         await store.ReadRangeAsync("obj", 0, range);
         Assert.Equal(data, range);
         Assert.Equal(1, rule.Hits);
-        Assert.Equal(before + 1, store.Statistics.Retries);
+        // At least the stalled attempt; on a loaded machine a slow retry may time out too.
+        Assert.InRange(store.Statistics.Retries, before + 1, before + 3);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
     }
 
