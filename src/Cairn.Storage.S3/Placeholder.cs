@@ -1,1 +1,0 @@
-namespace Cairn.Storage.S3; internal static class Placeholder { }
