@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# scripts/test.sh [dotnet test args...] - the whole test suite, as CI runs it.
+# Installs what the tests need (scripts/setup.sh --tests), builds, runs every test project. The S3 tests start a real
+# S3 server (scripts/s3-server.sh) when none is running and stop it when they are done.
+# Prints one closing line "Total: N passed, M failed, K skipped" and exits non-zero on any failure.
+set -Eeuo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+"$here/scripts/setup.sh" --tests
+
+log="$(mktemp /tmp/cairn-test.XXXXXX.log)"
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test Cairn.slnx -c Release --nologo "$@" 2>&1 | tee "$log" || status=$?
+
+# Sum the per-project summaries ("Passed!  - Failed: 0, Passed: 37, Skipped: 0, Total: 37 ...").
+read -r passed failed skipped < <(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' |
+  awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+echo "Total: $passed passed, $failed failed, $skipped skipped"
+if ((status == 0 && passed == 0)); then
+  echo "test.sh: no test ran" >&2
+  exit 1
+fi
+exit "$status"
