@@ -42,7 +42,7 @@ public sealed class Restorer
         directories[0] = destination.Staging;
         try
         {
-            var files = CreateStructure(manifest, directories);
+            using var files = CreateStructure(manifest, directories);
             using var progress = StartProgress(manifest);
             await WriteDataAsync(manifest, directories, files, cancellationToken).ConfigureAwait(false);
             LinkAndFinish(manifest, directories);
@@ -97,7 +97,7 @@ public sealed class Restorer
                     files.Remaining[i] = (int)e.Count;
                     if (e.Count == 0)
                     {
-                        using var fd = LinuxFile.OpenAt(parent, name, OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.NoFollow, 0b110_000_000);
+                        using var fd = CreateFile(m, i, parent);
                         FinishFile(m, i, fd);
                     }
 
@@ -165,7 +165,7 @@ public sealed class Restorer
 
     private void WriteChunk(Manifest m, FileDescriptor?[] directories, OpenFiles files, int entry, long offset, ReadOnlySpan<byte> data)
     {
-        var fd = files.Get(entry, () => LinuxFile.OpenAt(directories[m.ParentOf(entry)]!, m.NameOf(entry), OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.NoFollow, 0b110_000_000));
+        var fd = files.Get(entry, m, directories);
         LinuxFile.WriteAll(fd, data, offset);
         Interlocked.Add(ref _bytesWritten, data.Length);
         if (Interlocked.Decrement(ref files.Remaining[entry]) == 0)
@@ -189,16 +189,29 @@ public sealed class Restorer
         SetMetadata(m, i, fd);
     }
 
+    /// <summary>
+    /// Creates a regular file with its final permission bits (writing needs no permission on a descriptor already
+    /// open for writing), so <see cref="SetMetadata"/> can skip chmod when the umask left them intact.
+    /// </summary>
+    private static FileDescriptor CreateFile(Manifest m, int i, FileDescriptor parent) =>
+        LinuxFile.OpenAt(parent, m.NameOf(i), OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.NoFollow, m.Entries[i].Mode & 0x1FF);
+
     private void SetMetadata(Manifest m, int i, FileDescriptor fd)
     {
         ref readonly var e = ref m.Entries[i];
-        if (_restoreOwners)
+        var chowned = false;
+        if (_restoreOwners && (e.Uid != LinuxFile.EffectiveUserId || e.Gid != LinuxFile.EffectiveGroupId))
         {
             LinuxFile.ChangeOwner(fd, e.Uid, e.Gid);
+            chowned = true;
         }
 
-        // After chown, which clears set-user-id and set-group-id bits.
-        LinuxFile.ChangeMode(fd, e.Mode);
+        // A file created with its mode keeps it unless the umask removed bits, the mode has set-id/sticky bits (not
+        // passed to open), or chown cleared set-id bits. Directories are always created 0700 and need their mode.
+        if (chowned || e.Kind == EntryKind.Directory || (e.Mode & ~0x1FFu) != 0 || (e.Mode & LinuxFile.Umask) != 0)
+        {
+            LinuxFile.ChangeMode(fd, e.Mode);
+        }
         foreach (var x in m.XattrsOf(i))
         {
             TrySetXattr(m, i, x, directory: null, fd);
@@ -276,14 +289,18 @@ public sealed class Restorer
         return new Timer(_ => _options.Progress.Report(new RestoreProgress(Interlocked.Read(ref _bytesWritten), total)), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250));
     }
 
-    /// <summary>Files open for writing, and how many chunk writes each still waits for.</summary>
-    private sealed class OpenFiles(int count)
+    /// <summary>
+    /// Files open for writing, and how many chunk writes each still waits for. Lock-free: most files are one chunk
+    /// written by one worker, and a global lock here showed up as tens of thousands of futex calls.
+    /// </summary>
+    private sealed class OpenFiles(int count) : IDisposable
     {
         private readonly FileDescriptor?[] _open = new FileDescriptor?[count];
+        private readonly Lock _createLock = new();
 
         public int[] Remaining { get; } = new int[count];
 
-        public FileDescriptor Get(int entry, Func<FileDescriptor> open)
+        public FileDescriptor Get(int entry, Manifest m, FileDescriptor?[] directories)
         {
             var fd = Volatile.Read(ref _open[entry]);
             if (fd is not null)
@@ -291,18 +308,25 @@ public sealed class Restorer
                 return fd;
             }
 
-            lock (_open)
+            if (Remaining[entry] == 1)
             {
-                return _open[entry] ??= open();
+                // The only chunk of the file: no other worker can race for it.
+                return _open[entry] = CreateFile(m, entry, directories[m.ParentOf(entry)]!);
+            }
+
+            lock (_createLock)
+            {
+                return _open[entry] ??= CreateFile(m, entry, directories[m.ParentOf(entry)]!);
             }
         }
 
-        public void Close(int entry)
+        public void Close(int entry) => Interlocked.Exchange(ref _open[entry], null)?.Dispose();
+
+        public void Dispose()
         {
-            lock (_open)
+            for (var i = 0; i < _open.Length; i++)
             {
-                _open[entry]?.Dispose();
-                _open[entry] = null;
+                Close(i);
             }
         }
     }

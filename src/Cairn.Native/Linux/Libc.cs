@@ -116,4 +116,7 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "geteuid")]
     internal static partial uint GetEUid();
+
+    [LibraryImport(Library, EntryPoint = "getegid")]
+    internal static partial uint GetEGid();
 }

@@ -20,6 +20,31 @@ public static partial class LinuxFile
     /// <summary>True if the process runs with effective user id 0 (read once).</summary>
     public static bool IsRoot => s_isRoot;
 
+    /// <summary>The effective user id (new files are owned by it).</summary>
+    public static uint EffectiveUserId { get; } = Libc.GetEUid();
+
+    /// <summary>The effective group id (new files get it, unless the directory is set-group-id).</summary>
+    public static uint EffectiveGroupId { get; } = Libc.GetEGid();
+
+    /// <summary>
+    /// The process umask, read from /proc/self/status once (umask(2) can only be read by changing it, which would race
+    /// with other threads creating files).
+    /// </summary>
+    public static uint Umask => s_umask.Value;
+
+    private static readonly Lazy<uint> s_umask = new(() =>
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("Umask:", StringComparison.Ordinal))
+            {
+                return Convert.ToUInt32(line[6..].Trim(), 8);
+            }
+        }
+
+        return 0b000_010_010;
+    });
+
     /// <summary>Opens a directory by path (relative to the current directory), for the *At calls.</summary>
     public static unsafe FileDescriptor OpenDirectory(string path)
     {
