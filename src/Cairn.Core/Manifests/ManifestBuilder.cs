@@ -55,9 +55,9 @@ public sealed class ManifestBuilder
         return offset;
     }
 
-    public void SetXattrs(int entry, IReadOnlyList<KeyValuePair<byte[], byte[]>> xattrs)
+    public void SetXattrs(int entry, IReadOnlyList<KeyValuePair<byte[], byte[]>>? xattrs)
     {
-        if (xattrs.Count == 0)
+        if (xattrs is null || xattrs.Count == 0)
         {
             return;
         }

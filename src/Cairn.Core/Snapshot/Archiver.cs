@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Threading.Channels;
 using Cairn.Chunking;
+using Cairn.Diagnostics;
 using Cairn.Format;
 using Cairn.Manifests;
 using Cairn.Native.Linux;
@@ -67,9 +68,13 @@ public sealed class Archiver
             throw new UsageException($"cannot snapshot '{source}': {e.Message}");
         }
 
+        PhaseTrace.Mark("snapshot: start");
         var parent = await ResolveParentAsync(source, cancellationToken).ConfigureAwait(false);
+        PhaseTrace.Mark("snapshot: parent resolved");
         var parentManifest = parent is null ? null : await _repository.ReadManifestAsync(parent, cancellationToken).ConfigureAwait(false);
+        PhaseTrace.Mark("snapshot: parent manifest loaded");
         var index = await _repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
+        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
         var storedBefore = _repository.Store.Statistics.BytesWritten;
@@ -88,7 +93,9 @@ public sealed class Archiver
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(Unwrap(walk, pack));
             }
 
+            PhaseTrace.Mark("snapshot: walk and packing done");
             await writer.FlushAsync().ConfigureAwait(false);
+            PhaseTrace.Mark("snapshot: packs flushed");
             if (writer.WrittenPacks.Count > 0)
             {
                 var indexBytes = IndexFile.Encode(writer.WrittenPacks, _repository.Config.CompressionLevel);
@@ -104,9 +111,11 @@ public sealed class Archiver
             e.Size = result.Stat.Size;
             e.MTimeNs = result.Stat.MTimeNs;
             e.Traits = result.Sparse ? EntryTraits.Sparse : EntryTraits.None;
+            builder.SetXattrs(entry, result.Xattrs);
             builder.Source(entry) = new SourceRecord { CTimeNs = result.Stat.CTimeNs, Inode = result.Stat.Inode, Device = result.Stat.Device };
         }
 
+        PhaseTrace.Mark("snapshot: index written");
         var manifest = builder.Build(index);
         var manifestBytes = ManifestCodec.Encode(manifest, _repository.Config.CompressionLevel);
         var manifestKey = ObjectKeys.Manifest(manifest.TreeHash);
@@ -115,6 +124,7 @@ public sealed class Archiver
             await _repository.Store.PutAsync(manifestKey, manifestBytes, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
+        PhaseTrace.Mark("snapshot: manifest written");
         var stats = new SnapshotStats
         {
             Files = _files,
@@ -148,6 +158,7 @@ public sealed class Archiver
             await _repository.SetTagAsync(tag, record.Id, cancellationToken).ConfigureAwait(false);
         }
 
+        PhaseTrace.Mark("snapshot: record and tags written");
         return new SnapshotResult(record, [.. _skipped], [.. _warnings]);
     }
 
@@ -402,7 +413,7 @@ public sealed class Archiver
 
                     if (result is null)
                     {
-                        result = new FileResult(job.Stat, false); // skipped: recorded as an empty file, listed in the result
+                        result = new FileResult(job.Stat, false, null); // skipped: recorded as an empty file, listed in the result
                     }
 
                     result.RefStart = builder.ChunkRefCount;
@@ -465,7 +476,7 @@ public sealed class Archiver
             refs.Add((r.Offset, chunk.Id, new ChunkSlot(frame, (int)location.OffsetInFrame, (int)chunk.Length)));
         }
 
-        return new FileResult(job.Stat, (parent.Entries[job.Unchanged].Traits & EntryTraits.Sparse) != 0);
+        return new FileResult(job.Stat, (parent.Entries[job.Unchanged].Traits & EntryTraits.Sparse) != 0, XattrsOf(parent, job.Unchanged));
     }
 
     private async ValueTask<FileResult> PackContentAsync(FileContent content, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs)
@@ -476,7 +487,7 @@ public sealed class Archiver
             refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, content.Buffer.AsMemory(piece.BufferOffset, piece.Length), index, writer).ConfigureAwait(false)));
         }
 
-        return new FileResult(content.Stat, content.Sparse);
+        return new FileResult(content.Stat, content.Sparse, content.Xattrs);
     }
 
     private async ValueTask<ChunkSlot> StoreChunkAsync(ContentId id, ReadOnlyMemory<byte> data, ChunkIndex index, PackWriter writer)
@@ -527,7 +538,7 @@ public sealed class Archiver
                     if (complete && FileContentReader.SameVersion(before, after) && before.Kind == FileKind.Regular)
                     {
                         Interlocked.Add(ref _bytesRead, before.Size);
-                        return new FileResult(before, FileContentReader.IsSparse(extents, before.Size));
+                        return new FileResult(before, FileContentReader.IsSparse(extents, before.Size), LinuxFile.ReadXattrs(fd));
                     }
                 }
 
@@ -625,11 +636,30 @@ public sealed class Archiver
 
     private sealed record FileJob(int Entry, DirectoryHandle Directory, byte[] Name, StatxInfo Stat, int Unchanged);
 
-    private sealed class FileResult(StatxInfo stat, bool sparse)
+    private static List<KeyValuePair<byte[], byte[]>>? XattrsOf(Manifest manifest, int entry)
+    {
+        var xattrs = manifest.XattrsOf(entry);
+        if (xattrs.IsEmpty)
+        {
+            return null;
+        }
+
+        var list = new List<KeyValuePair<byte[], byte[]>>(xattrs.Length);
+        foreach (var x in xattrs)
+        {
+            list.Add(new(manifest.StringAt(x.NameOffset, x.NameLength).ToArray(), manifest.StringAt(x.ValueOffset, x.ValueLength).ToArray()));
+        }
+
+        return list;
+    }
+
+    private sealed class FileResult(StatxInfo stat, bool sparse, List<KeyValuePair<byte[], byte[]>>? xattrs)
     {
         public StatxInfo Stat { get; } = stat;
 
         public bool Sparse { get; } = sparse;
+
+        public List<KeyValuePair<byte[], byte[]>>? Xattrs { get; } = xattrs;
 
         public int RefStart { get; set; }
 

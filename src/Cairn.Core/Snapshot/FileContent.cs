@@ -20,6 +20,8 @@ internal sealed class FileContent : IDisposable
 
     public required bool Sparse { get; init; }
 
+    public required List<KeyValuePair<byte[], byte[]>> Xattrs { get; init; }
+
     public void Dispose() => ArrayPool<byte>.Shared.Return(Buffer);
 }
 
@@ -92,7 +94,7 @@ internal static class FileContentReader
                     Cut(chunker, buffer.AsSpan((int)offset, (int)length), offset, (int)offset, chunks);
                 }
 
-                return new FileContent { Buffer = buffer, Chunks = chunks, Stat = before, Sparse = IsSparse(extents, before.Size) };
+                return new FileContent { Buffer = buffer, Chunks = chunks, Stat = before, Sparse = IsSparse(extents, before.Size), Xattrs = LinuxFile.ReadXattrs(fd) };
             }
 
             ArrayPool<byte>.Shared.Return(buffer);

@@ -4,8 +4,13 @@ using Cairn.Native.Linux;
 
 namespace Cairn.Snapshot;
 
-/// <summary>One child of a directory, with everything the manifest needs about it except file contents.</summary>
-internal sealed record ChildInfo(byte[] Name, StatxInfo Stat, byte[]? LinkTarget, List<KeyValuePair<byte[], byte[]>> Xattrs, DirectoryHandle? Subdirectory);
+/// <summary>
+/// One child of a directory, with everything the manifest needs about it except file contents. Regular files' xattrs
+/// (null here) are read later from the descriptor the content is read through, or taken from the parent snapshot when
+/// the file is unchanged (changing an xattr changes the ctime): reading them by path for every file cost a /proc path
+/// walk per entry.
+/// </summary>
+internal sealed record ChildInfo(byte[] Name, StatxInfo Stat, byte[]? LinkTarget, List<KeyValuePair<byte[], byte[]>>? Xattrs, DirectoryHandle? Subdirectory);
 
 /// <summary>
 /// Lists directories for the archiver: getdents64, then statx, readlink, xattrs and opening subdirectories, all
@@ -78,12 +83,17 @@ internal sealed class TreeWalker : IDisposable
             try
             {
                 byte[]? target = stat.Kind == FileKind.Symlink ? LinuxFile.ReadLinkAt(directory.Descriptor, name) : null;
-                var xattrs = LinuxFile.ReadXattrs(directory.Descriptor, name);
                 DirectoryHandle? subdirectory = null;
+                List<KeyValuePair<byte[], byte[]>>? xattrs = null;
                 if (stat.Kind == FileKind.Directory)
                 {
                     var fd = LinuxFile.OpenAt(directory.Descriptor, name, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow);
                     subdirectory = new DirectoryHandle(fd, directory.PathOf(name));
+                    xattrs = LinuxFile.ReadXattrs(fd);
+                }
+                else if (stat.Kind != FileKind.Regular)
+                {
+                    xattrs = LinuxFile.ReadXattrs(directory.Descriptor, name);
                 }
 
                 children.Add(new ChildInfo(name, stat, target, xattrs, subdirectory));
