@@ -28,7 +28,7 @@ public sealed record SnapshotOptions
     public int ReadConcurrency { get; init; } = 16;
 
     /// <summary>Bytes of file data read ahead of the packer at most (the main term of peak memory).</summary>
-    public long ReadAheadBytes { get; init; } = 32L << 20;
+    public long ReadAheadBytes { get; init; } = 16L << 20;
 }
 
 /// <summary>Where a snapshot run is.</summary>
