@@ -101,7 +101,7 @@ public sealed class Archiver
             ref var e = ref builder.Entry(entry);
             e.First = (uint)result.RefStart;
             e.Count = (uint)result.RefCount;
-            e.Size = result.Stat.Size;
+            e.Size = result.Size;
             e.MTimeNs = result.Stat.MTimeNs;
             e.Traits = result.Sparse ? EntryTraits.Sparse : EntryTraits.None;
             builder.Source(entry) = new SourceRecord { CTimeNs = result.Stat.CTimeNs, Inode = result.Stat.Inode, Device = result.Stat.Device };
@@ -402,7 +402,10 @@ public sealed class Archiver
 
                     if (result is null)
                     {
-                        result = new FileResult(job.Stat, false); // skipped: recorded as an empty file, listed in the result
+                        // Skipped: recorded as an empty file, listed in the result. Not with the size it had, which
+                        // would restore as zeros, nor with the chunks of a streamed attempt that saw it change.
+                        refs.Clear();
+                        result = new FileResult(job.Stat, false) { Size = 0 };
                     }
 
                     result.RefStart = builder.ChunkRefCount;
@@ -630,6 +633,9 @@ public sealed class Archiver
         public StatxInfo Stat { get; } = stat;
 
         public bool Sparse { get; } = sparse;
+
+        /// <summary>The size recorded: the file's, or 0 for a file that was skipped.</summary>
+        public long Size { get; init; } = stat.Size;
 
         public int RefStart { get; set; }
 
