@@ -124,6 +124,13 @@ public sealed class Restorer
             LinuxFile.ChangeOwnerAt(parent, m.NameOf(i), e.Uid, e.Gid);
         }
 
+        // mknod applies the umask, and chown clears set-user-id and set-group-id: set the mode explicitly, after both.
+        LinuxFile.ChangeModeAt(parent, m.NameOf(i), e.Mode);
+        foreach (var x in m.XattrsOf(i))
+        {
+            TrySetXattr(m, i, x, parent, fd: null);
+        }
+
         LinuxFile.SetTimesAt(parent, m.NameOf(i), e.MTimeNs, e.MTimeNs);
     }
 

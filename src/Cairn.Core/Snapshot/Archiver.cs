@@ -108,7 +108,7 @@ public sealed class Archiver
             ref var e = ref builder.Entry(entry);
             e.First = (uint)result.RefStart;
             e.Count = (uint)result.RefCount;
-            e.Size = result.Stat.Size;
+            e.Size = result.Size;
             e.MTimeNs = result.Stat.MTimeNs;
             e.Traits = result.Sparse ? EntryTraits.Sparse : EntryTraits.None;
             builder.SetXattrs(entry, result.Xattrs);
@@ -413,7 +413,10 @@ public sealed class Archiver
 
                     if (result is null)
                     {
-                        result = new FileResult(job.Stat, false, null); // skipped: recorded as an empty file, listed in the result
+                        // Skipped: recorded as an empty file, listed in the result. Not with the size it had, which
+                        // would restore as zeros, nor with the chunks of a streamed attempt that saw it change.
+                        refs.Clear();
+                        result = new FileResult(job.Stat, false, null) { Size = 0 };
                     }
 
                     result.RefStart = builder.ChunkRefCount;
@@ -660,6 +663,9 @@ public sealed class Archiver
         public bool Sparse { get; } = sparse;
 
         public List<KeyValuePair<byte[], byte[]>>? Xattrs { get; } = xattrs;
+
+        /// <summary>The size recorded: the file's, or 0 for a file that was skipped.</summary>
+        public long Size { get; init; } = stat.Size;
 
         public int RefStart { get; set; }
 

@@ -66,6 +66,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "fchmod", SetLastError = true)]
     internal static partial int FChmod(FileDescriptor fd, uint mode);
 
+    [LibraryImport(Library, EntryPoint = "fchmodat", SetLastError = true)]
+    internal static partial int FChmodAt(FileDescriptor directory, byte* name, uint mode, int flags);
+
     [LibraryImport(Library, EntryPoint = "utimensat", SetLastError = true)]
     internal static partial int UTimensAt(FileDescriptor directory, byte* name, Timespec* times, int flags);
 

@@ -55,6 +55,32 @@ public static partial class LinuxFile
         }
     }
 
+    /// <summary>
+    /// Sets the permission bits (07777) of <paramref name="name"/>, for nodes that cannot be opened to use
+    /// <see cref="ChangeMode"/> (FIFOs, devices). Follows a symlink, as chmod does: call it only on a name known not to
+    /// be one, such as a node just created in a private directory. Call after <see cref="ChangeOwnerAt"/>.
+    /// </summary>
+    public static unsafe void ChangeModeAt(FileDescriptor directory, ReadOnlySpan<byte> name, uint permissions)
+    {
+        CheckName(name);
+        Span<byte> buffer = stackalloc byte[NulTerminated.StackSize];
+        using var nameZ = new NulTerminated(name, buffer);
+        int result;
+        fixed (byte* p = nameZ)
+        {
+            do
+            {
+                result = Libc.FChmodAt(directory, p, permissions & 0xFFF, 0);
+            }
+            while (Interrupted(result));
+        }
+
+        if (result < 0)
+        {
+            ThrowIO(LastErrno, "fchmodat", name);
+        }
+    }
+
     /// <summary>Sets access and modification times (ns since the epoch) of <paramref name="name"/> itself, not following a symlink.</summary>
     public static unsafe void SetTimesAt(FileDescriptor directory, ReadOnlySpan<byte> name, long atimeNs, long mtimeNs)
     {

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.Versioning;
 using System.Text;
 using Cairn.Native.Fuse;
+using Cairn.Tests.Support;
 
 namespace Cairn.Tests.Fuse;
 

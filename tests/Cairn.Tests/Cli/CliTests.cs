@@ -1,0 +1,239 @@
+using System.Text;
+using System.Text.Json;
+using Cairn.Format;
+using Cairn.Repository;
+using Cairn.Storage;
+using Cairn.Tests.Support;
+
+namespace Cairn.Tests.Cli;
+
+/// <summary>The real <c>cairn</c> command in a child process: JSON output shapes, exit codes, and what it does to the disk.</summary>
+public sealed class CliTests
+{
+    [Fact]
+    public async Task Init_snapshot_list_show_and_restore_print_the_documented_json()
+    {
+        using var temp = new TempDir();
+        var repo = temp.Sub("repo");
+        var source = temp.CreateSub("src");
+        TreeGenerator.Generate(source, 21, TreeShape.Varied with { Depth = 5 });
+
+        var init = await CairnCli.RunAsync(repo, "init", "--json");
+        var again = await CairnCli.RunAsync(repo, "init", "--json");
+        var snapshot = await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "first", "--json");
+        var list = await CairnCli.RunAsync(repo, "snapshots", "--json");
+
+        Assert.True(init.ExitCode == 0, init.ToString());
+        Assert.Equal(repo, init.Json.GetProperty("repository").GetString());
+        Assert.Matches("^[0-9a-f]{32}$", init.Json.GetProperty("id").GetString());
+        AssertError(again, 1, "error", $"a repository already exists at {repo}");
+
+        Assert.True(snapshot.ExitCode == 0, snapshot.ToString());
+        var s = snapshot.Json;
+        var id = s.GetProperty("id").GetString()!;
+        Assert.Matches("^[0-9a-f]{64}$", id);
+        Assert.Matches("^[0-9a-f]{64}$", s.GetProperty("tree").GetString());
+        Assert.False(s.TryGetProperty("parent", out _));
+        Assert.Equal(source, s.GetProperty("source").GetString());
+        Assert.Equal(["first"], s.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(0, s.GetProperty("skipped").GetArrayLength());
+        Assert.Equal(0, s.GetProperty("warnings").GetArrayLength());
+        var stats = s.GetProperty("stats");
+        foreach (var name in new[] { "files", "directories", "symlinks", "others", "bytes", "bytesRead", "newBytes", "storedBytes", "chunks", "newChunks", "unchangedFiles" })
+        {
+            Assert.True(stats.GetProperty(name).GetInt64() >= 0, name);
+        }
+
+        Assert.True(stats.GetProperty("files").GetInt64() > 20);
+        Assert.Equal(stats.GetProperty("bytes").GetInt64(), stats.GetProperty("bytesRead").GetInt64());
+        Assert.True(s.GetProperty("requests").GetProperty("puts").GetInt64() >= 4); // pack, index, manifest, record, tag
+
+        Assert.Equal(id, Assert.Single(list.Json.EnumerateArray()).GetProperty("id").GetString());
+
+        var target = temp.Sub("out");
+        var restore = await CairnCli.RunAsync(repo, "restore", id[..10], target, "--json");
+        var show = await CairnCli.RunAsync(repo, "show", "first", "--json");
+
+        Assert.True(restore.ExitCode == 0, restore.ToString());
+        Assert.Equal(id, restore.Json.GetProperty("snapshot").GetString());
+        Assert.Equal(target, restore.Json.GetProperty("target").GetString());
+        Assert.Equal(0, restore.Json.GetProperty("warnings").GetArrayLength());
+        TreeComparer.AssertEqual(source, target);
+
+        Assert.True(show.ExitCode == 0, show.ToString());
+        Assert.Equal(id, show.Json.GetProperty("snapshot").GetProperty("id").GetString());
+        var entries = show.Json.GetProperty("entries").EnumerateArray().ToList();
+        Assert.Equal(restore.Json.GetProperty("entries").GetInt64(), entries.Count);
+        Assert.Equal("", entries[0].GetProperty("path").GetString());
+    }
+
+    [Fact]
+    public async Task Errors_exit_with_a_code_and_one_json_object_or_one_line()
+    {
+        using var temp = new TempDir();
+        var repo = temp.Sub("repo");
+        var missing = await CairnCli.RunAsync(temp.Sub("nothing"), "snapshots", "--json");
+        await CairnCli.RunAsync(repo, "init");
+
+        var unknownJson = await CairnCli.RunAsync(repo, "restore", "deadbeef", temp.Sub("out"), "--json");
+        var unknownText = await CairnCli.RunAsync(repo, "show", "deadbeef");
+        var badSource = await CairnCli.RunAsync(repo, "snapshot", temp.Sub("no-such-dir"), "--json");
+
+        AssertError(missing, 1, "error", $"no repository at {temp.Sub("nothing")} (run 'cairn init' first)");
+        AssertError(unknownJson, 2, "usage", $"no snapshot or tag 'deadbeef' in {repo}");
+        Assert.False(Directory.Exists(temp.Sub("out")));
+        Assert.Equal(2, unknownText.ExitCode);
+        Assert.Empty(unknownText.Stdout);
+        Assert.Equal($"cairn: no snapshot or tag 'deadbeef' in {repo}\n", unknownText.Stderr);
+        Assert.Equal(2, badSource.ExitCode);
+        Assert.Equal("usage", badSource.Json.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Restore_refuses_a_non_empty_target_unless_replace_which_swaps_the_contents()
+    {
+        using var temp = new TempDir();
+        var (repo, source, id) = await OneSnapshotAsync(temp, "new.txt", "from the snapshot");
+        var target = temp.CreateSub("target");
+        File.WriteAllText(Path.Combine(target, "old.txt"), "already there");
+        var reference = temp.Sub("reference");
+        Shell.Run($"cp -a '{target}' '{reference}'", temp.Path);
+
+        var refused = await CairnCli.RunAsync(repo, "restore", id, target, "--json");
+
+        AssertError(refused, 2, "usage", $"the target '{target}' is not empty (use --replace to replace its contents)");
+        TreeComparer.AssertEqual(reference, target);
+
+        var replaced = await CairnCli.RunAsync(repo, "restore", id, target, "--replace", "--json");
+
+        Assert.True(replaced.ExitCode == 0, replaced.ToString());
+        TreeComparer.AssertEqual(source, target);
+        Assert.Equal(["reference", "repo", "src", "target"], Directory.EnumerateFileSystemEntries(temp.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Cat_writes_the_exact_bytes_holes_as_zeros()
+    {
+        using var temp = new TempDir();
+        var repo = temp.Sub("repo");
+        var source = temp.CreateSub("src");
+        var big = XorShift.Bytes((2 << 20) + 777, seed: 9);
+        File.WriteAllBytes(Path.Combine(source, "big.bin"), big);
+        Shell.Run(
+            "truncate -s 700K sparse.img && printf head | dd of=sparse.img conv=notrunc status=none"
+            + " && printf middle | dd of=sparse.img bs=1 seek=300000 conv=notrunc status=none && ln big.bin link && mkdir dir",
+            source);
+        await CairnCli.RunAsync(repo, "init");
+        await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "t");
+
+        var catBig = await CairnCli.RunAsync(repo, "cat", "t", "big.bin");
+        var catLink = await CairnCli.RunAsync(repo, "cat", "t", "link");
+        var catSparse = await CairnCli.RunAsync(repo, "cat", "t", "sparse.img");
+        var catDirectory = await CairnCli.RunAsync(repo, "cat", "t", "dir", "--json");
+        var catMissing = await CairnCli.RunAsync(repo, "cat", "t", "nope", "--json");
+
+        Assert.True(catBig.ExitCode == 0, catBig.ToString());
+        Assert.True(big.AsSpan().SequenceEqual(catBig.Stdout), "big.bin differs");
+        Assert.True(big.AsSpan().SequenceEqual(catLink.Stdout), "the hardlink differs");
+        Assert.True(File.ReadAllBytes(Path.Combine(source, "sparse.img")).AsSpan().SequenceEqual(catSparse.Stdout), "sparse.img differs");
+        AssertError(catDirectory, 2, "usage", "'dir' is not a regular file");
+        Assert.Equal(2, catMissing.ExitCode);
+        Assert.Contains("no 'nope' in snapshot", catMissing.Json.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Diff_lists_exactly_the_changes_between_two_snapshots()
+    {
+        using var temp = new TempDir();
+        var repo = temp.Sub("repo");
+        var source = temp.CreateSub("src");
+        Shell.Run("mkdir d && echo 1 > d/same && echo 2 > d/changed && echo 3 > gone && mkdir olddir && echo 4 > olddir/f && touch -d @1000000000 d . ", source);
+        await CairnCli.RunAsync(repo, "init");
+        await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "a");
+        Shell.Run("echo 22 > d/changed && rm gone && rm -r olddir && mkdir newdir && echo 5 > newdir/f && touch -d @1000000000 d", source);
+        var second = await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "b", "--parent", "auto", "--json");
+
+        var json = await CairnCli.RunAsync(repo, "diff", "a", "b", "--json");
+        var text = await CairnCli.RunAsync(repo, "diff", "a", "b");
+
+        Assert.Equal(1, second.Json.GetProperty("stats").GetProperty("unchangedFiles").GetInt64());
+        Assert.NotNull(second.Json.GetProperty("parent").GetString());
+        Assert.Equal(
+            ["added newdir", "modified d/changed", "removed gone", "removed olddir"],
+            json.Json.EnumerateArray().Select(c => $"{c.GetProperty("change").GetString()} {c.GetProperty("path").GetString()}").Order(StringComparer.Ordinal));
+        Assert.Equal(0, text.ExitCode);
+        Assert.Equal(["+ newdir", "- gone", "- olddir", "M d/changed"], text.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.Equal("1 added, 2 removed, 1 modified\n", text.Stderr);
+    }
+
+    [Fact]
+    public async Task Tags_and_id_prefixes_name_snapshots_and_an_ambiguous_prefix_is_refused()
+    {
+        using var temp = new TempDir();
+        var (repo, _, id) = await OneSnapshotAsync(temp, "f", "x");
+
+        // Two more records of the same tree whose ids share their first four hex digits.
+        var (first, second) = await AddRecordsSharingAPrefixAsync(repo, id);
+
+        var tag = await CairnCli.RunAsync(repo, "tag", "release-1.0", id[..8], "--json");
+        var badTag = await CairnCli.RunAsync(repo, "tag", "bad/name", id, "--json");
+        var tags = await CairnCli.RunAsync(repo, "tag", "--json");
+        var byTag = await CairnCli.RunAsync(repo, "show", "release-1.0", "--json");
+        var byLongPrefix = await CairnCli.RunAsync(repo, "show", first[..12], "--json");
+        var ambiguous = await CairnCli.RunAsync(repo, "show", first[..4], "--json");
+        var tooShort = await CairnCli.RunAsync(repo, "show", id[..3], "--json");
+
+        Assert.True(tag.ExitCode == 0, tag.ToString());
+        Assert.Equal(id, tag.Json.GetProperty("snapshot").GetString());
+        AssertError(badTag, 2, "usage", "invalid tag name 'bad/name': use letters, digits, '.', '_' and '-' (not a 64-digit hex id)");
+        Assert.Equal("release-1.0=" + id, string.Join(",", tags.Json.EnumerateArray().Select(t => $"{t.GetProperty("name").GetString()}={t.GetProperty("snapshot").GetString()}")));
+        Assert.Equal(id, byTag.Json.GetProperty("snapshot").GetProperty("id").GetString());
+        Assert.Equal(first, byLongPrefix.Json.GetProperty("snapshot").GetProperty("id").GetString());
+        AssertError(ambiguous, 2, "usage", $"'{first[..4]}' is ambiguous: it matches {(id.StartsWith(first[..4], StringComparison.Ordinal) ? 3 : 2)} snapshots");
+        Assert.Equal(second[..4], first[..4]);
+        AssertError(tooShort, 2, "usage", $"no snapshot or tag '{id[..3]}' in {repo}");
+    }
+
+    /// <summary>A new repository (temp/repo) holding one snapshot of temp/src, a directory with one file.</summary>
+    private static async Task<(string Repo, string Source, string Id)> OneSnapshotAsync(TempDir temp, string file, string content)
+    {
+        var repo = temp.Sub("repo");
+        var source = temp.CreateSub("src");
+        File.WriteAllText(Path.Combine(source, file), content);
+        await CairnCli.RunAsync(repo, "init");
+        var snapshot = await CairnCli.RunAsync(repo, "snapshot", source, "--json");
+        Assert.True(snapshot.ExitCode == 0, snapshot.ToString());
+        return (repo, source, snapshot.Json.GetProperty("id").GetString()!);
+    }
+
+    /// <summary>Writes snapshot records (of the snapshot <paramref name="id"/>'s tree, other times) until two ids share four hex digits.</summary>
+    private static async Task<(string First, string Second)> AddRecordsSharingAPrefixAsync(string repo, string id)
+    {
+        await using var repository = await Cairn.Repository.Repository.OpenAsync(new LocalObjectStore(repo));
+        var original = await repository.ReadSnapshotAsync(ContentId.Parse(id));
+        var byPrefix = new Dictionary<string, (SnapshotRecord Record, byte[] Bytes)>();
+        for (var i = 1; ; i++)
+        {
+            var record = original with { Time = original.Time.AddSeconds(i), Tags = [] };
+            var bytes = record.Serialize();
+            var prefix = record.Id.ToString()[..4];
+            if (byPrefix.TryGetValue(prefix, out var earlier))
+            {
+                await repository.Store.PutAsync(ObjectKeys.Snapshot(earlier.Record.Id), earlier.Bytes);
+                await repository.Store.PutAsync(ObjectKeys.Snapshot(record.Id), bytes);
+                return (earlier.Record.Id.ToString(), record.Id.ToString());
+            }
+
+            byPrefix.Add(prefix, (record, bytes));
+        }
+    }
+
+    private static void AssertError(CliResult result, int exitCode, string code, string message)
+    {
+        Assert.True(result.ExitCode == exitCode, result.ToString());
+        var error = result.Json.GetProperty("error");
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.Equal(message, error.GetProperty("message").GetString());
+        Assert.Single(result.Text.Trim().Split('\n'));
+    }
+}

@@ -1,0 +1,170 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Cairn.Manifests;
+
+namespace Cairn.Tests.Format;
+
+/// <summary>
+/// A manifest comes from storage someone else may control. Every structural lie must be refused by
+/// <see cref="ManifestCodec.Decode"/> with a <see cref="CorruptDataException"/> that names the object and says what is wrong.
+/// </summary>
+public sealed class HostileManifestTests
+{
+    private const string What = "manifests/hostile";
+
+    public static TheoryData<string, string> Lies => new()
+    {
+        { "name ..", "entry 1 has an invalid name '..'" },
+        { "name with slash", "entry 1 has an invalid name 'a/b'" },
+        { "empty name", "entry 1 has an invalid name ''" },
+        { "name of 256 bytes", "has an invalid name" },
+        { "cycle", "directory entry 2 has children out of range" },
+        { "two parents", "entry 4 has more than one parent" },
+        { "orphan", "entry 6 is not reached from the root exactly once" },
+        { "unsorted names", "directory entry 0 has unsorted or duplicate names" },
+        { "duplicate names", "directory entry 0 has unsorted or duplicate names" },
+        { "root not a directory", "the root entry is not a directory" },
+        { "unknown kind", "entry 5 has unknown kind 9" },
+        { "mode with type bits", "entry 1 is out of bounds" },
+        { "chunk ref beyond the chunk table", "file entry 1 has overlapping or invalid chunk references" },
+        { "overlapping chunk refs", "file entry 1 has overlapping or invalid chunk references" },
+        { "data past the file size", "file entry 1 has data past its size" },
+        { "chunk refs beyond the table", "file entry 1 has chunk references out of range" },
+        { "hardlink to a directory", "hardlink entry 3 does not name a regular file" },
+        { "hardlink to a hardlink", "hardlink entry 3 does not name a regular file" },
+        { "symlink target out of bounds", "symlink entry 4 has an invalid target" },
+        { "empty symlink target", "symlink entry 4 has an invalid target" },
+        { "xattr out of bounds", "an extended attribute is out of bounds" },
+        { "frame index out of range", "chunk 1 lies outside its frame" },
+        { "chunk past its frame", "chunk 1 lies outside its frame" },
+        { "frame in a missing pack", "a frame is out of bounds" },
+        { "frame inside the pack header", "a frame is out of bounds" },
+        { "locations do not match chunks", "the LOCATIONS section does not match the chunk table" },
+        { "sources do not match entries", "the SOURCES section does not match the entries" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Lies))]
+    public void A_structural_lie_is_refused_with_a_clear_message(string lie, string expected)
+    {
+        var parts = SampleManifest.Parts();
+        Break(parts, lie);
+        var bytes = ManifestCodec.Encode(parts.ToManifest());
+
+        var e = Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
+
+        Assert.StartsWith($"{What} is invalid: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_flipped_byte_fails_the_checksum()
+    {
+        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        bytes[bytes.Length / 2] ^= 0x10;
+
+        var e = Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
+
+        Assert.Equal($"{What} is corrupt (manifest checksum mismatch)", e.Message);
+    }
+
+    [Fact]
+    public void A_truncated_object_is_refused()
+    {
+        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        var shorter = bytes.AsSpan(0, bytes.Length - 40).ToArray();
+        var headerOnly = bytes.AsSpan(0, 20).ToArray();
+
+        Assert.Contains("checksum mismatch", Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(shorter, What)).Message, StringComparison.Ordinal);
+        Assert.Equal($"{What} is not a Cairn manifest", Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(headerOnly, What)).Message);
+    }
+
+    [Fact]
+    public void A_truncated_section_is_refused_even_with_a_valid_checksum()
+    {
+        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        var entries = bytes.AsSpan(16, 32);
+        BinaryPrimitives.WriteUInt64LittleEndian(entries[16..], BinaryPrimitives.ReadUInt64LittleEndian(entries[16..]) - 3);
+        Rehash(bytes);
+
+        var e = Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
+
+        Assert.Contains($"{What}: invalid compressed data", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_section_pointing_past_the_object_is_refused_even_with_a_valid_checksum()
+    {
+        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(16 + 32 + 8), (ulong)bytes.Length);
+        Rehash(bytes);
+
+        var e = Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
+
+        Assert.Equal($"{What}: section 2 is out of bounds", e.Message);
+    }
+
+    [Fact]
+    public void A_section_that_decompresses_to_another_length_is_refused()
+    {
+        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        var entries = bytes.AsSpan(16, 32);
+        BinaryPrimitives.WriteUInt64LittleEndian(entries[24..], BinaryPrimitives.ReadUInt64LittleEndian(entries[24..]) + 56);
+        Rehash(bytes);
+
+        Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
+    }
+
+    [Fact]
+    public void A_missing_section_or_a_later_version_is_refused()
+    {
+        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        var withoutChunks = (byte[])bytes.Clone();
+        BinaryPrimitives.WriteUInt32LittleEndian(withoutChunks.AsSpan(16 + (4 * 32)), 99); // section 5 → an unknown id
+        Rehash(withoutChunks);
+        var later = (byte[])bytes.Clone();
+        BinaryPrimitives.WriteUInt32LittleEndian(later.AsSpan(8), 2);
+        Rehash(later);
+
+        Assert.Equal($"{What}: section Chunks is missing", Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(withoutChunks, What)).Message);
+        Assert.Equal($"{What} is manifest format version 2; this Cairn reads version 1", Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(later, What)).Message);
+    }
+
+    private static void Break(SampleManifest m, string lie)
+    {
+        switch (lie)
+        {
+            case "name ..": m.Rename(1, ".."u8.ToArray()); break;
+            case "name with slash": m.Rename(1, "a/b"u8.ToArray()); break;
+            case "empty name": m.Rename(1, []); break;
+            case "name of 256 bytes": m.Rename(1, [.. Enumerable.Repeat((byte)'a', 256)]); break;
+            case "cycle": m.Entries[2].First = 0; m.Entries[2].Count = 1; break; // d's child is the root
+            case "two parents": m.Entries[2].First = 4; break;                   // l is a child of the root and of d
+            case "orphan": m.Entries[2].Count = 1; break;                          // n has no parent
+            case "unsorted names": m.Rename(1, "z"u8.ToArray()); break;
+            case "duplicate names": m.Rename(1, "d"u8.ToArray()); break;
+            case "root not a directory": m.Entries[0].Kind = EntryKind.Regular; break;
+            case "unknown kind": m.Entries[5].Kind = (EntryKind)9; break;
+            case "mode with type bits": m.Entries[1].Mode = 0x8000 | 0b110_100_100; break;
+            case "chunk ref beyond the chunk table": m.ChunkRefs[1].Chunk = 2; break;
+            case "overlapping chunk refs": m.ChunkRefs[1].Offset = 50; break;
+            case "data past the file size": m.Entries[1].Size = 299; break;
+            case "chunk refs beyond the table": m.Entries[1].Count = 3; break;
+            case "hardlink to a directory": m.Entries[3].First = 2; break;
+            case "hardlink to a hardlink": m.Entries[3].First = 3; break;
+            case "symlink target out of bounds": m.Entries[4].First = (uint)m.StringsLength; break;
+            case "empty symlink target": m.Entries[4].Size = 0; break;
+            case "xattr out of bounds": m.Xattrs[0].ValueOffset = (uint)m.StringsLength; break;
+            case "frame index out of range": m.Locations[1].Frame = 3; break;
+            case "chunk past its frame": m.Locations[1].OffsetInFrame = 101; break;
+            case "frame in a missing pack": m.Frames[0].Pack = 1; break;
+            case "frame inside the pack header": m.Frames[0].Offset = 8; break;
+            case "locations do not match chunks": m.Locations = m.Locations[..1]; break;
+            case "sources do not match entries": m.Sources = m.Sources![..3]; break;
+            default: throw new ArgumentOutOfRangeException(nameof(lie), lie, "no such lie");
+        }
+    }
+
+    /// <summary>Recomputes the trailing SHA-256, as someone forging a manifest would.</summary>
+    private static void Rehash(byte[] bytes) => SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32), bytes.AsSpan(bytes.Length - 32));
+}

@@ -1,0 +1,126 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using Cairn.Manifests;
+using Cairn.Native.Linux;
+
+namespace Cairn.Tests.Format;
+
+/// <summary>The manifest encoding is pinned (a change to it is a format change) and decodes back to every field.</summary>
+public sealed class ManifestCodecTests
+{
+    /// <summary>Hashes only the identity sections' raw bytes: independent of the zstd version.</summary>
+    private const string SampleTreeHash = "446da4dd81c4b1b8fd95bdb9f90621b0890edc3c6a679e2b5d2f073156b85e1e";
+
+    /// <summary>Depends on zstd's output for the small sections too: a zstd upgrade may move it (then re-pin, knowingly).</summary>
+    private const int SampleEncodedLength = 779;
+
+    [Fact]
+    public void Record_sizes_are_the_documented_ones()
+    {
+        Assert.Equal(56, Unsafe.SizeOf<EntryRecord>());
+        Assert.Equal(12, Unsafe.SizeOf<ChunkRef>());
+        Assert.Equal(36, Unsafe.SizeOf<ChunkRecord>());
+        Assert.Equal(16, Unsafe.SizeOf<XattrRecord>());
+        Assert.Equal(8, Unsafe.SizeOf<ChunkLocation>());
+        Assert.Equal(24, Unsafe.SizeOf<FrameRecord>());
+        Assert.Equal(24, Unsafe.SizeOf<SourceRecord>());
+    }
+
+    [Fact]
+    public void The_encoding_of_a_hand_built_manifest_is_pinned()
+    {
+        var manifest = SampleManifest.Build();
+
+        var bytes = ManifestCodec.Encode(manifest);
+
+        Assert.Equal(SampleTreeHash, manifest.TreeHash.ToString());
+        Assert.Equal(SampleEncodedLength, bytes.Length);
+        Assert.Equal("CAIRNMAN"u8.ToArray(), bytes[..8]);
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));
+        Assert.Equal(9u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(12)));
+        (uint Id, ulong RawLength)[] expectedSections =
+        [
+            (1, 7 * 56), (2, (ulong)SampleManifest.Parts().StringsLength), (3, 16), (4, 2 * 12), (5, 2 * 36), (16, 32), (17, 24), (18, 2 * 8), (32, 7 * 24),
+        ];
+        var offset = 16 + (9 * 32);
+        for (var i = 0; i < expectedSections.Length; i++)
+        {
+            var entry = bytes.AsSpan(16 + (i * 32), 32);
+            Assert.Equal(expectedSections[i].Id, BinaryPrimitives.ReadUInt32LittleEndian(entry));
+            Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(entry[4..])); // zstd
+            Assert.Equal((ulong)offset, BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]));
+            Assert.Equal(expectedSections[i].RawLength, BinaryPrimitives.ReadUInt64LittleEndian(entry[24..]));
+            offset += (int)BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]);
+        }
+
+        Assert.Equal(bytes.Length - 32, offset);
+        Assert.Equal(SHA256.HashData(bytes.AsSpan(0, offset)), bytes[offset..]);
+    }
+
+    [Fact]
+    public void Decoding_gives_back_every_field()
+    {
+        var original = SampleManifest.Build();
+
+        var decoded = ManifestCodec.Decode(ManifestCodec.Encode(original), "sample");
+
+        Assert.Equal(original.TreeHash, decoded.TreeHash);
+        Assert.Equal(original.Entries, decoded.Entries);
+        Assert.Equal(original.Strings, decoded.Strings);
+        Assert.Equal(original.Xattrs, decoded.Xattrs);
+        Assert.Equal(original.ChunkRefs, decoded.ChunkRefs);
+        Assert.Equal(original.Chunks, decoded.Chunks);
+        Assert.Equal(original.Packs, decoded.Packs);
+        Assert.Equal(original.Frames, decoded.Frames);
+        Assert.Equal(original.Locations, decoded.Locations);
+        Assert.Equal(original.Sources, decoded.Sources);
+
+        // And what the accessors make of them.
+        Assert.Equal(1, decoded.Resolve("a"u8));
+        Assert.Equal(6, decoded.Resolve("d/n"u8));
+        Assert.Equal(-1, decoded.Resolve("d/x"u8));
+        Assert.Equal("d/f", decoded.DisplayPath(5));
+        Assert.Equal(1, decoded.Canonical(3));
+        Assert.Equal("a"u8.ToArray(), decoded.SymlinkTarget(4).ToArray());
+        Assert.Equal(DeviceNumber.Make(1, 3), decoded.Entries[6].DeviceNumber);
+        var xattr = decoded.XattrsOf(1)[0];
+        Assert.Equal("user.k=v", $"{Manifest.Display(decoded.StringAt(xattr.NameOffset, xattr.NameLength))}={Manifest.Display(decoded.StringAt(xattr.ValueOffset, xattr.ValueLength))}");
+        Assert.Equal([0L, 200L], decoded.ChunkRefsOf(1).ToArray().Select(r => r.Offset));
+    }
+
+    [Fact]
+    public void A_manifest_without_sources_decodes_with_none()
+    {
+        var parts = SampleManifest.Parts();
+        parts.Sources = null;
+
+        var decoded = ManifestCodec.Decode(ManifestCodec.Encode(parts.ToManifest()), "sample");
+
+        var withSources = SampleManifest.Build();
+        ManifestCodec.Encode(withSources);
+        Assert.Null(decoded.Sources);
+        Assert.Equal(withSources.TreeHash, decoded.TreeHash);
+    }
+
+    [Fact]
+    public void The_tree_hash_covers_the_tree_but_not_where_its_chunks_are_stored()
+    {
+        var moved = SampleManifest.Parts();
+        moved.Frames[0].Offset = 4096;
+        moved.Frames[0].Checksum = 7;
+        moved.Sources![0].CTimeNs = 42;
+        var touched = SampleManifest.Parts();
+        touched.Entries[1].MTimeNs++;
+        var baseline = SampleManifest.Build();
+        ManifestCodec.Encode(baseline);
+
+        var movedManifest = moved.ToManifest();
+        ManifestCodec.Encode(movedManifest);
+        var touchedManifest = touched.ToManifest();
+        ManifestCodec.Encode(touchedManifest);
+
+        Assert.Equal(baseline.TreeHash, movedManifest.TreeHash);
+        Assert.NotEqual(baseline.TreeHash, touchedManifest.TreeHash);
+    }
+}

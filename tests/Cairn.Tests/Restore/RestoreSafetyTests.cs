@@ -1,0 +1,125 @@
+using Cairn.Repository;
+using Cairn.Restore;
+using Cairn.Tests.Support;
+
+namespace Cairn.Tests.Restore;
+
+/// <summary>Where a restore may write: never to '/', never through a symlink, never over a file; old contents are removed without following links.</summary>
+public sealed class RestoreSafetyTests
+{
+    [Theory]
+    [InlineData("/")]
+    [InlineData("//")]
+    [InlineData("/./")]
+    [InlineData("/tmp/..")]
+    public async Task Restoring_to_the_root_directory_is_refused_and_writes_nothing(string target)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var snapshot = await SnapshotSmallTreeAsync(workspace);
+        var rootBefore = RootNames();
+
+        var e = await Assert.ThrowsAsync<UsageException>(() => workspace.RestoreAsync(snapshot, target));
+
+        Assert.Equal("refusing to restore to '/'", e.Message);
+        Assert.Equal(rootBefore, RootNames());
+    }
+
+    [Fact]
+    public async Task A_target_that_is_a_symlink_is_refused_whether_it_points_to_the_root_or_elsewhere()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var snapshot = await SnapshotSmallTreeAsync(workspace);
+        var canary = CreateCanary(workspace);
+        var toRoot = workspace.Dir.Sub("to-root");
+        var toCanary = workspace.Dir.Sub("to-canary");
+        File.CreateSymbolicLink(toRoot, "/");
+        File.CreateSymbolicLink(toCanary, canary.Path);
+        var rootBefore = RootNames();
+
+        foreach (var link in new[] { toRoot, toCanary, toRoot + "/", toCanary + "/." })
+        {
+            var e = await Assert.ThrowsAsync<UsageException>(() => workspace.RestoreAsync(snapshot, link, new RestoreOptions { Replace = true }));
+            Assert.Contains("is a symbolic link", e.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(rootBefore, RootNames());
+        canary.AssertUntouched();
+        Assert.Equal(["canary", "canary-reference", "repo", "src", "to-canary", "to-root"], workspace.TopLevelNames());
+    }
+
+    [Fact]
+    public async Task A_target_that_is_a_file_is_refused_and_left_alone()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var snapshot = await SnapshotSmallTreeAsync(workspace);
+        var file = workspace.Dir.Sub("file");
+        File.WriteAllText(file, "keep me");
+
+        var e = await Assert.ThrowsAsync<UsageException>(() => workspace.RestoreAsync(snapshot, file, new RestoreOptions { Replace = true }));
+
+        Assert.Equal($"the target '{file}' exists and is not a directory", e.Message);
+        Assert.Equal("keep me", File.ReadAllText(file));
+        Assert.Equal(["file", "repo", "src"], workspace.TopLevelNames());
+    }
+
+    [Fact]
+    public async Task Replacing_contents_that_hold_symlinks_to_outside_removes_the_links_not_their_targets()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var snapshot = await SnapshotSmallTreeAsync(workspace);
+        var canary = CreateCanary(workspace);
+        var target = workspace.Dir.CreateSub("target");
+        File.CreateSymbolicLink(Path.Combine(target, "into-canary"), canary.Path);
+        Directory.CreateDirectory(Path.Combine(target, "sub"));
+        File.CreateSymbolicLink(Path.Combine(target, "sub", "canary-file"), Path.Combine(canary.Path, "file.txt"));
+
+        await workspace.RestoreAsync(snapshot, target, new RestoreOptions { Replace = true });
+
+        TreeComparer.AssertEqual(workspace.Dir.Sub("src"), target);
+        canary.AssertUntouched();
+        Assert.Equal(["canary", "canary-reference", "repo", "src", "target"], workspace.TopLevelNames());
+    }
+
+    [Fact]
+    public async Task An_empty_target_directory_is_replaced_by_the_snapshot_root()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var snapshot = await SnapshotSmallTreeAsync(workspace);
+        var target = workspace.Dir.CreateSub("target");
+
+        await workspace.RestoreAsync(snapshot, target);
+
+        TreeComparer.AssertEqual(workspace.Dir.Sub("src"), target);
+        Assert.Equal(["repo", "src", "target"], workspace.TopLevelNames());
+    }
+
+    private static async Task<SnapshotRecord> SnapshotSmallTreeAsync(Workspace workspace)
+    {
+        var source = workspace.Dir.CreateSub("src");
+        Shell.Run("mkdir d && echo hello > d/f && ln -s ../../.. d/up && chmod 0751 d", source);
+        return (await workspace.SnapshotAsync(source)).Snapshot;
+    }
+
+    private static IReadOnlyList<string> RootNames() => [.. Directory.EnumerateFileSystemEntries("/").Order(StringComparer.Ordinal)];
+
+    internal static Canary CreateCanary(Workspace workspace) => new(workspace.Dir);
+
+    /// <summary>A directory outside every restore target, with a reference copy to check it was not touched.</summary>
+    internal sealed class Canary
+    {
+        private readonly string _reference;
+
+        public Canary(TempDir dir)
+        {
+            Path = dir.CreateSub("canary");
+            File.WriteAllText(System.IO.Path.Combine(Path, "file.txt"), "canary");
+            Directory.CreateDirectory(System.IO.Path.Combine(Path, "sub"));
+            _reference = dir.Sub("canary-reference");
+            Shell.Run($"cp -a '{Path}' '{_reference}'", dir.Path);
+        }
+
+        public string Path { get; }
+
+        public void AssertUntouched() => TreeComparer.AssertEqual(_reference, Path);
+    }
+}

@@ -1,0 +1,167 @@
+using System.Text;
+using Cairn.Native.Linux;
+using Cairn.Snapshot;
+using Cairn.Tests.Support;
+
+namespace Cairn.Tests.Snapshot;
+
+/// <summary>A fact that runs the CLI without the capabilities that let root read any file (CAP_DAC_*): needs root and setpriv.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class WithoutReadOverrideFactAttribute : FactAttribute
+{
+    public WithoutReadOverrideFactAttribute()
+    {
+        if (!LinuxFile.IsRoot)
+        {
+            Skip = "needs root (to drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH while keeping uid 0)";
+        }
+        else if (!File.Exists("/usr/bin/setpriv"))
+        {
+            Skip = "needs /usr/bin/setpriv";
+        }
+    }
+}
+
+/// <summary>
+/// Files that cannot be read, or change while they are read: an error by default; with --skip-unreadable they are
+/// listed and recorded empty — never stored half-read. Changes are made at the exact moment of a read by a
+/// <see cref="FanotifyHook"/>, so the outcome does not depend on the scheduler.
+/// </summary>
+public sealed class UnreadableFileTests
+{
+    /// <summary>Root without the DAC override capabilities: mode 000 means unreadable, as for anyone else.</summary>
+    private static readonly string[] s_withoutReadOverride = ["/usr/bin/setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"];
+
+    [WithoutReadOverrideFact]
+    public async Task Unreadable_files_and_directories_fail_the_snapshot_or_with_skip_unreadable_are_listed_and_left_out()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        Shell.Run("echo readable > ok.txt && echo secret > secret && chmod 000 secret && mkdir locked && echo hidden > locked/f && chmod 000 locked", source);
+
+        var failed = await CairnCli.RunAsync(workspace.RepoPath, ["snapshot", source, "--json"], s_withoutReadOverride);
+        var skipped = await CairnCli.RunAsync(workspace.RepoPath, ["snapshot", source, "--skip-unreadable", "--json"], s_withoutReadOverride);
+
+        Assert.Equal(1, failed.ExitCode);
+        var message = failed.Json.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.Matches("^cannot read '(locked|secret)': .*Permission denied.* \\(use --skip-unreadable to continue without it\\)$", message);
+        Assert.True(skipped.ExitCode == 0, skipped.ToString());
+        var listed = skipped.Json.GetProperty("skipped").EnumerateArray().Select(s => s.GetString()!).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(2, listed.Count);
+        Assert.StartsWith("locked: ", listed[0], StringComparison.Ordinal);
+        Assert.StartsWith("secret: ", listed[1], StringComparison.Ordinal);
+
+        await using var repository = await workspace.ReopenAsync();
+        var snapshots = await repository.ListSnapshotsAsync();
+        var snapshot = Assert.Single(snapshots); // the failed run left no snapshot
+        var target = workspace.Dir.Sub("out");
+        await workspace.RestoreAsync(snapshot, target);
+
+        // The unreadable directory is left out; the unreadable file is recorded empty, with its metadata.
+        Assert.Equal(["ok.txt", "secret"], Directory.EnumerateFileSystemEntries(target).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal("readable\n", File.ReadAllText(Path.Combine(target, "ok.txt")));
+        Assert.Equal(0, new FileInfo(Path.Combine(target, "secret")).Length);
+        using var restored = LinuxFile.OpenDirectory(target);
+        Assert.Equal(0u, LinuxFile.Stat(restored, "secret"u8).Permissions);
+    }
+
+    [Theory]
+    [InlineData(512 << 10)] // read whole by a reader thread
+    [InlineData(4 << 20)]   // streamed by the packer
+    public async Task A_file_that_grows_during_every_read_fails_the_snapshot_or_is_skipped_and_recorded_empty(int size)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        File.WriteAllText(Path.Combine(source, "calm.txt"), "calm");
+        var path = Path.Combine(source, "growing.log");
+        File.WriteAllBytes(path, Stream(0, size));
+
+        SnapshotResult lenient;
+        Exception? strict;
+        using (var writer = new Appender(path, size))
+        using (var hook = FanotifyHook.BeforeReads(path, _ => writer.Append()))
+        {
+            strict = await Record.ExceptionAsync(() => workspace.SnapshotAsync(source));
+            lenient = await workspace.SnapshotAsync(source, new SnapshotOptions { SkipUnreadable = true });
+            Assert.Null(hook.Failure);
+        }
+
+        var target = workspace.Dir.Sub("out");
+        await workspace.RestoreAsync(lenient.Snapshot, target);
+
+        Assert.IsType<CairnException>(strict);
+        Assert.Equal("'growing.log' changed while it was read (3 attempts)", strict.Message);
+        Assert.Equal("growing.log: 'growing.log' changed while it was read (3 attempts)", Assert.Single(lenient.Skipped));
+        Assert.Equal(0, new FileInfo(Path.Combine(target, "growing.log")).Length);
+        Assert.Equal("calm", File.ReadAllText(Path.Combine(target, "calm.txt")));
+        Assert.Single(await workspace.Repository.ListSnapshotsAsync()); // the failed run left none
+    }
+
+    [Theory]
+    [InlineData(512 << 10)]
+    [InlineData(4 << 20)]
+    public async Task A_file_that_grows_during_its_first_read_only_is_read_again_and_stored_as_it_then_was(int size)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        var path = Path.Combine(source, "growing.log");
+        File.WriteAllBytes(path, Stream(0, size));
+
+        SnapshotResult result;
+        using (var writer = new Appender(path, size))
+        using (var hook = FanotifyHook.BeforeReads(path, read => { if (read == 1) { writer.Append(); } }))
+        {
+            result = await workspace.SnapshotAsync(source);
+            Assert.Null(hook.Failure);
+            Assert.True(hook.Count >= 2, $"{hook.Count} reads");
+        }
+
+        var target = workspace.Dir.Sub("out");
+        await workspace.RestoreAsync(result.Snapshot, target);
+
+        Assert.Empty(result.Skipped);
+        Assert.Equal(size + Appender.Step, new FileInfo(path).Length);
+        TreeComparer.AssertEqual(source, target);
+    }
+
+    /// <summary>The bytes at [offset, offset + length) of the appended stream: byte i is a function of i.</summary>
+    private static byte[] Stream(long offset, int length)
+    {
+        var bytes = new byte[length];
+        for (var i = 0; i < length; i++)
+        {
+            bytes[i] = (byte)(((ulong)(offset + i) * 0x9E3779B97F4A7C15UL) >> 56);
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Appends the next <see cref="Step"/> bytes of the stream to a file, on demand.</summary>
+    private sealed class Appender : IDisposable
+    {
+        public const int Step = 16;
+
+        private readonly FileDescriptor _directory;
+        private readonly FileDescriptor _fd;
+        private long _size;
+
+        public Appender(string path, long size)
+        {
+            _directory = LinuxFile.OpenDirectory(Path.GetDirectoryName(path)!);
+            _fd = LinuxFile.OpenAt(_directory, Encoding.UTF8.GetBytes(Path.GetFileName(path)), OpenFlags.WriteOnly);
+            _size = size;
+        }
+
+        public void Append()
+        {
+            LinuxFile.WriteAll(_fd, Stream(_size, Step), _size);
+            _size += Step;
+        }
+
+        public void Dispose()
+        {
+            _fd.Dispose();
+            _directory.Dispose();
+        }
+    }
+}
