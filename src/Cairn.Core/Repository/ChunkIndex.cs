@@ -25,6 +25,12 @@ public sealed class ChunkIndex
 
     public IReadOnlyList<ContentId> Packs => _packs;
 
+    /// <summary>
+    /// Packs no index object named, recovered from their own trailers (left by an interrupted run). The next snapshot
+    /// run lists them in its index object, so they are read this way once, not by every later run.
+    /// </summary>
+    public List<(ContentId Pack, PackIndex Index)> RecoveredPacks { get; } = [];
+
     public int ChunkCount => _chunks.Count;
 
     public IReadOnlyCollection<ContentId> PackIds => _packNumbers.Keys;

@@ -110,6 +110,7 @@ public sealed class Repository : IAsyncDisposable
         foreach (var (pack, packIndex) in recovered.OrderBy(r => r.Item1))
         {
             index.AddPack(pack, packIndex);
+            index.RecoveredPacks.Add((pack, packIndex));
         }
 
         return index;

@@ -96,9 +96,10 @@ public sealed class Archiver
             PhaseTrace.Mark("snapshot: walk and packing done");
             await writer.FlushAsync().ConfigureAwait(false);
             PhaseTrace.Mark("snapshot: packs flushed");
-            if (writer.WrittenPacks.Count > 0)
+            var indexed = writer.WrittenPacks.Concat(index.RecoveredPacks).ToList();
+            if (indexed.Count > 0)
             {
-                var indexBytes = IndexFile.Encode(writer.WrittenPacks, _repository.Config.CompressionLevel);
+                var indexBytes = IndexFile.Encode(indexed, _repository.Config.CompressionLevel);
                 await _repository.Store.PutAsync(ObjectKeys.Index(ContentId.Hash(indexBytes)), indexBytes, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
         }

@@ -13,6 +13,7 @@ public sealed class LocalObjectStore : IObjectStore
     private const string TempDirectoryName = ".tmp";
     private readonly string _root;
     private readonly string _tempDirectory;
+    private bool _tempSwept;
 
     public LocalObjectStore(string root)
     {
@@ -201,6 +202,11 @@ public sealed class LocalObjectStore : IObjectStore
 
     private async Task<string> WriteTempAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        if (!_tempSwept)
+        {
+            SweepTemp();
+        }
+
         Directory.CreateDirectory(_tempDirectory);
         var temp = Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N"));
         try
@@ -214,6 +220,30 @@ public sealed class LocalObjectStore : IObjectStore
         {
             File.Delete(temp);
             throw new StoreException(key, $"cannot write '{key}' in {_root}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Removes temporary files a killed writer left behind. Only old ones: a younger one may belong to a writer that
+    /// is still running in another process.
+    /// </summary>
+    private void SweepTemp()
+    {
+        _tempSwept = true;
+        try
+        {
+            var cutoff = DateTime.UtcNow - TimeSpan.FromHours(1);
+            foreach (var file in new DirectoryInfo(_tempDirectory).EnumerateFiles())
+            {
+                if (file.LastWriteTimeUtc < cutoff)
+                {
+                    file.Delete();
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // Best effort: debris costs space, never correctness.
         }
     }
 
