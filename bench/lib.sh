@@ -45,6 +45,18 @@ bench_drop_caches() {
 # so a noisy neighbour shows up in the raw results).
 bench_load1() { local l _; read -r l _ </proc/loadavg; printf '%s' "$l"; }
 
+# bench_pressure: "CPU IO" — the share (%) of the last 10 s in which some task
+# waited for CPU / for I/O (Linux PSI "some avg10"); "NA NA" without PSI.
+bench_pressure() {
+  local r k c=NA i=NA
+  for r in cpu io; do
+    [[ -r /proc/pressure/$r ]] || continue
+    k=$(awk '/^some/ { sub("avg10=", "", $2); print $2 }' "/proc/pressure/$r")
+    if [[ $r == cpu ]]; then c=$k; else i=$k; fi
+  done
+  printf '%s %s' "$c" "$i"
+}
+
 # bench_us_to_s MICROSECONDS -> "S.UUUUUU"
 bench_us_to_s() { printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)); }
 

@@ -128,6 +128,8 @@ WORK_READY=1
 SRC=$WORK/src        # working copy of ws that the tools snapshot
 OUTDIR=$WORK/restore # restore target
 LOGS=$WORK/logs
+LOAD1=NA
+PSI="NA NA"
 
 # Tool environments (fixed, printed with the commands).
 export RESTIC_PASSWORD=cairn-bench
@@ -147,12 +149,14 @@ mkdir -p "$(dirname "$OUT")"
 CMDS=$WORK/commands.tsv
 SUMMARY=$WORK/summary.tsv
 RATIOS=$WORK/ratios.tsv
-printf 'round\ttool\tphase\twall_s\trss_kib\tbytes\talloc_bytes\tload1\trc\tnote\n' >"$RAW"
+printf 'round\ttool\tphase\twall_s\trss_kib\tbytes\talloc_bytes\tload1\trc\tnote\tcpu_psi10\tio_psi10\n' >"$RAW"
 : >"$CMDS"
 
 # record ROUND TOOL PHASE WALL RSS_KIB BYTES ALLOC RC NOTE
+# (plus the machine load sampled just before the step: LOAD1, PSI)
 record() {
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$LOAD1" "$8" "$9" >>"$RAW"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" \
+    "$LOAD1" "$8" "$9" "${PSI% *}" "${PSI#* }" >>"$RAW"
 }
 
 # ---- the tools -------------------------------------------------------------------
@@ -266,7 +270,6 @@ step_untimed() {
   cmd=$(tool_cmd "$1" "$2")
   [[ -n $cmd ]] || return 0
   ((ROUND > 1)) || printf '%s\t%s\t%s\n' "$1" "$2" "$cmd" >>"$CMDS"
-  LOAD1=$(bench_load1)
   bench_run_timed "$LOGS/$1.r$ROUND.$2" "$cmd"
   if ((BENCH_RC != 0)); then
     step_failed "$1" "$2" "$cmd"
@@ -282,6 +285,7 @@ step_timed() {
   bench_log "  $1 $2: $cmd"
   bench_drop_caches
   LOAD1=$(bench_load1)
+  PSI=$(bench_pressure)
   bench_run_timed "$LOGS/$1.r$ROUND.$2" "$cmd"
   if ((BENCH_RC != 0)); then
     record "$ROUND" "$1" "$2" "$BENCH_WALL" "$BENCH_RSS_KIB" 0 0 "$BENCH_RC" "command failed"
@@ -479,6 +483,14 @@ checks() { # TOOL: restore check notes over rounds
   awk -F'\t' -v t="$1" 'NR > 1 && $2 == t && $3 == "restore" { print $10 }' "$RAW" | sort | uniq -c |
     awk '{ c = $1; $1 = ""; sub(/^ /, ""); printf "%s%s×%d", (NR > 1 ? ", " : ""), $0, c }'
 }
+load_note() { # load average and CPU pressure over the timed steps
+  local l c
+  l=$(awk -F'\t' 'NR > 1 && $3 != "restore+sync" { print $8 }' "$RAW" | bench_stats)
+  c=$(awk -F'\t' 'NR > 1 && $3 != "restore+sync" { print $11 }' "$RAW" | bench_stats)
+  printf '1-min load average %s' "$(bench_cell "$l")"
+  [[ $c == NA* ]] || printf ', CPU pressure (PSI some avg10) %s %%' "$(bench_cell "$c")"
+  printf ' (%s cores)' "$(nproc)"
+}
 version_of() {
   case "$1" in
     tar) tar --version | head -n 1 ;;
@@ -498,6 +510,7 @@ version_of() {
   echo "- command: \`CAIRN=$CAIRN $CMDLINE\`"
   echo "- corpus: \`$CORPUS/ws\` ($(bench_fmt "$(bench_scale "$WS_BYTES" 1e6)") MB in $WS_FILES files, $WS_ENTRIES entries); incremental after \`ws.$DELTA\`"
   echo "- $RUNS run(s) per tool, interleaved; page cache dropped before every timed step; times are wall seconds, **median (min–max)**; sizes in MB (10^6 bytes, apparent size of the repo/archive); peak RSS in MiB (largest single process of the command)"
+  echo "- machine load sampled before each timed step: $(load_note)"
   echo "- raw results: \`bench/results/$(basename "$RAW")\`, summary: \`bench/results/$(basename "$JSON")\`"
   for t in "${TOOL_LIST[@]}"; do
     [[ -z ${SKIP[$t]:-} ]] || echo "- **$t skipped**: ${SKIP[$t]}"
