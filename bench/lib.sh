@@ -34,6 +34,19 @@ bench_require_cmds() {
     bench_die "$BENCH_TIME_BIN is not GNU time (apt-get install time)"
 }
 
+# bench_lock: take the machine-wide benchmark lock (fd 9) for the rest of the
+# script, waiting while another benchmark holds it. Dropping the page cache is
+# global, so two benchmarks running at once spoil each other's cold-cache
+# timings; they must run one after the other.
+BENCH_LOCK_FILE=${BENCH_LOCK_FILE:-/var/tmp/cairn-bench.lock}
+bench_lock() {
+  exec 9>>"$BENCH_LOCK_FILE"
+  if ! flock -n 9; then
+    bench_log "another benchmark holds $BENCH_LOCK_FILE; waiting for it to finish"
+    flock 9
+  fi
+}
+
 # bench_drop_caches: write back dirty data, then drop page cache, dentries and
 # inodes, so the next step starts cold. The sync is NOT part of any timing.
 bench_drop_caches() {

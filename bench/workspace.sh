@@ -66,7 +66,7 @@ done
 
 # ---- checks --------------------------------------------------------------------
 bench_require_root
-bench_require_cmds rsync cp find du sort awk jq
+bench_require_cmds rsync cp find du sort awk jq flock
 CORPUS=$(realpath -e "$CORPUS") || bench_die "corpus dir not found"
 for f in .done.ws .done.deltas; do
   [[ -e $CORPUS/$f ]] || bench_die "$CORPUS/$f missing: the corpus is not built yet (make-corpus.sh)"
@@ -97,6 +97,9 @@ if [[ " ${TOOL_LIST[*]} " == *" cairn "* ]]; then
   fi
 fi
 for t in "${!SKIP[@]}"; do bench_warn "skipping $t: ${SKIP[$t]}"; done
+
+# One benchmark at a time on this machine (cache drops are global).
+bench_lock
 
 # ---- work dir (wiped at start, removed at exit — also on error or Ctrl-C) --------
 WORK=$(realpath -m "$WORK")
