@@ -33,7 +33,7 @@ internal static class InspectCommand
                 var holes = f.HoleBlocks is { } h ? $"; {h:N0} zero or hole blocks not stored" : $"; {Formatting.Bytes(f.HoleBytes)} in holes";
                 output.WriteLine($"  blocks    {f.Blocks:N0}: {f.NewBlocks:N0} new, {f.InheritedBlocks:N0} inherited from the parent{holes}");
                 output.WriteLine($"  new data  {Formatting.Bytes(f.NewBytes)}, {Formatting.Bytes(f.NewStoredBytes)} stored compressed, in {f.NewFrames:N0} frames of {f.NewPacks:N0} packs");
-                output.WriteLine($"  reads     {f.Frames:N0} frames of {f.Packs:N0} packs");
+                output.WriteLine($"  reads     {f.Frames:N0} frames of {f.Packs:N0} packs: {Formatting.Bytes(f.FrameBytes)} decompressed for {Formatting.Bytes(f.DataBytes)} of data");
             }
 
             return 0;

@@ -17,7 +17,9 @@ namespace Cairn.Inspection;
 /// <param name="HoleBytes">Bytes no chunk covers: they read as zeros.</param>
 /// <param name="NewBytes">Uncompressed bytes of the distinct new chunks.</param>
 /// <param name="NewStoredBytes">Compressed bytes attributable to the distinct new chunks (each chunk's share of its frame).</param>
+/// <param name="DataBytes">Bytes the chunk references cover.</param>
 /// <param name="Frames">Distinct frames the file's chunks live in.</param>
+/// <param name="FrameBytes">Uncompressed bytes of those frames: what a restore decompresses (more than <paramref name="DataBytes"/> where frames also hold chunks other snapshots use).</param>
 /// <param name="Packs">Distinct packs the file's chunks live in.</param>
 /// <param name="NewFrames">Distinct frames holding new chunks.</param>
 /// <param name="NewPacks">Distinct packs holding new chunks.</param>
@@ -31,7 +33,9 @@ public sealed record BlockMap(
     long HoleBytes,
     long NewBytes,
     long NewStoredBytes,
+    long DataBytes,
     int Frames,
+    long FrameBytes,
     int Packs,
     int NewFrames,
     int NewPacks)
@@ -89,7 +93,9 @@ public sealed record BlockMap(
             size - covered,
             newBytes,
             (long)Math.Round(newStored),
+            covered,
             frames.Count,
+            frames.Sum(f => (long)m.Frames[f].UncompressedLength),
             frames.Select(f => m.Frames[f].Pack).Distinct().Count(),
             newFrames.Count,
             newFrames.Select(f => m.Frames[f].Pack).Distinct().Count());

@@ -156,6 +156,8 @@ public sealed class ImageSnapshotTests
         Assert.Equal(map.Blocks - map.NewBlocks, map.InheritedBlocks);
         Assert.Equal(ImageBlocks - after.Count, map.HoleBlocks);
         Assert.Equal(map.NewBlocks * TestImage.Block, map.NewBytes);
+        Assert.Equal(map.Blocks * TestImage.Block, map.DataBytes);
+        Assert.InRange(map.FrameBytes, map.DataBytes, map.DataBytes + (2 * (4L << 20))); // whole frames: the parent's and the new one
         Assert.InRange(map.NewStoredBytes, map.NewBytes * 9 / 10, map.NewBytes * 11 / 10); // random data does not compress
         Assert.Equal(1, map.NewPacks);
     }
