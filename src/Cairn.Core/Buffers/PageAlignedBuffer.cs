@@ -4,10 +4,11 @@ using System.Runtime.InteropServices;
 namespace Cairn.Buffers;
 
 /// <summary>
-/// A pinned array with a window that starts on a page boundary, for bulk reads and writes of file data. The kernel
-/// copies between the page cache and user memory with <c>rep movsb</c>, which runs at a fraction of its speed on some
-/// CPUs (AMD Zen among them) when the user address is not aligned — and a .NET array's data starts 16 bytes into the
-/// object. Measured here: streaming a 1.4 GB image into an array cost 2.2 s of system time, into this 0.3 s.
+/// A pinned array with a window that starts on a page boundary, for bulk reads and writes of file data. O_DIRECT
+/// needs it; and the kernel copies between the page cache and user memory with <c>rep movsb</c>, which runs at a
+/// fraction of its speed on some CPUs (AMD Zen among them) when the user address is not 32-byte aligned — a .NET
+/// array's data starts 16 bytes into the object. Measured here with a plain read loop over a 1.4 GB image: 1.4 s of
+/// system time into a buffer 16 bytes off a 32-byte boundary, 0.19 s into an aligned one.
 /// </summary>
 public sealed class PageAlignedBuffer
 {

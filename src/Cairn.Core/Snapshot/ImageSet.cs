@@ -41,11 +41,12 @@ internal sealed class ImageSet : IDisposable
 
         var directories = new Dictionary<string, DirectoryHandle>(StringComparer.Ordinal);
         var images = new List<ImageFile>(paths.Count);
+        var path = "";
         try
         {
             foreach (var given in paths)
             {
-                var path = System.IO.Path.GetFullPath(given);
+                path = System.IO.Path.GetFullPath(given);
                 var resolved = File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
                 var name = Encoding.UTF8.GetBytes(System.IO.Path.GetFileName(path));
                 if (!ManifestValidator.IsValidName(name))
@@ -70,10 +71,10 @@ internal sealed class ImageSet : IDisposable
                 images.Add(new ImageFile(path, name, directory, fileName, stat, LinuxFile.ReadXattrs(directory.Descriptor, fileName)));
             }
         }
-        catch (LinuxIOException e)
+        catch (Exception e) when (e is LinuxIOException or IOException or UnauthorizedAccessException)
         {
             Release(directories.Values);
-            throw new UsageException($"cannot snapshot the image: {e.Message}");
+            throw new UsageException($"cannot snapshot the image '{path}': {e.Message}");
         }
         catch
         {
