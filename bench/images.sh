@@ -125,6 +125,7 @@ xfs_cleanup() {
   if mountpoint -q "$XFS_MOUNT" 2>/dev/null; then umount "$XFS_MOUNT"; fi
   if [[ -n $XFS_DEVICE ]]; then losetup -d "$XFS_DEVICE"; XFS_DEVICE=""; fi
   rm -f "$WORK/xfs.img"
+  if [[ -d $XFS_MOUNT ]]; then rmdir "$XFS_MOUNT"; fi
 }
 
 chain_section() {
@@ -162,6 +163,8 @@ EOF
   done
   "$CAIRN" -r "$fresh" init >/dev/null
   "$CAIRN" -r "$fresh" snapshot -q --json --image "$src/mem.img" >"$WORK/chain.fresh.json"
+  "$CAIRN" -r "$fresh" inspect --json "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/chain.fresh.json")" >"$LOGS/chain.inspect.fresh.json"
+  row chain depth10-fresh cairn restore.frame_bytes 1 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0]["frameBytes"])' "$LOGS/chain.inspect.fresh.json")"
 
   truncate -s 8G "$WORK/xfs.img"
   mkfs.xfs -q -m reflink=1 "$WORK/xfs.img"
