@@ -13,11 +13,11 @@ internal sealed record RequestCounts(long Gets, long Puts, long Lists, long Head
     public static RequestCounts From(StoreStatistics s) => new(s.Gets, s.Puts, s.Lists, s.Heads, s.BytesRead, s.BytesWritten, s.Retries);
 }
 
-internal sealed record SnapshotOutput(string Id, string Tree, string? Parent, DateTimeOffset Time, string Source, IReadOnlyList<string> Tags, SnapshotStats Stats, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings, RequestCounts Requests);
+internal sealed record SnapshotOutput(string Id, string Kind, string Tree, string? Parent, DateTimeOffset Time, string Source, IReadOnlyList<string>? Paths, IReadOnlyList<string> Tags, SnapshotStats Stats, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings, RequestCounts Requests);
 
-internal sealed record RestoreOutput(string Snapshot, string Target, long Entries, long Bytes, double Seconds, IReadOnlyList<string> Warnings, RequestCounts Requests);
+internal sealed record RestoreOutput(string Snapshot, string Target, long Entries, long Bytes, long BytesCloned, double Seconds, IReadOnlyList<string> Warnings, RequestCounts Requests);
 
-internal sealed record SnapshotListItem(string Id, string Tree, string? Parent, DateTimeOffset Time, string Host, string Source, IReadOnlyList<string> Tags, SnapshotStats Stats);
+internal sealed record SnapshotListItem(string Id, string Kind, string Tree, string? Parent, DateTimeOffset Time, string Host, string Source, IReadOnlyList<string>? Paths, IReadOnlyList<string> Tags, SnapshotStats Stats);
 
 internal sealed record EntryOutput(string Path, string Kind, string Mode, uint Uid, uint Gid, long Size, DateTimeOffset MTime, string? Target);
 
@@ -26,6 +26,13 @@ internal sealed record ShowOutput(SnapshotListItem Snapshot, int Chunks, int Fra
 internal sealed record DiffItem(string Change, string Path);
 
 internal sealed record TagOutput(string Name, string Snapshot);
+
+internal sealed record LogItem(string Id, string? Parent, int Depth, DateTimeOffset Time, string Kind, IReadOnlyList<string> Tags, string Source, long Bytes, long NewBytes, long StoredBytes);
+
+/// <summary>The chain from the snapshot asked for (first) to the root (last); <c>MissingParent</c> if it ends at a parent no longer there.</summary>
+internal sealed record LogOutput(IReadOnlyList<LogItem> Snapshots, string? MissingParent);
+
+internal sealed record InspectOutput(string Id, string Kind, string? Parent, bool ParentFound, long ManifestBytes, int Chunks, int Frames, int Packs, IReadOnlyList<Cairn.Inspection.BlockMap> Files);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CliError))]
@@ -36,4 +43,6 @@ internal sealed record TagOutput(string Name, string Snapshot);
 [JsonSerializable(typeof(List<DiffItem>))]
 [JsonSerializable(typeof(List<TagOutput>))]
 [JsonSerializable(typeof(TagOutput))]
+[JsonSerializable(typeof(LogOutput))]
+[JsonSerializable(typeof(InspectOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

@@ -21,6 +21,19 @@ internal static class Formatting
         return unit == 0 ? $"{bytes} B" : string.Create(CultureInfo.InvariantCulture, $"{value:0.0} {units[unit]}");
     }
 
+    /// <summary>A byte count as written on a command line: digits with an optional K, M or G suffix (powers of 1024).</summary>
+    public static int ParseSize(string text)
+    {
+        var multiplier = char.ToUpperInvariant(text.Length > 0 ? text[^1] : ' ') switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1L };
+        var digits = multiplier == 1 ? text : text[..^1];
+        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value * multiplier > int.MaxValue)
+        {
+            throw new UsageException($"'{text}' is not a size (digits with an optional K, M or G suffix)");
+        }
+
+        return (int)(value * multiplier);
+    }
+
     public static string KindName(EntryKind kind) => kind switch
     {
         EntryKind.Regular => "file",
@@ -73,7 +86,7 @@ internal static class Formatting
 
     public static DateTimeOffset Time(long ns) => DateTimeOffset.UnixEpoch.AddTicks(ns / 100);
 
-    public static SnapshotListItem Item(SnapshotRecord r) => new(r.Id.ToString(), r.Tree, r.Parent, r.Time, r.Host, r.Source, r.Tags, r.Stats);
+    public static SnapshotListItem Item(SnapshotRecord r) => new(r.Id.ToString(), r.Kind, r.Tree, r.Parent, r.Time, r.Host, r.Source, r.Paths, r.Tags, r.Stats);
 
     public static string ShortId(string? id) => id is null ? "-" : id[..12];
 }

@@ -15,6 +15,9 @@ var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots
     DiffCommand.Create(),
     CatCommand.Create(),
     TagCommand.Create(),
+    LogCommand.Create(),
+    ForkCommand.Create(),
+    InspectCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

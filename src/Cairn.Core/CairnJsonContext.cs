@@ -11,4 +11,5 @@ namespace Cairn;
 [JsonSerializable(typeof(RepositoryConfig))]
 [JsonSerializable(typeof(SnapshotRecord))]
 [JsonSerializable(typeof(TagRecord))]
+[JsonSerializable(typeof(Cairn.Restore.RestoreOrigin))]
 internal sealed partial class CairnJsonContext : JsonSerializerContext;

@@ -6,11 +6,21 @@ internal static class InitCommand
 {
     public static Command Create()
     {
-        var command = new Command("init", "Create a new, empty repository.");
+        var blockSize = new Option<string?>("--image-block-size")
+        {
+            Description = "Block size of image snapshots: a power of two from 4K to 1M (default 4K, see docs/format.md). Fixed for the repository's life.",
+        };
+        var command = new Command("init", "Create a new, empty repository.") { blockSize };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
+            var config = new Repository.RepositoryConfig();
+            if (context.ParseResult.GetValue(blockSize) is { } size)
+            {
+                config = config with { ImageBlockSize = Formatting.ParseSize(size) };
+            }
+
             await using var store = context.OpenStore();
-            var repository = await Repository.Repository.InitAsync(store, cancellationToken: ct).ConfigureAwait(false);
+            var repository = await Repository.Repository.InitAsync(store, config, ct).ConfigureAwait(false);
             if (context.Json)
             {
                 Console.Out.WriteLine($"{{\"repository\":{System.Text.Json.JsonSerializer.Serialize(store.Location)},\"id\":\"{repository.Config.Id}\"}}");

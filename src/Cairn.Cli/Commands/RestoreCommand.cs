@@ -10,7 +10,11 @@ internal static class RestoreCommand
         var snapshot = new Argument<string>("snapshot") { Description = "The snapshot: id, unique id prefix, or tag." };
         var target = new Argument<string>("target") { Description = "Where to restore: must be absent or empty, unless --replace." };
         var replace = new Option<bool>("--replace") { Description = "Replace the target's current contents atomically once the restore is complete." };
-        var command = new Command("restore", "Restore a snapshot into a directory.") { snapshot, target, replace };
+        var reflinkFrom = new Option<string?>("--reflink-from")
+        {
+            Description = "Image snapshots: a directory holding an earlier restore of these images (any version); blocks they share are cloned from it, not written, where both are on one reflink file system (btrfs, xfs).",
+        };
+        var command = new Command("restore", "Restore a snapshot into a directory (an image snapshot: its image files, sparse).") { snapshot, target, replace, reflinkFrom };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
             await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
@@ -19,6 +23,7 @@ internal static class RestoreCommand
             var options = new RestoreOptions
             {
                 Replace = context.ParseResult.GetValue(replace),
+                ReflinkFrom = context.ParseResult.GetValue(reflinkFrom) is { } from ? Path.GetFullPath(from) : null,
                 Progress = progress is null ? null : new Progress<RestoreProgress>(p => progress.Show($"{Formatting.Bytes(p.Bytes)} of {Formatting.Bytes(p.TotalBytes)} restored")),
             };
             var targetPath = Path.GetFullPath(context.ParseResult.GetValue(target)!);
@@ -27,7 +32,7 @@ internal static class RestoreCommand
             if (context.Json)
             {
                 CliContext.WriteJson(
-                    new RestoreOutput(record.Id.ToString(), targetPath, result.Entries, result.Bytes, result.Seconds, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
+                    new RestoreOutput(record.Id.ToString(), targetPath, result.Entries, result.Bytes, result.BytesCloned, result.Seconds, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
                     CliJsonContext.Default.RestoreOutput);
             }
             else
@@ -37,7 +42,8 @@ internal static class RestoreCommand
                     Console.Error.WriteLine($"cairn: warning: {warning}");
                 }
 
-                Console.Out.WriteLine($"restored snapshot {record.Id.ToShortString()} to {targetPath}: {result.Entries:N0} entries, {Formatting.Bytes(result.Bytes)} in {result.Seconds:0.00} s");
+                var cloned = result.BytesCloned > 0 ? $" (+ {Formatting.Bytes(result.BytesCloned)} cloned)" : "";
+                Console.Out.WriteLine($"restored snapshot {record.Id.ToShortString()} to {targetPath}: {result.Entries:N0} entries, {Formatting.Bytes(result.Bytes)}{cloned} in {result.Seconds:0.00} s");
             }
 
             return 0;

@@ -7,33 +7,48 @@ internal static class SnapshotCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("path") { Description = "The directory to snapshot." };
+        var path = new Argument<string?>("path") { Description = "The directory to snapshot (or use --image).", Arity = ArgumentArity.ZeroOrOne };
+        var images = new Option<string[]>("--image", "-i")
+        {
+            Description = "Snapshot these VM image files instead of a directory (several at once, e.g. rootfs, memory, vmstate): held by base name, cut into fixed blocks; zero blocks and holes are not stored.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var tags = new Option<string[]>("--tag", "-t") { Description = "Point this tag at the new snapshot (repeatable).", AllowMultipleArgumentsPerToken = false };
         var parent = new Option<string?>("--parent", "-p")
         {
-            Description = "The parent snapshot (id, prefix or tag), or 'auto': the tag's snapshot, else the latest snapshot of the same path. Files unchanged since the parent are not read again.",
+            Description = "The parent snapshot (id, prefix or tag); 'auto': the tag's snapshot, else the latest snapshot of the same path (images: of the same set of image paths); 'none'. Default: none for a directory, auto for images. Files unchanged since the parent are not read again.",
         };
         var skip = new Option<bool>("--skip-unreadable") { Description = "Skip files and directories that cannot be read (listed at the end) instead of failing." };
-        var command = new Command("snapshot", "Snapshot a directory tree into the repository.") { path, tags, parent, skip };
+        var command = new Command("snapshot", "Snapshot a directory tree, or VM image files, into the repository.") { path, images, tags, parent, skip };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
             await using var repository = await context.OpenRepositoryAsync(ct, createDefault: true).ConfigureAwait(false);
             using var progress = context.Quiet ? null : new TerminalProgress();
+            var directory = context.ParseResult.GetValue(path);
+            var imageFiles = context.ParseResult.GetValue(images) ?? [];
+            if ((directory is null) == (imageFiles.Length == 0))
+            {
+                throw new UsageException("give either a directory or --image FILE...");
+            }
+
             var options = new SnapshotOptions
             {
-                Parent = context.ParseResult.GetValue(parent),
+                Parent = context.ParseResult.GetValue(parent) ?? (imageFiles.Length > 0 ? SnapshotOptions.AutoParent : null),
                 Tags = context.ParseResult.GetValue(tags) ?? [],
                 SkipUnreadable = context.ParseResult.GetValue(skip),
                 Progress = progress is null ? null : new Progress<SnapshotProgress>(p => progress.Show(
                     $"{p.Files:N0} files  {Formatting.Bytes(p.Bytes)} seen  {Formatting.Bytes(p.BytesRead)} read  {Formatting.Bytes(p.NewBytes)} new  {Formatting.Bytes(p.StoredBytes)} stored")),
             };
-            var result = await new Archiver(repository, options).SnapshotAsync(context.ParseResult.GetValue(path)!, ct).ConfigureAwait(false);
+            var archiver = new Archiver(repository, options);
+            var result = imageFiles.Length > 0
+                ? await archiver.SnapshotImagesAsync(imageFiles, ct).ConfigureAwait(false)
+                : await archiver.SnapshotAsync(directory!, ct).ConfigureAwait(false);
             progress?.Clear();
             var r = result.Snapshot;
             if (context.Json)
             {
                 CliContext.WriteJson(
-                    new SnapshotOutput(r.Id.ToString(), r.Tree, r.Parent, r.Time, r.Source, r.Tags, r.Stats, result.Skipped, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
+                    new SnapshotOutput(r.Id.ToString(), r.Kind, r.Tree, r.Parent, r.Time, r.Source, r.Paths, r.Tags, r.Stats, result.Skipped, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
                     CliJsonContext.Default.SnapshotOutput);
             }
             else
@@ -50,7 +65,15 @@ internal static class SnapshotCommand
 
                 var s = r.Stats;
                 Console.Out.WriteLine($"snapshot {r.Id} saved");
-                Console.Out.WriteLine($"  {s.Files:N0} files, {s.Directories:N0} directories, {Formatting.Bytes(s.Bytes)} ({s.UnchangedFiles:N0} files unchanged since parent {Formatting.ShortId(r.Parent)})");
+                if (r.Kind == Repository.SnapshotRecord.ImageKind)
+                {
+                    Console.Out.WriteLine($"  {s.Files:N0} images, {Formatting.Bytes(s.Bytes)} ({s.UnchangedFiles:N0} unchanged since parent {Formatting.ShortId(r.Parent)}); {Formatting.Bytes(s.ZeroBytes)} of zero blocks not stored");
+                }
+                else
+                {
+                    Console.Out.WriteLine($"  {s.Files:N0} files, {s.Directories:N0} directories, {Formatting.Bytes(s.Bytes)} ({s.UnchangedFiles:N0} files unchanged since parent {Formatting.ShortId(r.Parent)})");
+                }
+
                 Console.Out.WriteLine($"  {Formatting.Bytes(s.NewBytes)} new data, {Formatting.Bytes(s.StoredBytes)} stored, in {s.Seconds:0.00} s");
             }
 

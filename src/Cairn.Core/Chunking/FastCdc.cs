@@ -13,7 +13,7 @@ namespace Cairn.Chunking;
 /// rolling two bytes per loop step with pre-shifted tables. The exact gear table and masks are part of the
 /// repository format (docs/format.md): changing them changes every chunk boundary.
 /// </summary>
-public sealed class FastCdc
+public sealed class FastCdc : IChunker
 {
     private static readonly ulong[] s_gear = BuildGear();
     private static readonly ulong[] s_gearShifted = s_gear.Select(g => g << 1).ToArray();
@@ -36,6 +36,12 @@ public sealed class FastCdc
 
     public ChunkerParameters Parameters { get; }
 
+    public int MaxSize => Parameters.MaxSize;
+
+    public int Alignment => 1;
+
+    public bool ElidesZeroChunks => false;
+
     /// <summary>The 256 gear values (for the format tests).</summary>
     internal static ReadOnlySpan<ulong> Gear => s_gear;
 
@@ -43,11 +49,8 @@ public sealed class FastCdc
 
     internal ulong MaskLarge => _maskLarge;
 
-    /// <summary>
-    /// The length of the next chunk at the start of <paramref name="data"/>. When <paramref name="isFinal"/> is false and
-    /// <paramref name="data"/> holds fewer than <see cref="ChunkerParameters.MaxSize"/> bytes with no cut point, returns 0:
-    /// the caller must supply more data (a cut point depends only on the bytes before it, so none is missed).
-    /// </summary>
+    /// <inheritdoc/>
+    /// <remarks>Returns 0 only when <paramref name="data"/> holds fewer than <see cref="ChunkerParameters.MaxSize"/> bytes with no cut point.</remarks>
     public int NextCut(ReadOnlySpan<byte> data, bool isFinal)
     {
         var n = data.Length;

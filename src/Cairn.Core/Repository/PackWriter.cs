@@ -53,7 +53,7 @@ public sealed class PackWriter : IAsyncDisposable
         _packSize = repository.Config.PackSize;
         _maxPendingFrames = Environment.ProcessorCount + 1;
         _maxPendingUploads = 2;
-        _frameBuffers = new FixedBufferPool(_frameSize + repository.Config.ChunkMax);
+        _frameBuffers = new FixedBufferPool(_frameSize + repository.Config.MaxChunkLength);
         _compressedBuffers = new FixedBufferPool(ZstdEncoder.GetMaxCompressedLength(_frameBuffers.BufferSize));
         _packBuffers = new FixedBufferPool(_packSize + _compressedBuffers.BufferSize + (1 << 20));
         _cancellationToken = cancellationToken;

@@ -152,7 +152,11 @@ public sealed class Repository : IAsyncDisposable
         return [.. records.OrderBy(r => r.Time).ThenBy(r => r.Id)];
     }
 
-    public async Task<SnapshotRecord> ReadSnapshotAsync(ContentId id, CancellationToken cancellationToken = default)
+    public async Task<SnapshotRecord> ReadSnapshotAsync(ContentId id, CancellationToken cancellationToken = default) =>
+        await TryReadSnapshotAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new UsageException($"no snapshot {id.ToShortString()} in {Store.Location}");
+
+    /// <summary>The snapshot record <paramref name="id"/>, or null if there is none.</summary>
+    public async Task<SnapshotRecord?> TryReadSnapshotAsync(ContentId id, CancellationToken cancellationToken = default)
     {
         byte[] bytes;
         try
@@ -161,7 +165,7 @@ public sealed class Repository : IAsyncDisposable
         }
         catch (ObjectNotFoundException)
         {
-            throw new UsageException($"no snapshot {id.ToShortString()} in {Store.Location}");
+            return null;
         }
 
         return SnapshotRecord.Parse(bytes, id);
@@ -254,13 +258,8 @@ public sealed class Repository : IAsyncDisposable
     /// </summary>
     public async Task SetTagAsync(string name, ContentId snapshot, CancellationToken cancellationToken = default)
     {
-        if (!IsValidTagName(name))
-        {
-            throw new UsageException($"invalid tag name '{name}': use letters, digits, '.', '_' and '-' (not a 64-digit hex id)");
-        }
-
         var key = ObjectKeys.Tag(name);
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(new TagRecord { Snapshot = snapshot.ToString(), Time = DateTimeOffset.UtcNow }, CairnJsonContext.Default.TagRecord);
+        var bytes = TagBytes(name, snapshot);
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -285,6 +284,40 @@ public sealed class Repository : IAsyncDisposable
         }
     }
 
+    /// <summary>Creates a tag that does not exist yet (a create-only write, so two hosts cannot both create it); false if it exists.</summary>
+    public async Task<bool> TryCreateTagAsync(string name, ContentId snapshot, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await Store.PutAsync(ObjectKeys.Tag(name), TagBytes(name, snapshot), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (PreconditionFailedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The lineage of <paramref name="snapshot"/>: it, its parent, and so on up to a snapshot without one. If a
+    /// parent record is gone, the chain stops before it and <c>MissingParent</c> names it.
+    /// </summary>
+    public async Task<(List<SnapshotRecord> Chain, string? MissingParent)> ReadLineageAsync(SnapshotRecord snapshot, CancellationToken cancellationToken = default)
+    {
+        var chain = new List<SnapshotRecord> { snapshot };
+        while (chain[^1].ParentId is { } parent)
+        {
+            if (await TryReadSnapshotAsync(parent, cancellationToken).ConfigureAwait(false) is not { } record)
+            {
+                return (chain, parent.ToString());
+            }
+
+            chain.Add(record);
+        }
+
+        return (chain, null);
+    }
+
     public async Task<List<(string Name, TagRecord Tag)>> ListTagsAsync(CancellationToken cancellationToken = default)
     {
         var tags = new List<(string, TagRecord)>();
@@ -305,6 +338,16 @@ public sealed class Repository : IAsyncDisposable
         name.Length is > 0 and <= 128 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-') && !ContentId.TryParse(name, out _);
 
     public ValueTask DisposeAsync() => Store.DisposeAsync();
+
+    private static byte[] TagBytes(string name, ContentId snapshot)
+    {
+        if (!IsValidTagName(name))
+        {
+            throw new UsageException($"invalid tag name '{name}': use letters, digits, '.', '_' and '-' (not a 64-digit hex id)");
+        }
+
+        return JsonSerializer.SerializeToUtf8Bytes(new TagRecord { Snapshot = snapshot.ToString(), Time = DateTimeOffset.UtcNow }, CairnJsonContext.Default.TagRecord);
+    }
 
     private static TagRecord ParseTag(byte[] bytes, string name)
     {

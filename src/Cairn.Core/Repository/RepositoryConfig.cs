@@ -12,6 +12,8 @@ public sealed record RepositoryConfig
 {
     public const int CurrentVersion = 1;
 
+    public const int DefaultImageBlockSize = 4 << 10;
+
     public string Format { get; init; } = "cairn";
 
     public int Version { get; init; } = CurrentVersion;
@@ -31,6 +33,12 @@ public sealed record RepositoryConfig
 
     public int ChunkMax { get; init; } = ChunkerParameters.Default.MaxSize;
 
+    /// <summary>
+    /// Block size of image snapshots (fixed, aligned blocks; all-zero blocks left out). Configs written before
+    /// images existed lack the field and get this default. See docs/format.md ("Image block size").
+    /// </summary>
+    public int ImageBlockSize { get; init; } = DefaultImageBlockSize;
+
     public string Compression { get; init; } = "zstd";
 
     public int CompressionLevel { get; init; } = 3;
@@ -46,6 +54,10 @@ public sealed record RepositoryConfig
 
     [JsonIgnore]
     public ChunkerParameters ChunkerParameters => new(ChunkMin, ChunkAverage, ChunkMax);
+
+    /// <summary>The longest chunk any chunker of this repository cuts: what a frame must have room for beyond its target size.</summary>
+    [JsonIgnore]
+    public int MaxChunkLength => Math.Max(ChunkMax, ImageBlockSize);
 
     public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(this, CairnJsonContext.Default.RepositoryConfig);
 
@@ -76,8 +88,19 @@ public sealed record RepositoryConfig
             throw new CairnException($"{location} uses features this Cairn does not support (hash {config.Hash}, chunker {config.Chunker}, compression {config.Compression}, encryption {config.Encryption})");
         }
 
+        if (config.ImageBlockSize == 0)
+        {
+            // Written before images existed (the deserializer leaves a missing init-only property at 0, not at its initializer).
+            config = config with { ImageBlockSize = DefaultImageBlockSize };
+        }
+
         config.ChunkerParameters.Validate();
-        if (config.FrameSize < config.ChunkMax || config.FrameSize > Manifests.ManifestCodec.MaxFrameLength || config.PackSize < config.FrameSize)
+        if (!FixedBlockChunker.IsValidBlockSize(config.ImageBlockSize))
+        {
+            throw new CairnException($"{location} has an invalid image block size {config.ImageBlockSize}: need a power of two from {FixedBlockChunker.MinBlockSize} to {FixedBlockChunker.MaxBlockSize} bytes");
+        }
+
+        if (config.FrameSize < config.MaxChunkLength || config.FrameSize > Manifests.ManifestCodec.MaxFrameLength || config.PackSize < config.FrameSize)
         {
             throw new CairnException($"{location} has invalid frame/pack sizes ({config.FrameSize}/{config.PackSize})");
         }

@@ -12,8 +12,15 @@ public sealed record SnapshotRecord
 {
     public int Version { get; init; } = 1;
 
-    /// <summary>"tree" for a directory snapshot.</summary>
-    public string Kind { get; init; } = "tree";
+    public const string TreeKind = "tree";
+
+    public const string ImageKind = "image";
+
+    /// <summary>
+    /// <see cref="TreeKind"/> for a directory snapshot; <see cref="ImageKind"/> for VM images, held as the files of
+    /// the tree's root directory and cut into fixed blocks.
+    /// </summary>
+    public string Kind { get; init; } = TreeKind;
 
     /// <summary>The tree hash (hex): identity of the content, and the name of its manifest object.</summary>
     public required string Tree { get; init; }
@@ -26,8 +33,11 @@ public sealed record SnapshotRecord
 
     public string User { get; init; } = "";
 
-    /// <summary>The absolute path that was snapshotted.</summary>
+    /// <summary>The absolute path that was snapshotted (image snapshots: the image paths, space-separated, for display).</summary>
     public string Source { get; init; } = "";
+
+    /// <summary>Image snapshots: the absolute paths of the images, in entry order. Absent for trees (and in older records).</summary>
+    public IReadOnlyList<string>? Paths { get; init; }
 
     public IReadOnlyList<string> Tags { get; init; } = [];
 
@@ -98,6 +108,9 @@ public sealed record SnapshotStats
 
     /// <summary>Uncompressed bytes of chunks new to the repository.</summary>
     public long NewBytes { get; init; }
+
+    /// <summary>Bytes read that were all-zero blocks and left out (image snapshots; holes are not read at all).</summary>
+    public long ZeroBytes { get; init; }
 
     /// <summary>Bytes written to the store (packs, index, manifest, record).</summary>
     public long StoredBytes { get; init; }

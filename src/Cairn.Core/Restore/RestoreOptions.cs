@@ -14,9 +14,21 @@ public sealed record RestoreOptions
 
     /// <summary>Called now and then from a background thread.</summary>
     public IProgress<RestoreProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// A directory holding an earlier restore of an image snapshot (any version of the images): blocks the snapshot
+    /// shares with it at the same offsets are cloned (FICLONERANGE) rather than written, where both directories are on
+    /// one file system that can (btrfs, xfs); elsewhere they are copied as usual, with a warning.
+    /// </summary>
+    public string? ReflinkFrom { get; init; }
 }
 
 public readonly record struct RestoreProgress(long Bytes, long TotalBytes);
 
 /// <summary>What a restore did.</summary>
-public sealed record RestoreResult(long Entries, long Bytes, double Seconds, IReadOnlyList<string> Warnings);
+/// <param name="Entries">Entries restored.</param>
+/// <param name="Bytes">Bytes written from the repository.</param>
+/// <param name="BytesCloned">Bytes cloned from the reflink base instead.</param>
+/// <param name="Seconds">Wall time.</param>
+/// <param name="Warnings">What could not be restored exactly, or done as asked.</param>
+public sealed record RestoreResult(long Entries, long Bytes, long BytesCloned, double Seconds, IReadOnlyList<string> Warnings);

@@ -9,6 +9,7 @@ public readonly record struct PackRead(int Pack, long Offset, int Length, int Fi
 /// What a full restore reads and where each byte goes, as flat arrays (no per-chunk objects): the frames that hold
 /// the snapshot's chunks in pack order, coalesced into ranged reads; the chunks of each frame; the (file, offset)
 /// destinations of each chunk — a chunk shared by several files is decoded once and written to all of them.
+/// Chunk references already satisfied (cloned from a base copy) are left out.
 /// </summary>
 public sealed class RestorePlan
 {
@@ -23,7 +24,8 @@ public sealed class RestorePlan
 
     public IReadOnlyList<PackRead> Reads { get; private set; } = [];
 
-    public static RestorePlan Build(Manifest m, int maxReadSize)
+    /// <summary>Plans the reads for every chunk reference of <paramref name="m"/> except those marked in <paramref name="done"/> (by reference index).</summary>
+    public static RestorePlan Build(Manifest m, int maxReadSize, bool[]? done = null)
     {
         var plan = new RestorePlan();
 
@@ -31,7 +33,7 @@ public sealed class RestorePlan
         var destinationCount = new int[m.Chunks.Length + 1];
         for (var i = 0; i < m.Count; i++)
         {
-            foreach (var r in m.ChunkRefsOf(i))
+            foreach (var r in Needed(m, i, done))
             {
                 destinationCount[r.Chunk + 1]++;
             }
@@ -47,7 +49,7 @@ public sealed class RestorePlan
         var fill = (int[])destinationCount.Clone();
         for (var i = 0; i < m.Count; i++)
         {
-            foreach (var r in m.ChunkRefsOf(i))
+            foreach (var r in Needed(m, i, done))
             {
                 plan._destinations[fill[r.Chunk]++] = (i, r.Offset);
             }
@@ -107,8 +109,33 @@ public sealed class RestorePlan
         }
 
         plan.Reads = reads;
+        plan.MaxFrameLength = plan._frameOrder.Length == 0 ? 0 : plan._frameOrder.Max(f => (int)m.Frames[f].UncompressedLength);
         return plan;
     }
+
+    /// <summary>The chunk references of entry <paramref name="i"/> not marked done.</summary>
+    private static IEnumerable<ChunkRef> Needed(Manifest m, int i, bool[]? done)
+    {
+        var e = m.Entries[i];
+        if (e.Kind != EntryKind.Regular)
+        {
+            yield break;
+        }
+
+        for (var k = (int)e.First; k < e.First + e.Count; k++)
+        {
+            if (done is null || !done[k])
+            {
+                yield return m.ChunkRefs[k];
+            }
+        }
+    }
+
+    /// <summary>The largest uncompressed frame any read holds: the decode buffer size.</summary>
+    public int MaxFrameLength { get; private set; }
+
+    /// <summary>The longest read.</summary>
+    public int MaxReadLength => Reads.Count == 0 ? 0 : Reads.Max(r => r.Length);
 
     public ReadOnlySpan<int> FramesOf(PackRead read) => _frameOrder.AsSpan(read.FirstFrame, read.FrameCount);
 

@@ -1,5 +1,6 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using Cairn.Buffers;
 using Cairn.Format;
 using Cairn.Manifests;
 using Cairn.Native.Linux;
@@ -18,6 +19,8 @@ namespace Cairn.Restore;
 /// <item>hardlinks, then directory metadata deepest first (creating entries changes a directory's mtime).</item>
 /// </list>
 /// It all happens in a private sibling of the target that replaces it atomically at the end (<see cref="RestoreTarget"/>).
+/// An image snapshot's restore also records what it restored (<see cref="RestoreOrigin"/>), and can clone the
+/// blocks it shares with such an earlier restore instead of writing them (<see cref="RestoreOptions.ReflinkFrom"/>).
 /// </summary>
 public sealed class Restorer
 {
@@ -26,6 +29,7 @@ public sealed class Restorer
     private readonly bool _restoreOwners = LinuxFile.IsRoot;
     private readonly List<string> _warnings = [];
     private long _bytesWritten;
+    private long _bytesCloned;
 
     public Restorer(Repository.Repository repository, RestoreOptions? options = null)
     {
@@ -37,14 +41,21 @@ public sealed class Restorer
     {
         var stopwatch = Stopwatch.StartNew();
         var manifest = await _repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        using var reflinkBase = _options.ReflinkFrom is null ? null : await ReflinkBase.OpenAsync(_repository, _options.ReflinkFrom, Warn, cancellationToken).ConfigureAwait(false);
         using var destination = RestoreTarget.Prepare(target, _options.Replace);
         var directories = new FileDescriptor?[manifest.Count];
         directories[0] = destination.Staging;
         try
         {
             using var files = CreateStructure(manifest, directories);
+            var done = reflinkBase is null ? null : CloneFromBase(manifest, directories, files, reflinkBase);
             using var progress = StartProgress(manifest);
-            await WriteDataAsync(manifest, directories, files, cancellationToken).ConfigureAwait(false);
+            await WriteDataAsync(manifest, directories, files, done, cancellationToken).ConfigureAwait(false);
+            if (snapshot.Kind == SnapshotRecord.ImageKind)
+            {
+                RestoreOrigin.Write(destination.Staging, snapshot, manifest);
+            }
+
             LinkAndFinish(manifest, directories);
             destination.Commit();
         }
@@ -56,7 +67,7 @@ public sealed class Restorer
             }
         }
 
-        return new RestoreResult(manifest.Count, _bytesWritten, Math.Round(stopwatch.Elapsed.TotalSeconds, 3), _warnings);
+        return new RestoreResult(manifest.Count, _bytesWritten, _bytesCloned, Math.Round(stopwatch.Elapsed.TotalSeconds, 3), _warnings);
     }
 
     // ---------------------------------------------------------------- phase 1: structure
@@ -136,46 +147,153 @@ public sealed class Restorer
 
     // ---------------------------------------------------------------- phase 2: data
 
-    private async Task WriteDataAsync(Manifest m, FileDescriptor?[] directories, OpenFiles files, CancellationToken cancellationToken)
+    /// <summary>
+    /// Clones the runs of blocks the images share with the reflink base (FICLONERANGE: no data moves); returns which
+    /// chunk references that settled. Where the file systems cannot clone, warns once and leaves everything to copying.
+    /// </summary>
+    private bool[] CloneFromBase(Manifest m, FileDescriptor?[] directories, OpenFiles files, ReflinkBase reflinkBase)
     {
-        var plan = RestorePlan.Build(m, _options.MaxReadSize);
+        var done = new bool[m.ChunkRefs.Length];
+        var runs = new List<CloneRun>();
+        var root = m.Entries[0];
+        var counterparts = 0;
+        for (var i = (int)root.First; i < root.First + root.Count; i++)
+        {
+            runs.Clear();
+            if (m.Entries[i].Kind != EntryKind.Regular || reflinkBase.Match(m, i, runs) is not { } source)
+            {
+                continue;
+            }
+
+            counterparts++;
+            if (runs.Count == 0)
+            {
+                continue;
+            }
+
+            var entry = i;
+            var fd = files.Get(entry, m, directories);
+            LinuxFile.Truncate(fd, m.Entries[i].Size); // clones may land past the current end of the file
+            foreach (var run in runs)
+            {
+                if (!LinuxFile.TryCloneRange(source, run.Offset, fd, run.Offset, run.Length))
+                {
+                    if (_bytesCloned == 0)
+                    {
+                        Warn($"the reflink base '{_options.ReflinkFrom}' and the target are not on one file system that can clone (btrfs, xfs): copied instead");
+                        return done;
+                    }
+
+                    continue; // this run is copied
+                }
+
+                done.AsSpan(run.FirstRef, run.RefCount).Fill(true);
+                _bytesCloned += run.Length;
+                files.Remaining[i] -= run.RefCount;
+            }
+
+            if (files.Remaining[i] == 0)
+            {
+                FinishFile(m, i, fd);
+                files.Close(i);
+            }
+        }
+
+        if (counterparts == 0)
+        {
+            Warn($"no image of this snapshot has a counterpart of the same name in the reflink base '{_options.ReflinkFrom}': copied instead");
+        }
+
+        return done;
+    }
+
+    private async Task WriteDataAsync(Manifest m, FileDescriptor?[] directories, OpenFiles files, bool[]? done, CancellationToken cancellationToken)
+    {
+        var plan = RestorePlan.Build(m, _options.MaxReadSize, done);
+
+        // Page-aligned buffers: the kernel copies to and from them at full speed (see PageAlignedBuffer).
+        var buffers = new ConcurrentBag<(PageAlignedBuffer Read, PageAlignedBuffer Frame)>();
         await Parallel.ForEachAsync(plan.Reads, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken }, async (read, ct) =>
         {
             var key = ObjectKeys.Pack(m.Packs[read.Pack]);
-            var buffer = ArrayPool<byte>.Shared.Rent(read.Length);
-            var frameBuffer = ArrayPool<byte>.Shared.Rent(ManifestCodec.MaxFrameLength);
+            if (!buffers.TryTake(out var buffer))
+            {
+                buffer = (new PageAlignedBuffer(plan.MaxReadLength), new PageAlignedBuffer(plan.MaxFrameLength));
+            }
+
             try
             {
-                await _repository.Store.ReadRangeAsync(key, read.Offset, buffer.AsMemory(0, read.Length), ct).ConfigureAwait(false);
+                await _repository.Store.ReadRangeAsync(key, read.Offset, buffer.Read.Memory[..read.Length], ct).ConfigureAwait(false);
                 foreach (var frame in plan.FramesOf(read))
                 {
                     ref readonly var f = ref m.Frames[frame];
-                    FrameCodec.Decode(buffer.AsSpan((int)(f.Offset - read.Offset), (int)f.CompressedLength), f, frameBuffer, key);
-                    foreach (var chunk in plan.ChunksOf(frame))
-                    {
-                        var data = frameBuffer.AsSpan((int)m.Locations[chunk].OffsetInFrame, (int)m.Chunks[chunk].Length);
-                        FrameCodec.VerifyChunk(data, m.Chunks[chunk].Id, key);
-                        foreach (var (entry, offset) in plan.DestinationsOf(chunk))
-                        {
-                            WriteChunk(m, directories, files, entry, offset, data);
-                        }
-                    }
+                    var data = buffer.Frame.Span[..(int)f.UncompressedLength];
+                    FrameCodec.Decode(buffer.Read.Span.Slice((int)(f.Offset - read.Offset), (int)f.CompressedLength), f, data, key);
+                    WriteFrame(m, plan, frame, data, directories, files, key);
                 }
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(frameBuffer);
-                ArrayPool<byte>.Shared.Return(buffer);
+                buffers.Add(buffer);
             }
         }).ConfigureAwait(false);
     }
 
-    private void WriteChunk(Manifest m, FileDescriptor?[] directories, OpenFiles files, int entry, long offset, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Verifies and writes the chunks of one decoded frame. Chunks that lie one after the other both in the frame and
+    /// in one file (an image's blocks, mostly) go out in one write: a 4 KiB block per system call would cost more
+    /// than the data.
+    /// </summary>
+    private void WriteFrame(Manifest m, RestorePlan plan, int frame, ReadOnlySpan<byte> data, FileDescriptor?[] directories, OpenFiles files, string key)
+    {
+        var runEntry = -1;
+        long runOffset = 0;
+        int runStart = 0, runLength = 0, runChunks = 0;
+        foreach (var chunk in plan.ChunksOf(frame))
+        {
+            var start = (int)m.Locations[chunk].OffsetInFrame;
+            var length = (int)m.Chunks[chunk].Length;
+            FrameCodec.VerifyChunk(data.Slice(start, length), m.Chunks[chunk].Id, key);
+            var destinations = plan.DestinationsOf(chunk);
+            if (destinations.Length == 1 && destinations[0].Entry == runEntry && destinations[0].Offset == runOffset + runLength && start == runStart + runLength)
+            {
+                runLength += length;
+                runChunks++;
+                continue;
+            }
+
+            if (runChunks > 0)
+            {
+                WriteRun(m, directories, files, runEntry, runOffset, data.Slice(runStart, runLength), runChunks);
+            }
+
+            runChunks = 0;
+            runEntry = -1;
+            if (destinations.Length == 1)
+            {
+                (runEntry, runOffset, runStart, runLength, runChunks) = (destinations[0].Entry, destinations[0].Offset, start, length, 1);
+                continue;
+            }
+
+            foreach (var (entry, offset) in destinations)
+            {
+                WriteRun(m, directories, files, entry, offset, data.Slice(start, length), 1);
+            }
+        }
+
+        if (runChunks > 0)
+        {
+            WriteRun(m, directories, files, runEntry, runOffset, data.Slice(runStart, runLength), runChunks);
+        }
+    }
+
+    /// <summary>Writes <paramref name="chunks"/> consecutive chunk references of a file; the last one finishes it.</summary>
+    private void WriteRun(Manifest m, FileDescriptor?[] directories, OpenFiles files, int entry, long offset, ReadOnlySpan<byte> data, int chunks)
     {
         var fd = files.Get(entry, m, directories);
         LinuxFile.WriteAll(fd, data, offset);
         Interlocked.Add(ref _bytesWritten, data.Length);
-        if (Interlocked.Decrement(ref files.Remaining[entry]) == 0)
+        if (Interlocked.Add(ref files.Remaining[entry], -chunks) == 0)
         {
             FinishFile(m, entry, fd);
             files.Close(entry);
@@ -200,8 +318,17 @@ public sealed class Restorer
     /// Creates a regular file with its final permission bits (writing needs no permission on a descriptor already
     /// open for writing), so <see cref="SetMetadata"/> can skip chmod when the umask left them intact.
     /// </summary>
-    private static FileDescriptor CreateFile(Manifest m, int i, FileDescriptor parent) =>
-        LinuxFile.OpenAt(parent, m.NameOf(i), OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.NoFollow, m.Entries[i].Mode & 0x1FF);
+    private static FileDescriptor CreateFile(Manifest m, int i, FileDescriptor parent)
+    {
+        var fd = LinuxFile.OpenAt(parent, m.NameOf(i), OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.NoFollow, m.Entries[i].Mode & 0x1FF);
+        if ((m.Entries[i].Traits & EntryTraits.Sparse) != 0)
+        {
+            // The size first: without it XFS preallocates behind each write and the holes come back allocated.
+            LinuxFile.Truncate(fd, m.Entries[i].Size);
+        }
+
+        return fd;
+    }
 
     private void SetMetadata(Manifest m, int i, FileDescriptor fd)
     {

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Numerics;
 using System.Threading.Channels;
+using Cairn.Buffers;
 using Cairn.Chunking;
 using Cairn.Diagnostics;
 using Cairn.Format;
@@ -14,15 +15,17 @@ using Cairn.Storage;
 namespace Cairn.Snapshot;
 
 /// <summary>
-/// Snapshots a directory tree into a repository. Three stages run at once:
+/// Snapshots a directory tree, or a set of VM image files, into a repository. Three stages run at once:
 /// <list type="number">
-/// <item>the walk lists directories breadth-first (several at a time) and appends entries to the manifest;</item>
+/// <item>the walk lists directories breadth-first (several at a time) and appends entries to the manifest (for
+/// images: the files named, as the entries of the root directory);</item>
 /// <item>readers read, cut and hash files in parallel, in walk order, within a byte budget;</item>
 /// <item>one packer takes the files in order, looks every chunk up in the index and hands new ones to the
 /// <see cref="PackWriter"/>, which compresses frames in parallel and uploads packs.</item>
 /// </list>
 /// Then the index object, the manifest and the snapshot record are written, in that order, so an interrupted run
-/// leaves no visible snapshot and a re-run reuses every pack already written.
+/// leaves no visible snapshot and a re-run reuses every pack already written. The two kinds differ only in the
+/// <see cref="IChunker"/>: content-defined chunks for trees, fixed aligned blocks without the all-zero ones for images.
 /// </summary>
 public sealed class Archiver
 {
@@ -31,10 +34,10 @@ public sealed class Archiver
 
     private readonly Repository.Repository _repository;
     private readonly SnapshotOptions _options;
-    private readonly FastCdc _chunker;
     private readonly ConcurrentQueue<string> _skipped = new();
     private readonly ConcurrentQueue<string> _warnings = new();
 
+    private IChunker _chunker;
     private long _files;
     private long _directories;
     private long _symlinks;
@@ -42,10 +45,11 @@ public sealed class Archiver
     private long _bytes;
     private long _bytesRead;
     private long _newBytes;
+    private long _zeroBytes;
     private long _chunks;
     private long _newChunks;
     private long _unchanged;
-    private byte[]? _streamBuffer;
+    private ReadAhead? _readAhead;
 
     public Archiver(Repository.Repository repository, SnapshotOptions? options = null)
     {
@@ -54,9 +58,9 @@ public sealed class Archiver
         _chunker = new FastCdc(repository.Config.ChunkerParameters);
     }
 
+    /// <summary>Snapshots the directory tree at <paramref name="path"/> (record kind "tree").</summary>
     public async Task<SnapshotResult> SnapshotAsync(string path, CancellationToken cancellationToken = default)
     {
-        var stopwatch = Stopwatch.StartNew();
         var source = Path.GetFullPath(path);
         FileDescriptor rootFd;
         try
@@ -68,11 +72,41 @@ public sealed class Archiver
             throw new UsageException($"cannot snapshot '{source}': {e.Message}");
         }
 
-        PhaseTrace.Mark("snapshot: start");
-        var parent = await ResolveParentAsync(source, cancellationToken).ConfigureAwait(false);
-        PhaseTrace.Mark("snapshot: parent resolved");
+        var root = new DirectoryHandle(rootFd, []);
+        try
+        {
+            var run = new Run(SnapshotRecord.TreeKind, source, null, s => s.Kind == SnapshotRecord.TreeKind && s.Source == source);
+            root.AddReference(); // the walk's, released once the root is listed
+            return await RunAsync(run, (builder, parent, jobs, ct) => WalkAsync(root, builder, parent, jobs, ct), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            root.Release();
+        }
+    }
+
+    /// <summary>
+    /// Snapshots VM image files (record kind "image"): a tree whose root directory holds the images by base name,
+    /// cut into fixed blocks of the repository's <see cref="RepositoryConfig.ImageBlockSize"/>; all-zero blocks and
+    /// holes are not stored. With a parent, unchanged images are not read and changed ones store only new blocks.
+    /// </summary>
+    public async Task<SnapshotResult> SnapshotImagesAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken = default)
+    {
+        using var images = ImageSet.Open(paths);
+        var imagePaths = images.Paths;
+        var sorted = imagePaths.Order(StringComparer.Ordinal).ToArray();
+        var run = new Run(SnapshotRecord.ImageKind, string.Join(' ', imagePaths), imagePaths, s => s.Kind == SnapshotRecord.ImageKind && s.Paths is not null && s.Paths.Order(StringComparer.Ordinal).SequenceEqual(sorted));
+        _chunker = new FixedBlockChunker(_repository.Config.ImageBlockSize);
+        return await RunAsync(run, (builder, parent, jobs, ct) => ListImagesAsync(images, builder, parent, jobs, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<SnapshotResult> RunAsync(Run run, Func<ManifestBuilder, Manifest?, ChannelWriter<FileJob>, CancellationToken, Task> walkStage, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        PhaseTrace.Mark($"snapshot ({run.Kind}): start");
+        var parent = await ResolveParentAsync(run, cancellationToken).ConfigureAwait(false);
         var parentManifest = parent is null ? null : await _repository.ReadManifestAsync(parent, cancellationToken).ConfigureAwait(false);
-        PhaseTrace.Mark("snapshot: parent manifest loaded");
+        PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await _repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
         PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks)");
         var builder = new ManifestBuilder();
@@ -84,7 +118,7 @@ public sealed class Archiver
         {
             var jobs = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var walk = RunStage(() => WalkAsync(rootFd, source, builder, parentManifest, jobs.Writer, linked.Token), linked);
+            var walk = RunStage(() => walkStage(builder, parentManifest, jobs.Writer, linked.Token), linked);
             var pack = RunStage(() => PackAsync(jobs.Reader, builder, index, writer, parentManifest, results, linked.Token), linked);
             await Task.WhenAll(walk, pack).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
             if (walk.IsFaulted || pack.IsFaulted || walk.IsCanceled || pack.IsCanceled)
@@ -96,6 +130,8 @@ public sealed class Archiver
             PhaseTrace.Mark("snapshot: walk and packing done");
             await writer.FlushAsync().ConfigureAwait(false);
             PhaseTrace.Mark("snapshot: packs flushed");
+
+            // Packs an interrupted run left unindexed are listed here too, so later runs need not read their trailers.
             var indexed = writer.WrittenPacks.Concat(index.RecoveredPacks).ToList();
             if (indexed.Count > 0)
             {
@@ -111,7 +147,7 @@ public sealed class Archiver
             e.Count = (uint)result.RefCount;
             e.Size = result.Size;
             e.MTimeNs = result.Stat.MTimeNs;
-            e.Traits = result.Sparse ? EntryTraits.Sparse : EntryTraits.None;
+            e.Traits = result.Covered != result.Size ? EntryTraits.Sparse : EntryTraits.None;
             builder.SetXattrs(entry, result.Xattrs);
             builder.Source(entry) = new SourceRecord { CTimeNs = result.Stat.CTimeNs, Inode = result.Stat.Inode, Device = result.Stat.Device };
         }
@@ -125,7 +161,6 @@ public sealed class Archiver
             await _repository.Store.PutAsync(manifestKey, manifestBytes, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
-        PhaseTrace.Mark("snapshot: manifest written");
         var stats = new SnapshotStats
         {
             Files = _files,
@@ -135,6 +170,7 @@ public sealed class Archiver
             Bytes = _bytes,
             BytesRead = _bytesRead,
             NewBytes = _newBytes,
+            ZeroBytes = _zeroBytes,
             Chunks = _chunks,
             NewChunks = _newChunks,
             UnchangedFiles = _unchanged,
@@ -143,12 +179,14 @@ public sealed class Archiver
         };
         var record = new SnapshotRecord
         {
+            Kind = run.Kind,
             Tree = manifest.TreeHash.ToString(),
             Parent = parent?.Id.ToString(),
             Time = DateTimeOffset.UtcNow,
             Host = _options.Host ?? Environment.MachineName,
             User = Environment.UserName,
-            Source = source,
+            Source = run.Source,
+            Paths = run.Paths,
             Tags = _options.Tags,
             Stats = stats,
         };
@@ -163,7 +201,7 @@ public sealed class Archiver
         return new SnapshotResult(record, [.. _skipped], [.. _warnings]);
     }
 
-    private async Task<SnapshotRecord?> ResolveParentAsync(string source, CancellationToken cancellationToken)
+    private async Task<SnapshotRecord?> ResolveParentAsync(Run run, CancellationToken cancellationToken)
     {
         foreach (var tag in _options.Tags)
         {
@@ -173,12 +211,12 @@ public sealed class Archiver
             }
         }
 
-        if (_options.Parent is null)
+        if (_options.Parent is null or SnapshotOptions.NoParent)
         {
             return null;
         }
 
-        if (_options.Parent != "auto")
+        if (_options.Parent != SnapshotOptions.AutoParent)
         {
             return await _repository.ResolveAsync(_options.Parent, cancellationToken).ConfigureAwait(false);
         }
@@ -193,22 +231,21 @@ public sealed class Archiver
         }
 
         var snapshots = await _repository.ListSnapshotsAsync(cancellationToken).ConfigureAwait(false);
-        return snapshots.LastOrDefault(s => s.Kind == "tree" && s.Source == source);
+        return snapshots.LastOrDefault(run.IsSameSource);
     }
 
     // ---------------------------------------------------------------- stage 1: the walk
 
-    private async Task WalkAsync(FileDescriptor rootFd, string source, ManifestBuilder builder, Manifest? parent, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
+    private async Task WalkAsync(DirectoryHandle rootHandle, ManifestBuilder builder, Manifest? parent, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
     {
         try
         {
             using var walker = new TreeWalker(_options.ReadConcurrency, _options.SkipUnreadable, _skipped);
-            var rootStat = LinuxFile.Stat(rootFd);
+            var rootStat = LinuxFile.Stat(rootHandle.Descriptor);
             var root = builder.AddEntry(EntryFor(rootStat), [], SourceFor(rootStat));
-            builder.SetXattrs(root, LinuxFile.ReadXattrs(rootFd));
+            builder.SetXattrs(root, LinuxFile.ReadXattrs(rootHandle.Descriptor));
             Interlocked.Increment(ref _directories);
 
-            var rootHandle = new DirectoryHandle(rootFd, []);
             var queue = new Queue<(int Entry, int ParentMatch, DirectoryHandle Handle, Task<List<ChildInfo>> Listing)>();
             queue.Enqueue((root, parent is null ? -1 : 0, rootHandle, walker.ListAsync(rootHandle, cancellationToken)));
             var hardlinks = new Dictionary<(ulong Device, ulong Inode), int>();
@@ -257,11 +294,7 @@ public sealed class Archiver
                             hardlinks[(child.Stat.Device, child.Stat.Inode)] = index;
                         }
 
-                        Interlocked.Increment(ref _files);
-                        Interlocked.Add(ref _bytes, child.Stat.Size);
-                        var unchanged = match >= 0 && IsUnchanged(parent!, match, child.Stat) ? match : -1;
-                        directory.Handle.AddReference();
-                        await jobs.WriteAsync(new FileJob(index, directory.Handle, child.Name, child.Stat, unchanged), cancellationToken).ConfigureAwait(false);
+                        await QueueFileAsync(index, directory.Handle, child.Name, child.Stat, parent, match, jobs, cancellationToken).ConfigureAwait(false);
                     }
                     else if (child.Subdirectory is not null)
                     {
@@ -281,6 +314,42 @@ public sealed class Archiver
         {
             jobs.TryComplete();
         }
+    }
+
+    /// <summary>The "walk" of an image snapshot: a root directory, the images as its entries.</summary>
+    private async Task ListImagesAsync(ImageSet images, ManifestBuilder builder, Manifest? parent, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var root = builder.AddEntry(images.RootEntry(), [], default);
+            Interlocked.Increment(ref _directories);
+            var first = builder.EntryCount;
+            foreach (var image in images.Images)
+            {
+                var index = builder.AddEntry(EntryFor(image.Stat), image.Name, SourceFor(image.Stat));
+                builder.SetXattrs(index, image.Xattrs);
+                var match = parent?.Lookup(0, image.Name) ?? -1;
+                await QueueFileAsync(index, image.Directory, image.FileName, image.Stat, parent, match, jobs, cancellationToken).ConfigureAwait(false);
+            }
+
+            ref var d = ref builder.Entry(root);
+            d.First = (uint)first;
+            d.Count = (uint)(builder.EntryCount - first);
+        }
+        finally
+        {
+            jobs.TryComplete();
+        }
+    }
+
+    /// <summary>Hands a regular file to the readers; <paramref name="match"/> is its entry in the parent, or -1.</summary>
+    private ValueTask QueueFileAsync(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, Manifest? parent, int match, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _files);
+        Interlocked.Add(ref _bytes, stat.Size);
+        var unchanged = match >= 0 && IsUnchanged(parent!, match, stat) ? match : -1;
+        directory.AddReference();
+        return jobs.WriteAsync(new FileJob(entry, directory, name, stat, unchanged), cancellationToken);
     }
 
     private static bool IsUnchanged(Manifest parent, int match, in StatxInfo stat)
@@ -409,7 +478,7 @@ public sealed class Archiver
                     }
                     else
                     {
-                        result = await StreamLargeFileAsync(job, index, writer, refs).ConfigureAwait(false);
+                        result = await StreamLargeFileAsync(job, index, writer, refs, stop.Token).ConfigureAwait(false);
                     }
 
                     if (result is null)
@@ -417,7 +486,7 @@ public sealed class Archiver
                         // Skipped: recorded as an empty file, listed in the result. Not with the size it had, which
                         // would restore as zeros, nor with the chunks of a streamed attempt that saw it change.
                         refs.Clear();
-                        result = new FileResult(job.Stat, false, null) { Size = 0 };
+                        result = new FileResult(job.Stat) { Size = 0 };
                     }
 
                     result.RefStart = builder.ChunkRefCount;
@@ -425,6 +494,7 @@ public sealed class Archiver
                     foreach (var (offset, id, slot) in refs)
                     {
                         builder.AddChunkRef(offset, id, slot);
+                        result.Covered += slot.Length;
                     }
 
                     Interlocked.Add(ref _chunks, refs.Count);
@@ -480,18 +550,19 @@ public sealed class Archiver
             refs.Add((r.Offset, chunk.Id, new ChunkSlot(frame, (int)location.OffsetInFrame, (int)chunk.Length)));
         }
 
-        return new FileResult(job.Stat, (parent.Entries[job.Unchanged].Traits & EntryTraits.Sparse) != 0, XattrsOf(parent, job.Unchanged));
+        return new FileResult(job.Stat) { Xattrs = XattrsOf(parent, job.Unchanged) };
     }
 
     private async ValueTask<FileResult> PackContentAsync(FileContent content, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs)
     {
         Interlocked.Add(ref _bytesRead, content.Stat.Size);
+        Interlocked.Add(ref _zeroBytes, content.ZeroBytes);
         foreach (var piece in content.Chunks)
         {
             refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, content.Buffer.AsMemory(piece.BufferOffset, piece.Length), index, writer).ConfigureAwait(false)));
         }
 
-        return new FileResult(content.Stat, content.Sparse, content.Xattrs);
+        return new FileResult(content.Stat) { Xattrs = content.Xattrs };
     }
 
     private async ValueTask<ChunkSlot> StoreChunkAsync(ContentId id, ReadOnlyMemory<byte> data, ChunkIndex index, PackWriter writer)
@@ -507,99 +578,101 @@ public sealed class Archiver
         return slot;
     }
 
-    /// <summary>Large files are not read ahead whole: the packer streams them in blocks, cutting and hashing as it goes.</summary>
-    private async ValueTask<FileResult?> StreamLargeFileAsync(FileJob job, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs)
+    /// <summary>Large files are not read ahead whole: the packer streams them in segments, cutting and hashing as it goes.</summary>
+    private async ValueTask<FileResult?> StreamLargeFileAsync(FileJob job, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, CancellationToken cancellationToken)
     {
-        // One block plus the longest chunk that can straddle the block's end.
-        _streamBuffer ??= GC.AllocateUninitializedArray<byte>((4 << 20) + _repository.Config.ChunkMax);
-        var buffer = _streamBuffer;
+        _readAhead ??= new ReadAhead(_chunker.MaxSize);
+        for (var attempt = 1; ; attempt++)
         {
-            for (var attempt = 1; ; attempt++)
+            refs.Clear();
+            FileDescriptor fd;
+            try
             {
-                refs.Clear();
-                FileDescriptor fd;
-                try
-                {
-                    fd = LinuxFile.OpenAt(job.Directory.Descriptor, job.Name, OpenFlags.ReadOnly | OpenFlags.NoFollow);
-                }
-                catch (LinuxIOException e)
-                {
-                    Unreadable(job, e);
-                    return null;
-                }
+                fd = LinuxFile.OpenAt(job.Directory.Descriptor, job.Name, OpenFlags.ReadOnly | OpenFlags.NoFollow);
+            }
+            catch (LinuxIOException e)
+            {
+                Unreadable(job, e);
+                return null;
+            }
 
-                using (fd)
+            using (fd)
+            {
+                var before = LinuxFile.Stat(fd);
+                var extents = FileContentReader.DataExtents(fd, before, _chunker.Alignment);
+                var (complete, zeroBytes) = await StreamExtentsAsync(fd, before, extents, index, writer, refs, cancellationToken).ConfigureAwait(false);
+                var after = LinuxFile.Stat(fd);
+                if (complete && FileContentReader.SameVersion(before, after) && before.Kind == FileKind.Regular)
                 {
-                    var before = LinuxFile.Stat(fd);
-                    var extents = FileContentReader.DataExtents(fd, before);
-                    var complete = true;
-                    foreach (var (start, length) in extents)
-                    {
-                        complete &= await StreamExtentAsync(fd, start, length, buffer, index, writer, refs).ConfigureAwait(false);
-                    }
-
-                    var after = LinuxFile.Stat(fd);
-                    if (complete && FileContentReader.SameVersion(before, after) && before.Kind == FileKind.Regular)
-                    {
-                        Interlocked.Add(ref _bytesRead, before.Size);
-                        return new FileResult(before, FileContentReader.IsSparse(extents, before.Size), LinuxFile.ReadXattrs(fd));
-                    }
+                    Interlocked.Add(ref _bytesRead, before.Size);
+                    Interlocked.Add(ref _zeroBytes, zeroBytes);
+                    return new FileResult(before) { Xattrs = LinuxFile.ReadXattrs(fd) };
                 }
+            }
 
-                if (attempt == FileContentReader.Attempts)
-                {
-                    Unreadable(job, new FileChangedException(job.Directory.PathOf(job.Name)));
-                    return null;
-                }
+            if (attempt == FileContentReader.Attempts)
+            {
+                Unreadable(job, new FileChangedException(job.Directory.PathOf(job.Name)));
+                return null;
             }
         }
     }
 
-    private async ValueTask<bool> StreamExtentAsync(FileDescriptor fd, long start, long length, byte[] buffer, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs)
+    /// <summary>
+    /// Cuts and stores the segments <see cref="ReadAhead"/> delivers. A chunk that straddles two segments is completed
+    /// by copying the uncut tail of one into the headroom in front of the next. Returns false if the file got shorter
+    /// (the caller retries), and the zero bytes elided.
+    /// </summary>
+    private async ValueTask<(bool Complete, long ZeroBytes)> StreamExtentsAsync(FileDescriptor fd, StatxInfo stat, List<(long, long)> extents, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, CancellationToken cancellationToken)
     {
-        var end = start + length;
-        var position = start; // file offset of buffer[0]
-        var filled = 0;
-        while (true)
+        var readAhead = _readAhead!;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var (segments, complete) = readAhead.Start(fd, stat, extents, stop.Token);
+        var pieces = new List<ChunkPiece>();
+        long zeroBytes = 0;
+        Segment? previous = null;
+        var tailStart = 0;
+        var tail = 0;
+        try
         {
-            var want = (int)Math.Min(buffer.Length - filled, end - (position + filled));
-            var read = 0;
-            while (read < want)
+            await foreach (var segment in segments.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
-                var n = LinuxFile.Read(fd, buffer.AsSpan(filled + read, want - read), position + filled + read);
-                if (n == 0)
+                var start = readAhead.Headroom - tail;
+                if (previous is { } p)
                 {
-                    return false; // shorter than it was: the caller retries
+                    p.Buffer.Span.Slice(tailStart, tail).CopyTo(segment.Buffer.Span[start..]);
+                    readAhead.Return(p.Buffer);
                 }
 
-                read += n;
-            }
-
-            filled += read;
-            var isFinal = position + filled >= end;
-            var used = 0;
-            while (used < filled)
-            {
-                var cut = _chunker.NextCut(buffer.AsSpan(used, filled - used), isFinal);
-                if (cut == 0)
+                var data = segment.Buffer.Memory.Slice(start, tail + segment.Length);
+                pieces.Clear();
+                var (used, zeros) = FileContentReader.Cut(_chunker, data.Span, segment.FileOffset - tail, start, segment.EndOfExtent, pieces);
+                zeroBytes += zeros;
+                foreach (var piece in pieces)
                 {
-                    break;
+                    refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, segment.Buffer.Memory.Slice(piece.BufferOffset, piece.Length), index, writer).ConfigureAwait(false)));
                 }
 
-                var id = ContentId.Hash(buffer.AsSpan(used, cut));
-                refs.Add((position + used, id, await StoreChunkAsync(id, buffer.AsMemory(used, cut), index, writer).ConfigureAwait(false)));
-                used += cut;
+                previous = segment;
+                tailStart = start + used;
+                tail = data.Length - used;
             }
-
-            if (isFinal)
-            {
-                return true;
-            }
-
-            buffer.AsSpan(used, filled - used).CopyTo(buffer);
-            position += used;
-            filled -= used;
         }
+        catch
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await complete.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            if (previous is { } p)
+            {
+                readAhead.Return(p.Buffer);
+            }
+        }
+
+        return (await complete.ConfigureAwait(false), zeroBytes);
     }
 
     private Timer? StartProgress(Stopwatch stopwatch)
@@ -638,6 +711,9 @@ public sealed class Archiver
         return failures.FirstOrDefault(e => e is not OperationCanceledException) ?? failures.FirstOrDefault() ?? new OperationCanceledException();
     }
 
+    /// <summary>What a run records: its kind and source, and which earlier snapshots count as "the same source" for an automatic parent.</summary>
+    private sealed record Run(string Kind, string Source, IReadOnlyList<string>? Paths, Func<SnapshotRecord, bool> IsSameSource);
+
     private sealed record FileJob(int Entry, DirectoryHandle Directory, byte[] Name, StatxInfo Stat, int Unchanged);
 
     private static List<KeyValuePair<byte[], byte[]>>? XattrsOf(Manifest manifest, int entry)
@@ -657,16 +733,21 @@ public sealed class Archiver
         return list;
     }
 
-    private sealed class FileResult(StatxInfo stat, bool sparse, List<KeyValuePair<byte[], byte[]>>? xattrs)
+    private sealed class FileResult(StatxInfo stat)
     {
         public StatxInfo Stat { get; } = stat;
 
-        public bool Sparse { get; } = sparse;
-
-        public List<KeyValuePair<byte[], byte[]>>? Xattrs { get; } = xattrs;
-
         /// <summary>The size recorded: the file's, or 0 for a file that was skipped.</summary>
         public long Size { get; init; } = stat.Size;
+
+        /// <summary>
+        /// The file's xattrs: read from the descriptor its content was read through, or the parent's for an unchanged
+        /// file (changing an xattr changes the ctime, so an unchanged file has the parent's).
+        /// </summary>
+        public List<KeyValuePair<byte[], byte[]>>? Xattrs { get; init; }
+
+        /// <summary>Bytes the chunk references cover: less than the size means holes (<see cref="EntryTraits.Sparse"/>).</summary>
+        public long Covered { get; set; }
 
         public int RefStart { get; set; }
 

@@ -18,8 +18,10 @@ internal sealed class FileContent : IDisposable
     /// <summary>The file's metadata as it was while it was read (checked unchanged before and after).</summary>
     public required StatxInfo Stat { get; init; }
 
-    public required bool Sparse { get; init; }
+    /// <summary>Bytes of all-zero chunks left out (see <see cref="IChunker.ElidesZeroChunks"/>).</summary>
+    public required long ZeroBytes { get; init; }
 
+    /// <summary>The file's xattrs, read through the same descriptor as its content.</summary>
     public required List<KeyValuePair<byte[], byte[]>> Xattrs { get; init; }
 
     public void Dispose() => ArrayPool<byte>.Shared.Return(Buffer);
@@ -34,8 +36,11 @@ internal static class FileContentReader
 {
     public const int Attempts = 3;
 
-    /// <summary>The byte ranges of the file that hold data. A file without holes is one extent.</summary>
-    public static List<(long Offset, long Length)> DataExtents(FileDescriptor fd, in StatxInfo stat)
+    /// <summary>
+    /// The byte ranges of the file that hold data, widened to multiples of <paramref name="alignment"/> (so an
+    /// aligned chunker cuts the same blocks whatever the holes). A file without holes is one extent.
+    /// </summary>
+    public static List<(long Offset, long Length)> DataExtents(FileDescriptor fd, in StatxInfo stat, int alignment)
     {
         // st_blocks below the size is the cheap hint that holes exist; only then ask for the extents.
         if (stat.Size == 0 || stat.Blocks * 512 >= stat.Size)
@@ -54,8 +59,15 @@ internal static class FileContentReader
             }
 
             var hole = LinuxFile.SeekHole(fd, data);
-            var end = Math.Min(hole < 0 ? stat.Size : hole, stat.Size);
-            extents.Add((data, end - data));
+            var start = data / alignment * alignment;
+            var end = Math.Min((Math.Min(hole < 0 ? stat.Size : hole, stat.Size) + alignment - 1) / alignment * alignment, stat.Size);
+            if (extents.Count > 0 && extents[^1].Item1 + extents[^1].Item2 >= start)
+            {
+                start = extents[^1].Item1;
+                extents.RemoveAt(extents.Count - 1);
+            }
+
+            extents.Add((start, end - start));
             position = end;
         }
 
@@ -66,7 +78,7 @@ internal static class FileContentReader
         a.Size == b.Size && a.MTimeNs == b.MTimeNs && a.CTimeNs == b.CTimeNs && a.Inode == b.Inode;
 
     /// <summary>Reads a whole file into one pooled buffer, then cuts and hashes it.</summary>
-    public static FileContent ReadWhole(DirectoryHandle directory, byte[] name, FastCdc chunker)
+    public static FileContent ReadWhole(DirectoryHandle directory, byte[] name, IChunker chunker)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -77,7 +89,7 @@ internal static class FileContentReader
                 throw new FileChangedException(directory.PathOf(name));
             }
 
-            var extents = DataExtents(fd, before);
+            var extents = DataExtents(fd, before, chunker.Alignment);
             var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, before.Size));
             var complete = true;
             foreach (var (offset, length) in extents)
@@ -89,12 +101,13 @@ internal static class FileContentReader
             if (complete && SameVersion(before, after))
             {
                 var chunks = new List<ChunkPiece>();
+                long zeroBytes = 0;
                 foreach (var (offset, length) in extents)
                 {
-                    Cut(chunker, buffer.AsSpan((int)offset, (int)length), offset, (int)offset, chunks);
+                    zeroBytes += Cut(chunker, buffer.AsSpan((int)offset, (int)length), offset, (int)offset, isFinal: true, chunks).ZeroBytes;
                 }
 
-                return new FileContent { Buffer = buffer, Chunks = chunks, Stat = before, Sparse = IsSparse(extents, before.Size), Xattrs = LinuxFile.ReadXattrs(fd) };
+                return new FileContent { Buffer = buffer, Chunks = chunks, Stat = before, ZeroBytes = zeroBytes, Xattrs = LinuxFile.ReadXattrs(fd) };
             }
 
             ArrayPool<byte>.Shared.Return(buffer);
@@ -105,19 +118,37 @@ internal static class FileContentReader
         }
     }
 
-    public static bool IsSparse(List<(long Offset, long Length)> extents, long size) =>
-        size > 0 && (extents.Count != 1 || extents[0].Offset != 0 || extents[0].Length != size);
-
-    /// <summary>Cuts <paramref name="data"/> (which starts at <paramref name="fileOffset"/>) into chunks and hashes them.</summary>
-    public static void Cut(FastCdc chunker, ReadOnlySpan<byte> data, long fileOffset, int bufferOffset, List<ChunkPiece> chunks)
+    /// <summary>
+    /// Cuts <paramref name="data"/> (which starts at <paramref name="fileOffset"/>, on a cut point) into chunks and
+    /// hashes them, leaving out all-zero chunks if the chunker elides them. Stops where the chunker needs more data
+    /// (never when <paramref name="isFinal"/>); returns the bytes consumed and how many of them were elided zeros.
+    /// </summary>
+    public static (int Consumed, long ZeroBytes) Cut(IChunker chunker, ReadOnlySpan<byte> data, long fileOffset, int bufferOffset, bool isFinal, List<ChunkPiece> chunks)
     {
         var position = 0;
+        long zeroBytes = 0;
         while (position < data.Length)
         {
-            var length = chunker.NextCut(data[position..], isFinal: true);
-            chunks.Add(new ChunkPiece(fileOffset + position, bufferOffset + position, length, ContentId.Hash(data.Slice(position, length))));
+            var length = chunker.NextCut(data[position..], isFinal);
+            if (length == 0)
+            {
+                break;
+            }
+
+            var piece = data.Slice(position, length);
+            if (chunker.ElidesZeroChunks && !piece.ContainsAnyExcept((byte)0))
+            {
+                zeroBytes += length;
+            }
+            else
+            {
+                chunks.Add(new ChunkPiece(fileOffset + position, bufferOffset + position, length, ContentId.Hash(piece)));
+            }
+
             position += length;
         }
+
+        return (position, zeroBytes);
     }
 
     /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; false if the file ended first.</summary>

@@ -5,10 +5,16 @@ namespace Cairn.Snapshot;
 /// <summary>How <see cref="Archiver.SnapshotAsync"/> runs.</summary>
 public sealed record SnapshotOptions
 {
+    /// <summary><see cref="Parent"/> value: the snapshot the first tag points at, else the latest of the same source.</summary>
+    public const string AutoParent = "auto";
+
+    /// <summary><see cref="Parent"/> value: no parent (same as null); starts a new lineage.</summary>
+    public const string NoParent = "none";
+
     /// <summary>
-    /// The parent: null for none, "auto" for the snapshot the first tag points at or else the latest snapshot of the
-    /// same source path, or a snapshot reference (id, prefix or tag). Files unchanged since the parent (same size,
-    /// mtime, ctime and inode) are not read again.
+    /// The parent: null or "none" for none, "auto" for the snapshot the first tag points at or else the latest
+    /// snapshot of the same source (same kind; for images, the same set of image paths), or a snapshot reference (id,
+    /// prefix or tag). Files unchanged since the parent (same size, mtime, ctime and inode) are not read again.
     /// </summary>
     public string? Parent { get; init; }
 

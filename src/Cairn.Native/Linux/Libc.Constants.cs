@@ -16,6 +16,7 @@ internal static partial class Libc
     internal const int SeekHole = 4;
 
     internal const int FGetFl = 3;
+    internal const int FSetFl = 4;
     internal const int OAccessMode = 3;
     internal const int OAppend = 0x400;
     internal const int OPath = 0x200000;

@@ -50,4 +50,23 @@ internal static partial class Libc
         public ulong SourceLength;
         public ulong DestinationOffset;
     }
+
+    /// <summary><c>struct cachestat_range</c> from linux/mman.h (length 0: to the end of the file).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct CacheStatRange
+    {
+        public ulong Offset;
+        public ulong Length;
+    }
+
+    /// <summary><c>struct cachestat</c> from linux/mman.h: page counts.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct CacheStatResult
+    {
+        public ulong Cached;
+        public ulong Dirty;
+        public ulong Writeback;
+        public ulong Evicted;
+        public ulong RecentlyEvicted;
+    }
 }

@@ -87,11 +87,20 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "fallocate", SetLastError = true)]
     internal static partial int FAllocate(FileDescriptor fd, int mode, long offset, long length);
 
+    // cachestat(2) (Linux 6.5) has no glibc wrapper yet; its number is the same on every architecture.
+    internal const long SysCacheStat = 451;
+
+    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial long CacheStat(long number, FileDescriptor fd, CacheStatRange* range, CacheStatResult* result, uint flags);
+
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
     internal static partial int FSync(FileDescriptor fd);
 
     [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
     internal static partial int FCntl(FileDescriptor fd, int command);
+
+    [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
+    internal static partial int FCntl(FileDescriptor fd, int command, int argument);
 
     [LibraryImport(Library, EntryPoint = "ioctl", SetLastError = true)]
     internal static partial int IoctlClone(FileDescriptor destination, nuint request, FileDescriptor source);

@@ -138,6 +138,53 @@ public static partial class LinuxFile
         }
     }
 
+    /// <summary>
+    /// How many pages of the file are in the page cache (cachestat(2)), or -1 where the kernel cannot tell (before
+    /// Linux 6.5, or a file system without a page cache).
+    /// </summary>
+    public static unsafe long CachedPages(FileDescriptor fd)
+    {
+        var range = new Libc.CacheStatRange();
+        var result = new Libc.CacheStatResult();
+        long status;
+        do
+        {
+            status = Libc.CacheStat(Libc.SysCacheStat, fd, &range, &result, 0);
+        }
+        while (Interrupted(status));
+
+        return status < 0 ? -1 : (long)result.Cached;
+    }
+
+    /// <summary>
+    /// Switches O_DIRECT on or off for an open file (fcntl F_SETFL): reads then go from the device straight into the
+    /// caller's buffer, which, like the offset and length, must be aligned to the logical block size (4096 always is).
+    /// Returns false if the file system cannot do direct I/O (EINVAL).
+    /// </summary>
+    public static bool TrySetDirect(FileDescriptor fd, bool direct)
+    {
+        var flags = GetStatusFlags(fd);
+        if (flags < 0)
+        {
+            ThrowIO(LastErrno, "fcntl", fd);
+        }
+
+        flags = direct ? flags | OpenFlagsConversion.NativeDirect : flags & ~OpenFlagsConversion.NativeDirect;
+        int result;
+        do
+        {
+            result = Libc.FCntl(fd, Libc.FSetFl, flags);
+        }
+        while (Interrupted(result));
+
+        if (result < 0 && LastErrno != Errno.EINVAL)
+        {
+            ThrowIO(LastErrno, "fcntl", fd);
+        }
+
+        return result == 0;
+    }
+
     /// <summary>Flushes the file's data and metadata to disk (fsync).</summary>
     public static void Sync(FileDescriptor fd)
     {

@@ -34,6 +34,17 @@ internal static class OpenFlagsConversion
     private static readonly bool s_swappedDirectoryBits =
         RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm or Architecture.Ppc64le;
 
+    /// <summary>
+    /// O_DIRECT, which has no member here: it is switched on for an open file with <see cref="LinuxFile.TrySetDirect"/>.
+    /// 040000 on x86_64 and the generic ABI; arm and arm64 use 0200000 and powerpc 0400000 (their O_DIRECTORY takes 040000).
+    /// </summary>
+    internal static readonly int NativeDirect = RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.Arm64 or Architecture.Arm => 0x10000,
+        Architecture.Ppc64le => 0x20000,
+        _ => 0x4000,
+    };
+
     /// <summary>The native flags, with O_CLOEXEC always set; -1 if <paramref name="flags"/> has unknown bits.</summary>
     internal static int ToNative(OpenFlags flags)
     {

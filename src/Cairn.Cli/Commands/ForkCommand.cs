@@ -1,0 +1,42 @@
+using System.CommandLine;
+
+namespace Cairn.Cli.Commands;
+
+internal static class ForkCommand
+{
+    public static Command Create()
+    {
+        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot the new line starts from: id, unique id prefix, or tag." };
+        var tag = new Option<string>("--tag", "-t") { Description = "The name of the new line: a tag that must not exist yet.", Required = true };
+        var force = new Option<bool>("--force") { Description = "Move the tag if it exists." };
+        var command = new Command("fork", "Start a new line from any snapshot: a tag naming it, so 'snapshot --tag NAME' (parent auto) continues from there.") { snapshot, tag, force };
+        command.SetAction(CliContext.Run(async (context, ct) =>
+        {
+            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
+            var record = await repository.ResolveAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var name = context.ParseResult.GetValue(tag)!;
+            if (!await repository.TryCreateTagAsync(name, record.Id, ct).ConfigureAwait(false))
+            {
+                if (!context.ParseResult.GetValue(force))
+                {
+                    var existing = await repository.TryReadTagAsync(name, ct).ConfigureAwait(false);
+                    throw new UsageException($"the tag '{name}' already exists (it names {Formatting.ShortId(existing?.Snapshot)}): use --force to move it");
+                }
+
+                await repository.SetTagAsync(name, record.Id, ct).ConfigureAwait(false);
+            }
+
+            if (context.Json)
+            {
+                CliContext.WriteJson(new TagOutput(name, record.Id.ToString()), CliJsonContext.Default.TagOutput);
+            }
+            else
+            {
+                Console.Out.WriteLine($"{name} -> {record.Id}");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+}

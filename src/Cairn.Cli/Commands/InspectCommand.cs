@@ -1,0 +1,43 @@
+using System.CommandLine;
+using Cairn.Inspection;
+
+namespace Cairn.Cli.Commands;
+
+internal static class InspectCommand
+{
+    public static Command Create()
+    {
+        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot: id, unique id prefix, or tag." };
+        var command = new Command("inspect", "Show what a snapshot is made of: per image (a tree: all files together), blocks new since the parent, inherited, zero or holes; frames, packs and stored bytes.") { snapshot };
+        command.SetAction(CliContext.Run(async (context, ct) =>
+        {
+            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
+            var record = await repository.ResolveAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var inspection = await SnapshotInspection.InspectAsync(repository, record, ct).ConfigureAwait(false);
+            if (context.Json)
+            {
+                CliContext.WriteJson(
+                    new InspectOutput(record.Id.ToString(), record.Kind, record.Parent, inspection.Parent is not null, inspection.ManifestBytes, inspection.Chunks, inspection.Frames, inspection.Packs, inspection.Files),
+                    CliJsonContext.Default.InspectOutput);
+                return 0;
+            }
+
+            var output = Console.Out;
+            var parent = record.Parent is null ? "no parent" : inspection.Parent is null ? $"parent {record.Parent[..12]} (gone: every block counts as new)" : $"parent {record.Parent[..12]}";
+            output.WriteLine($"snapshot {record.Id.ToShortString()}  {record.Kind}  {parent}");
+            output.WriteLine($"  manifest  {Formatting.Bytes(inspection.ManifestBytes)}: {inspection.Chunks:N0} chunks in {inspection.Frames:N0} frames of {inspection.Packs:N0} packs (complete: restore reads no other manifest)");
+            foreach (var f in inspection.Files)
+            {
+                output.WriteLine();
+                output.WriteLine($"{f.Path}  {Formatting.Bytes(f.Size)}");
+                var holes = f.HoleBlocks is { } h ? $"; {h:N0} zero or hole blocks not stored" : $"; {Formatting.Bytes(f.HoleBytes)} in holes";
+                output.WriteLine($"  blocks    {f.Blocks:N0}: {f.NewBlocks:N0} new, {f.InheritedBlocks:N0} inherited from the parent{holes}");
+                output.WriteLine($"  new data  {Formatting.Bytes(f.NewBytes)}, {Formatting.Bytes(f.NewStoredBytes)} stored compressed, in {f.NewFrames:N0} frames of {f.NewPacks:N0} packs");
+                output.WriteLine($"  reads     {f.Frames:N0} frames of {f.Packs:N0} packs: {Formatting.Bytes(f.FrameBytes)} decompressed for {Formatting.Bytes(f.DataBytes)} of data");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+}

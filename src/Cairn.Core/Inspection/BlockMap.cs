@@ -1,0 +1,103 @@
+using Cairn.Format;
+using Cairn.Manifests;
+
+namespace Cairn.Inspection;
+
+/// <summary>
+/// What one file (or a set of files, summed) of a snapshot is made of, against the snapshot's parent: blocks (chunk
+/// references) new in this snapshot — their chunk is not in the parent's manifest — or inherited from it, holes and
+/// elided zero blocks, and the frames, packs and stored bytes behind them.
+/// </summary>
+/// <param name="Path">The file's path in the snapshot, or a label for a sum.</param>
+/// <param name="Size">Logical size in bytes.</param>
+/// <param name="Blocks">Chunk references (a chunk used twice counts twice).</param>
+/// <param name="NewBlocks">References to chunks the parent's manifest does not hold.</param>
+/// <param name="InheritedBlocks">References to chunks the parent's manifest holds.</param>
+/// <param name="HoleBlocks">Image blocks not stored: holes and all-zero blocks (null for a tree's files, whose chunks have no fixed size).</param>
+/// <param name="HoleBytes">Bytes no chunk covers: they read as zeros.</param>
+/// <param name="NewBytes">Uncompressed bytes of the distinct new chunks.</param>
+/// <param name="NewStoredBytes">Compressed bytes attributable to the distinct new chunks (each chunk's share of its frame).</param>
+/// <param name="DataBytes">Bytes the chunk references cover.</param>
+/// <param name="Frames">Distinct frames the file's chunks live in.</param>
+/// <param name="FrameBytes">Uncompressed bytes of those frames: what a restore decompresses (more than <paramref name="DataBytes"/> where frames also hold chunks other snapshots use).</param>
+/// <param name="Packs">Distinct packs the file's chunks live in.</param>
+/// <param name="NewFrames">Distinct frames holding new chunks.</param>
+/// <param name="NewPacks">Distinct packs holding new chunks.</param>
+public sealed record BlockMap(
+    string Path,
+    long Size,
+    long Blocks,
+    long NewBlocks,
+    long InheritedBlocks,
+    long? HoleBlocks,
+    long HoleBytes,
+    long NewBytes,
+    long NewStoredBytes,
+    long DataBytes,
+    int Frames,
+    long FrameBytes,
+    int Packs,
+    int NewFrames,
+    int NewPacks)
+{
+    /// <summary>
+    /// The block map of <paramref name="entries"/> of <paramref name="m"/> taken together, against the chunks of the
+    /// parent (<paramref name="parentChunks"/>; empty without a parent, so every block is new). With
+    /// <paramref name="blockSize"/> (an image), hole blocks are counted too.
+    /// </summary>
+    public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, string path, int? blockSize)
+    {
+        long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0;
+        double newStored = 0;
+        var chunks = new HashSet<uint>();
+        var frames = new HashSet<uint>();
+        var newFrames = new HashSet<uint>();
+        foreach (var entry in entries)
+        {
+            size += m.Entries[entry].Size;
+            if (blockSize is { } b)
+            {
+                slots += (m.Entries[entry].Size + b - 1) / b;
+            }
+
+            foreach (var r in m.ChunkRefsOf(entry))
+            {
+                var chunk = m.Chunks[r.Chunk];
+                var frame = m.Locations[r.Chunk].Frame;
+                blocks++;
+                covered += chunk.Length;
+                frames.Add(frame);
+                if (parentChunks.Contains(chunk.Id))
+                {
+                    continue;
+                }
+
+                newBlocks++;
+                newFrames.Add(frame);
+                if (chunks.Add(r.Chunk))
+                {
+                    var f = m.Frames[frame];
+                    newBytes += chunk.Length;
+                    newStored += (double)chunk.Length * f.CompressedLength / f.UncompressedLength;
+                }
+            }
+        }
+
+        return new BlockMap(
+            path,
+            size,
+            blocks,
+            newBlocks,
+            blocks - newBlocks,
+            blockSize is null ? null : Math.Max(0, slots - blocks),
+            size - covered,
+            newBytes,
+            (long)Math.Round(newStored),
+            covered,
+            frames.Count,
+            frames.Sum(f => (long)m.Frames[f].UncompressedLength),
+            frames.Select(f => m.Frames[f].Pack).Distinct().Count(),
+            newFrames.Count,
+            newFrames.Select(f => m.Frames[f].Pack).Distinct().Count());
+    }
+}

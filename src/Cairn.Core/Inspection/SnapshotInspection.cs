@@ -1,0 +1,50 @@
+using Cairn.Format;
+using Cairn.Manifests;
+using Cairn.Repository;
+
+namespace Cairn.Inspection;
+
+/// <summary>
+/// What a snapshot holds, as <c>cairn inspect</c> shows it: a block map per image (an image snapshot) or one for all
+/// files together (a tree), against the parent; and the manifest's own size and tables.
+/// </summary>
+/// <param name="Snapshot">The snapshot.</param>
+/// <param name="Parent">Its parent, if it has one and the record is there.</param>
+/// <param name="Files">Per image, or one line for all of a tree's files.</param>
+/// <param name="ManifestBytes">Stored size of the manifest object (it lists every block: no chain to walk on restore).</param>
+/// <param name="Chunks">Distinct chunks the snapshot uses.</param>
+/// <param name="Frames">Frames they live in.</param>
+/// <param name="Packs">Packs they live in.</param>
+public sealed record SnapshotInspection(SnapshotRecord Snapshot, SnapshotRecord? Parent, IReadOnlyList<BlockMap> Files, long ManifestBytes, int Chunks, int Frames, int Packs)
+{
+    public static async Task<SnapshotInspection> InspectAsync(Repository.Repository repository, SnapshotRecord snapshot, CancellationToken cancellationToken = default)
+    {
+        var manifest = await repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        var parent = snapshot.ParentId is { } id ? await repository.TryReadSnapshotAsync(id, cancellationToken).ConfigureAwait(false) : null;
+        var parentChunks = new HashSet<ContentId>();
+        if (parent is not null)
+        {
+            foreach (var chunk in (await repository.ReadManifestAsync(parent, cancellationToken).ConfigureAwait(false)).Chunks)
+            {
+                parentChunks.Add(chunk.Id);
+            }
+        }
+
+        List<BlockMap> files;
+        if (snapshot.Kind == SnapshotRecord.ImageKind)
+        {
+            var root = manifest.Entries[0];
+            files = [.. Enumerable.Range((int)root.First, (int)root.Count)
+                .Where(i => manifest.Entries[i].Kind == EntryKind.Regular)
+                .Select(i => BlockMap.Of(manifest, [i], parentChunks, manifest.DisplayPath(i), repository.Config.ImageBlockSize))];
+        }
+        else
+        {
+            var regular = Enumerable.Range(0, manifest.Count).Where(i => manifest.Entries[i].Kind == EntryKind.Regular);
+            files = [BlockMap.Of(manifest, regular, parentChunks, "(all files)", blockSize: null)];
+        }
+
+        var manifestBytes = await repository.Store.TryGetSizeAsync(ObjectKeys.Manifest(manifest.TreeHash), cancellationToken).ConfigureAwait(false) ?? 0;
+        return new SnapshotInspection(snapshot, parent, files, manifestBytes, manifest.Chunks.Length, manifest.Frames.Length, manifest.Packs.Length);
+    }
+}

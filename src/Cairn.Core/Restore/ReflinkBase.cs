@@ -1,0 +1,137 @@
+using System.Text;
+using Cairn.Format;
+using Cairn.Manifests;
+using Cairn.Native.Linux;
+
+namespace Cairn.Restore;
+
+/// <summary>A run of consecutive chunk references of a file (<see cref="RefCount"/> from index <see cref="FirstRef"/>) whose bytes a base copy holds at the same offsets.</summary>
+internal readonly record struct CloneRun(int FirstRef, int RefCount, long Offset, long Length);
+
+/// <summary>
+/// A directory holding an earlier restore of an image snapshot, used as the base of a new one (<c>--reflink-from</c>):
+/// the Firecracker pattern of keeping each version's images on a reflink-capable file system. Its
+/// <c>.cairn-origin</c> (<see cref="RestoreOrigin"/>) names the snapshot the images are, so the blocks they share
+/// with the snapshot being restored are known from the two manifests, without reading a byte of them; the recorded
+/// ctime and inode prove the files are untouched since. Files that changed, or that the record does not name, are
+/// simply not used.
+/// </summary>
+internal sealed class ReflinkBase : IDisposable
+{
+    private readonly Dictionary<string, (FileDescriptor Fd, int Entry)> _files;
+    private readonly Manifest _manifest;
+
+    private ReflinkBase(Manifest manifest, Dictionary<string, (FileDescriptor, int)> files)
+    {
+        _manifest = manifest;
+        _files = files;
+    }
+
+    public static async Task<ReflinkBase> OpenAsync(Repository.Repository repository, string directory, Action<string> warn, CancellationToken cancellationToken)
+    {
+        FileDescriptor dir;
+        try
+        {
+            dir = LinuxFile.OpenDirectory(directory);
+        }
+        catch (LinuxIOException e)
+        {
+            throw new UsageException($"cannot use '{directory}' as a reflink base: {e.Message}");
+        }
+
+        using (dir)
+        {
+            var origin = RestoreOrigin.TryRead(dir);
+            if (origin is null || !ContentId.TryParse(origin.Snapshot, out var snapshot))
+            {
+                throw new UsageException($"'{directory}' is not a restore of an image snapshot (no valid {RestoreOrigin.FileName}): it cannot serve as a reflink base");
+            }
+
+            var manifest = await repository.ReadManifestAsync(await repository.ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            var files = new Dictionary<string, (FileDescriptor, int)>(StringComparer.Ordinal);
+            foreach (var file in origin.Files)
+            {
+                var name = Encoding.UTF8.GetBytes(file.Name);
+                var entry = ManifestValidator.IsValidName(name) ? manifest.Lookup(0, name) : -1;
+                if (entry < 0 || manifest.Entries[entry].Kind != EntryKind.Regular || files.ContainsKey(file.Name)
+                    || LinuxFile.TryOpenAt(dir, name, OpenFlags.ReadOnly | OpenFlags.NoFollow, 0, out var fd) != 0)
+                {
+                    warn($"'{Path.Combine(directory, file.Name)}' is missing or not part of the base snapshot: not used as a reflink base");
+                    continue;
+                }
+
+                var stat = LinuxFile.Stat(fd!);
+                if (stat.Kind != FileKind.Regular || stat.Size != file.Size || stat.MTimeNs != file.MTimeNs || stat.CTimeNs != file.CTimeNs || stat.Inode != file.Inode || stat.Device != file.Device
+                    || stat.Size != manifest.Entries[entry].Size)
+                {
+                    warn($"'{Path.Combine(directory, file.Name)}' changed since it was restored: not used as a reflink base");
+                    fd!.Dispose();
+                    continue;
+                }
+
+                files.Add(file.Name, (fd!, entry));
+            }
+
+            return new ReflinkBase(manifest, files);
+        }
+    }
+
+    /// <summary>
+    /// The base file for entry <paramref name="entry"/> of <paramref name="target"/> (an image: a file of the root
+    /// directory), with the runs of its chunk references the base holds identically; null if there is none.
+    /// </summary>
+    public FileDescriptor? Match(Manifest target, int entry, List<CloneRun> runs)
+    {
+        if (target.ParentOf(entry) != 0 || !_files.TryGetValue(Encoding.UTF8.GetString(target.NameOf(entry)), out var file))
+        {
+            return null;
+        }
+
+        var baseRefs = _manifest.ChunkRefsOf(file.Entry);
+        var refs = target.ChunkRefsOf(entry);
+        var first = (int)target.Entries[entry].First;
+        CloneRun? open = null;
+        var j = 0;
+        for (var k = 0; k < refs.Length; k++)
+        {
+            var r = refs[k];
+            while (j < baseRefs.Length && baseRefs[j].Offset < r.Offset)
+            {
+                j++;
+            }
+
+            var length = target.Chunks[r.Chunk].Length;
+            if (j < baseRefs.Length && baseRefs[j].Offset == r.Offset && _manifest.Chunks[baseRefs[j].Chunk].Id == target.Chunks[r.Chunk].Id)
+            {
+                open = open is { } o && o.Offset + o.Length == r.Offset
+                    ? o with { RefCount = o.RefCount + 1, Length = o.Length + length }
+                    : Flush(open, runs) ?? new CloneRun(first + k, 1, r.Offset, length);
+            }
+            else
+            {
+                open = Flush(open, runs);
+            }
+        }
+
+        Flush(open, runs);
+        return file.Fd;
+    }
+
+    public void Dispose()
+    {
+        foreach (var (fd, _) in _files.Values)
+        {
+            fd.Dispose();
+        }
+    }
+
+    private static CloneRun? Flush(CloneRun? run, List<CloneRun> runs)
+    {
+        if (run is { } r)
+        {
+            runs.Add(r);
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,91 @@
+using Cairn.Tests.Support;
+using System.Text;
+using System.Text.Json;
+using Cairn.Tests.Fuse;
+
+namespace Cairn.Tests.Images;
+
+/// <summary>The image commands through the real <c>cairn</c> executable: snapshot --image, log, fork, inspect, restore.</summary>
+public sealed class ImageCliTests
+{
+    private static readonly string s_cairn = Path.Combine(AppContext.BaseDirectory, "cairn");
+
+    [Fact]
+    public async Task Lineages_are_logged_forked_and_inspected()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var image = new TestImage(workspace.PathOf("mem.img"), 2048, seed: 9);
+        image.Change(256, zeroOneIn: int.MaxValue);
+        var ids = new List<string>();
+        for (var generation = 0; generation < 3; generation++)
+        {
+            using var snapshot = await Json(workspace, "snapshot", "--image", image.Path, "--tag", "vm");
+            Assert.Equal("image", snapshot.RootElement.GetProperty("kind").GetString());
+            Assert.Equal(generation == 0 ? null : ids[^1], snapshot.RootElement.TryGetProperty("parent", out var p) ? p.GetString() : null);
+            ids.Add(snapshot.RootElement.GetProperty("id").GetString()!);
+            image.Change(8, zeroOneIn: int.MaxValue);
+        }
+
+        using (var log = await Json(workspace, "log", "vm"))
+        {
+            var chain = log.RootElement.GetProperty("snapshots").EnumerateArray().ToList();
+            Assert.Equal(ids.AsEnumerable().Reverse(), chain.Select(s => s.GetProperty("id").GetString()));
+            Assert.Equal([2, 1, 0], chain.Select(s => s.GetProperty("depth").GetInt32()));
+            Assert.Equal(["vm"], chain[0].GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+            Assert.All(chain, s => Assert.Equal("image", s.GetProperty("kind").GetString()));
+        }
+
+        var text = await Text(workspace, "log", ids[2]);
+        Assert.Contains("3 snapshot(s) from the root", text, StringComparison.Ordinal);
+        Assert.All(ids, id => Assert.Contains(id[..12], text, StringComparison.Ordinal));
+
+        // A new line from the middle of the chain: the tag exists once; --force moves it.
+        await Text(workspace, "fork", ids[0], "--tag", "line2");
+        var (exitCode, _, error) = await ProcessRunner.RunAsync(s_cairn, ["-r", workspace.RepositoryPath, "fork", ids[1], "--tag", "line2"]);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("already exists", error, StringComparison.Ordinal);
+        await Text(workspace, "fork", ids[1], "--tag", "line2", "--force");
+
+        using var child = await Json(workspace, "snapshot", "--image", image.Path, "--tag", "line2");
+        var childId = child.RootElement.GetProperty("id").GetString()!;
+        Assert.Equal(ids[1], child.RootElement.GetProperty("parent").GetString()); // a second child of ids[1]
+
+        using (var inspect = await Json(workspace, "inspect", childId))
+        {
+            var root = inspect.RootElement;
+            Assert.Equal(ids[1], root.GetProperty("parent").GetString());
+            var file = Assert.Single(root.GetProperty("files").EnumerateArray().ToList());
+            Assert.Equal("mem.img", file.GetProperty("path").GetString());
+            var blocks = file.GetProperty("blocks").GetInt64();
+            var fresh = file.GetProperty("newBlocks").GetInt64();
+            Assert.InRange(fresh, 1, 16); // two generations of 8 changed blocks since ids[1]
+            Assert.Equal(blocks - fresh, file.GetProperty("inheritedBlocks").GetInt64());
+            Assert.Equal(2048 - blocks, file.GetProperty("holeBlocks").GetInt64());
+            Assert.True(root.GetProperty("manifestBytes").GetInt64() > 0);
+        }
+
+        var inspectText = await Text(workspace, "inspect", childId);
+        Assert.Contains("mem.img", inspectText, StringComparison.Ordinal);
+        Assert.Contains("inherited from the parent", inspectText, StringComparison.Ordinal);
+
+        var expected = image.State();
+        using var restore = await Json(workspace, "restore", childId, workspace.PathOf("restored"));
+        expected.AssertRestoredAs(workspace.PathOf("restored/mem.img"));
+    }
+
+    [Fact]
+    public async Task Snapshot_takes_a_directory_or_images_not_both()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        new TestImage(workspace.PathOf("mem.img"), 4, seed: 1).Change(1);
+        var (exitCode, _, error) = await ProcessRunner.RunAsync(s_cairn, ["-r", workspace.RepositoryPath, "snapshot", workspace.Root, "--image", workspace.PathOf("mem.img")]);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("either a directory or --image", error, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> Text(ImageWorkspace workspace, params string[] arguments) =>
+        await ProcessRunner.RunTextAsync(s_cairn, ["-r", workspace.RepositoryPath, .. arguments]);
+
+    private static async Task<JsonDocument> Json(ImageWorkspace workspace, params string[] arguments) =>
+        JsonDocument.Parse(Encoding.UTF8.GetBytes(await Text(workspace, [.. arguments, "--json"])));
+}

@@ -1,0 +1,164 @@
+using Cairn.Inspection;
+using Cairn.Manifests;
+using Cairn.Repository;
+using Cairn.Snapshot;
+
+namespace Cairn.Tests.Images;
+
+public sealed class ImageSnapshotTests
+{
+    private const long ImageBlocks = 8192; // 32 MiB
+
+    /// <summary>
+    /// The property: whatever blocks change between generations (random counts, data or zeros), every generation of a
+    /// ten-deep lineage restores to exactly the bytes it had, with holes exactly where its blocks are zero.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Every_generation_of_a_ten_deep_chain_restores_byte_identical(int seed)
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var random = new Random(seed);
+        var image = new TestImage(workspace.PathOf("mem.img"), ImageBlocks, seed);
+        image.Change(2048);
+        var states = new List<ImageState>();
+        var snapshots = new List<SnapshotRecord>();
+        for (var generation = 0; generation < 10; generation++)
+        {
+            if (generation > 0)
+            {
+                image.Change(random.Next(1, 512), zeroOneIn: random.Next(2, 8));
+            }
+
+            states.Add(image.State());
+            snapshots.Add((await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot);
+            Assert.Equal(generation == 0 ? null : snapshots[generation - 1].Id.ToString(), snapshots[generation].Parent);
+        }
+
+        for (var generation = 0; generation < 10; generation++)
+        {
+            await workspace.RestoreAndCheckAsync(snapshots[generation], states[generation], "mem.img", workspace.PathOf($"restore-{generation}"));
+        }
+    }
+
+    [Fact]
+    public async Task Zero_blocks_and_holes_are_not_stored_and_restore_as_holes()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var path = workspace.PathOf("disk.img");
+        using (var file = File.Create(path))
+        {
+            file.SetLength(256 * TestImage.Block);
+            var data = new byte[TestImage.Block];
+            for (var block = 0; block < 50; block++)
+            {
+                // Blocks 0-9 hold data, 10-49 are written zeros (allocated), the rest holes.
+                data.AsSpan().Fill(block < 10 ? (byte)(block + 1) : (byte)0);
+                file.Position = block * TestImage.Block;
+                file.Write(data);
+            }
+        }
+
+        var expected = ImageState.Of(path);
+        var record = (await workspace.SnapshotAsync([path])).Snapshot;
+
+        Assert.Equal(SnapshotRecord.ImageKind, record.Kind);
+        Assert.Equal(40 * TestImage.Block, record.Stats.ZeroBytes);
+        Assert.Equal(10 * TestImage.Block, record.Stats.NewBytes);
+        var manifest = await workspace.Repository.ReadManifestAsync(record);
+        var entry = manifest.Lookup(0, "disk.img"u8);
+        Assert.Equal(10, manifest.ChunkRefsOf(entry).Length);
+        Assert.Equal(EntryTraits.Sparse, manifest.Entries[entry].Traits);
+
+        await workspace.RestoreAndCheckAsync(record, expected, "disk.img");
+    }
+
+    [Fact]
+    public async Task Unchanged_images_are_not_read_again_and_changed_ones_store_only_new_blocks()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var rootfs = new TestImage(workspace.PathOf("rootfs.ext4"), ImageBlocks, seed: 10);
+        var memory = new TestImage(workspace.PathOf("mem.img"), ImageBlocks / 4, seed: 11);
+        rootfs.Change(1024);
+        memory.Change(512);
+        var first = (await workspace.SnapshotAsync([rootfs.Path, memory.Path])).Snapshot;
+        Assert.Equal([memory.Path, rootfs.Path], first.Paths); // entry order: by name
+
+        memory.Change(3, zeroOneIn: int.MaxValue);
+        var expected = memory.State();
+        var second = (await workspace.SnapshotAsync([memory.Path, rootfs.Path])).Snapshot; // same set, other order: auto finds the parent
+
+        Assert.Equal(first.Id.ToString(), second.Parent);
+        Assert.Equal(1, second.Stats.UnchangedFiles);
+        Assert.Equal(new FileInfo(memory.Path).Length, second.Stats.BytesRead);
+        Assert.InRange(second.Stats.NewChunks, 1, 3);
+        await workspace.RestoreAndCheckAsync(second, expected, "mem.img");
+    }
+
+    [Fact]
+    public async Task Images_with_the_same_base_name_are_refused()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        Directory.CreateDirectory(workspace.PathOf("a"));
+        Directory.CreateDirectory(workspace.PathOf("b"));
+        new TestImage(workspace.PathOf("a/mem.img"), 4, seed: 1).Change(1);
+        new TestImage(workspace.PathOf("b/mem.img"), 4, seed: 2).Change(1);
+
+        var error = await Assert.ThrowsAsync<UsageException>(() => workspace.SnapshotAsync([workspace.PathOf("a/mem.img"), workspace.PathOf("b/mem.img")]));
+        Assert.Contains("two images are named 'mem.img'", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Every manifest is complete: a descendant restores with every ancestor's manifest and record gone.</summary>
+    [Fact]
+    public async Task A_descendant_restores_without_any_ancestor_manifest()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var image = new TestImage(workspace.PathOf("mem.img"), ImageBlocks, seed: 5);
+        image.Change(1024);
+        var ancestors = new List<SnapshotRecord>();
+        for (var generation = 0; generation < 4; generation++)
+        {
+            ancestors.Add((await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot);
+            image.Change(100);
+        }
+
+        var expected = image.State();
+        var last = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+        foreach (var ancestor in ancestors)
+        {
+            await workspace.Repository.Store.DeleteAsync(ObjectKeys.Manifest(ancestor.TreeHash));
+            await workspace.Repository.Store.DeleteAsync(ObjectKeys.Snapshot(ancestor.Id));
+        }
+
+        await workspace.RestoreAndCheckAsync(last, expected, "mem.img");
+    }
+
+    [Fact]
+    public async Task The_block_map_counts_new_inherited_and_hole_blocks_against_the_parent()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var image = new TestImage(workspace.PathOf("mem.img"), ImageBlocks, seed: 7);
+        image.Change(1000, zeroOneIn: int.MaxValue);
+        var parent = (await workspace.SnapshotAsync([image.Path])).Snapshot;
+        image.Change(50, zeroOneIn: int.MaxValue);
+        var after = image.State().NonZeroBlocks;
+        var child = (await workspace.SnapshotAsync([image.Path])).Snapshot;
+
+        var inspection = await SnapshotInspection.InspectAsync(workspace.Repository, child);
+        var map = Assert.Single(inspection.Files);
+        Assert.Equal(parent.Id, inspection.Parent!.Id);
+        Assert.Equal("mem.img", map.Path);
+        Assert.Equal(after.Count, map.Blocks);
+        Assert.Equal(child.Stats.NewChunks, map.NewBlocks); // random data: every new block is a new chunk
+        Assert.InRange(map.NewBlocks, 1, 50);
+        Assert.Equal(map.Blocks - map.NewBlocks, map.InheritedBlocks);
+        Assert.Equal(ImageBlocks - after.Count, map.HoleBlocks);
+        Assert.Equal(map.NewBlocks * TestImage.Block, map.NewBytes);
+        Assert.Equal(map.Blocks * TestImage.Block, map.DataBytes);
+        Assert.InRange(map.FrameBytes, map.DataBytes, map.DataBytes + (2 * (4L << 20))); // whole frames: the parent's and the new one
+        Assert.InRange(map.NewStoredBytes, map.NewBytes * 9 / 10, map.NewBytes * 11 / 10); // random data does not compress
+        Assert.Equal(1, map.NewPacks);
+    }
+}
