@@ -7,8 +7,10 @@
 #                                                          vs  restic backup (S3 backend)
 #   restore from S3:  cairn restore                       vs  aws s3 cp s3://... - | zstd -d | tar -xf - -C OUT
 #                                                          vs  restic restore
-# and prints medians (min-max) of wall time and peak RSS, stored bytes, Cairn's GET count per restore, and the
-# ratios Cairn / pipe. Needs root (drop_caches), GNU time, zstd, restic and the AWS CLI (`aws` on PATH).
+# and Cairn with a repository in a local directory (same disk), to show what S3 itself costs.
+# and prints medians (min-max) of wall time, CPU time (user + system, of every process of a pipeline) and peak RSS,
+# stored bytes, Cairn's GET count per restore, and the ratios Cairn / pipe. On a shared machine the CPU times are
+# the steadier figure: wall times move with whatever else runs. Needs root (drop_caches), GNU time, zstd, restic and the AWS CLI (`aws` on PATH).
 #
 # Usage: sudo bench/s3.sh [--runs N] [--corpus DIR] [--work DIR]
 #   CAIRN=/path/to/cairn   the CLI (default: ./cairn, which builds a Release binary first)
@@ -34,7 +36,7 @@ die() { echo "bench/s3.sh: $*" >&2; exit 1; }
 ((EUID == 0)) || die "needs root (drops the page cache before every timed step)"
 [[ -d $corpus ]] || die "no corpus at $corpus"
 [[ -x /usr/bin/time ]] || die "needs GNU time (/usr/bin/time)"
-for tool in zstd tar restic aws; do command -v "$tool" >/dev/null || die "needs $tool on PATH"; done
+for tool in zstd tar restic aws bc python3; do command -v "$tool" >/dev/null || die "needs $tool on PATH"; done
 cairn="${CAIRN:-$here/cairn}"
 [[ -e $work ]] && die "$work exists: remove it or pass --work"
 
@@ -61,19 +63,21 @@ mkdir -p "$work"
 # Build outside the timed steps.
 "$cairn" --version >/dev/null
 
-results="$work/results.tsv"   # tool phase round wall_s rss_kib
+results="$work/results.tsv"   # tool phase round wall_s rss_kib cpu_s
 : >"$results"
 
-# timed TOOL PHASE ROUND COMMAND...: cold cache, then wall time and peak RSS (of the largest process of a pipeline).
+# timed TOOL PHASE ROUND COMMAND...: cold cache, then wall time, peak RSS (of the largest process of a pipeline) and
+# CPU time (of all of them). The S3 server's own CPU time is not in it: it runs outside, on the same 2 cores.
 timed() {
   local tool="$1" phase="$2" round="$3"; shift 3
   sync
   echo 3 >/proc/sys/vm/drop_caches
   local load; load="$(cut -d' ' -f1 /proc/loadavg)"
-  /usr/bin/time -f '%e %M' -o "$work/time" "$@"
-  read -r wall rss <"$work/time"
-  printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$phase" "$round" "$wall" "$rss" >>"$results"
-  printf '  %-7s %-8s round %s: %6.2f s %7d KiB (load %s)\n' "$tool" "$phase" "$round" "$wall" "$rss" "$load" >&2
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time" "$@"
+  read -r wall rss user system <"$work/time"
+  local cpu; cpu="$(echo "$user + $system" | bc)"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$phase" "$round" "$wall" "$rss" "$cpu" >>"$results"
+  printf '  %-7s %-8s round %s: %6.2f s %6.2f s CPU %7d KiB (load %s)\n' "$tool" "$phase" "$round" "$wall" "$cpu" "$rss" "$load" >&2
 }
 
 stored() { aws s3 ls "s3://$bucket/$1" --recursive --summarize --endpoint-url "$endpoint" | awk '/Total Size/ {print $3}'; }
@@ -88,6 +92,11 @@ for round in $(seq 1 "$runs"); do
   id="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$work/cairn-snapshot.json")"
   printf 'cairn\tstored\t%s\t%s\n' "$round" "$(stored "$base/cairn/")" >>"$results"
 
+  local_repo="$work/local-repo"
+  "$cairn" -r "$local_repo" init >/dev/null
+  timed local snapshot "$round" sh -c '"$0" -r "$1" snapshot "$2" --json >"$3"' "$cairn" "$local_repo" "$corpus" "$work/local-snapshot.json"
+  local_id="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$work/local-snapshot.json")"
+
   timed pipe snapshot "$round" sh -c 'tar -cf - -C "$0" . | zstd -3 -T0 -q | aws s3 cp - "$1" --endpoint-url "$2"' \
     "$corpus" "s3://$bucket/$base/ws.tar.zst" "$endpoint"
   printf 'pipe\tstored\t%s\t%s\n' "$round" "$(stored "$base/ws.tar.zst")" >>"$results"
@@ -101,6 +110,9 @@ for round in $(seq 1 "$runs"); do
   timed cairn restore "$round" sh -c '"$0" -r "$1" restore "$2" "$3" --json >"$4"' "$cairn" "$repo" "$id" "$out" "$work/cairn-restore.json"
   printf 'cairn\tgets\t%s\t%s\n' "$round" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"]["gets"])' "$work/cairn-restore.json")" >>"$results"
   rm -rf "$out"
+
+  timed local restore "$round" "$cairn" -r "$local_repo" restore "$local_id" "$out" -q
+  rm -rf "$out" "$local_repo"
 
   mkdir "$out"
   timed pipe restore "$round" sh -c 'aws s3 cp "$0" - --endpoint-url "$1" | zstd -d -q | tar -xf - -C "$2"' \
@@ -125,18 +137,20 @@ secs = lambda x: f"{x:.2f}"
 mib = lambda x: f"{x / 1024:.0f}"
 mb = lambda x: f"{x / 1e6:.1f}"
 print(f"corpus {corpus}, {runs} rounds, medians (min–max)\n")
-print("| tool | snapshot s | snapshot peak RSS MiB | stored MB | restore s | restore peak RSS MiB |")
-print("|---|---|---|---|---|---|")
-for tool, name in (("cairn", "cairn"), ("pipe", "tar \\| zstd -3 -T0 \\| aws s3 cp"), ("restic", "restic 0.14 (S3 backend)")):
-    print(f"| {name} | {cell(values(tool, 'snapshot', 3), secs)} | {cell(values(tool, 'snapshot', 4), mib)} | {cell(values(tool, 'stored', 3), mb)} "
-          f"| {cell(values(tool, 'restore', 3), secs)} | {cell(values(tool, 'restore', 4), mib)} |")
+print("| tool | snapshot s | snapshot CPU s | snapshot peak RSS MiB | stored MB | restore s | restore CPU s | restore peak RSS MiB |")
+print("|---|---|---|---|---|---|---|---|")
+for tool, name in (("cairn", "cairn"), ("local", "cairn, local directory repository"), ("pipe", "tar \\| zstd -3 -T0 \\| aws s3 cp"), ("restic", "restic 0.14 (S3 backend)")):
+    print(f"| {name} | {cell(values(tool, 'snapshot', 3), secs)} | {cell(values(tool, 'snapshot', 5), secs)} | {cell(values(tool, 'snapshot', 4), mib)} "
+          f"| {cell(values(tool, 'stored', 3), mb)} | {cell(values(tool, 'restore', 3), secs)} | {cell(values(tool, 'restore', 5), secs)} | {cell(values(tool, 'restore', 4), mib)} |")
 gets = values("cairn", "gets", 3)
 stored = values("cairn", "stored", 3)
 print(f"\nCairn GETs per restore: {cell(gets, lambda x: f'{x:.0f}')}; bound (stored MB / 8) + 5 = {statistics.median(stored) / 1e6 / 8 + 5:.1f}")
 for phase, target in (("snapshot", 0.8), ("restore", 0.7)):
-    c, p = values("cairn", phase, 3), values("pipe", phase, 3)
-    if c and p:
-        print(f"{phase}: cairn / pipe = {statistics.median(c) / statistics.median(p):.2f} (target ≤ {target})")
+    ratio = lambda column: statistics.median(values("cairn", phase, column)) / statistics.median(values("pipe", phase, column))
+    print(f"{phase}: cairn / pipe = {ratio(3):.2f} wall (target ≤ {target}), {ratio(5):.2f} CPU")
+for phase in ("snapshot", "restore"):
+    c, l = values("cairn", phase, 3), values("local", phase, 3)
+    print(f"{phase}: cairn on S3 / cairn on a local directory = {statistics.median(c) / statistics.median(l):.2f} wall")
 rss = values("cairn", "snapshot", 4) + values("cairn", "restore", 4)
 print(f"Cairn peak RSS: {max(rss) / 1024:.0f} MiB at most (target ≤ 256)")
 EOF
