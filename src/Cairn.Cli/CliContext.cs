@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Cairn.Storage;
+using Cairn.Storage.S3;
 
 namespace Cairn.Cli;
 
@@ -49,7 +50,17 @@ internal sealed class CliContext
         }
     }
 
-    public IObjectStore OpenStore() => StoreFactory.Open(RepositoryLocation);
+    public IObjectStore OpenStore() => StoreFactory.Open(RepositoryLocation, ReadS3Settings());
+
+    /// <summary>How to reach an S3 repository, from the <c>--s3-*</c> options (ignored for a local one).</summary>
+    private S3Settings ReadS3Settings()
+    {
+        var endpoint = ParseResult.GetValue(GlobalOptions.S3Endpoint);
+        return new S3Settings(
+            string.IsNullOrWhiteSpace(endpoint) ? null : S3StoreOptions.ParseEndpoint(endpoint, "--s3-endpoint"),
+            ParseResult.GetValue(GlobalOptions.S3PathStyle),
+            !ParseResult.GetValue(GlobalOptions.S3NoVerifyConditionalWrites));
+    }
 
     /// <summary>Opens the repository; the default local one is created on first use.</summary>
     public async Task<Repository.Repository> OpenRepositoryAsync(CancellationToken cancellationToken, bool createDefault = false)

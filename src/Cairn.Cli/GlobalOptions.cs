@@ -22,4 +22,25 @@ internal static class GlobalOptions
         Description = "No progress display.",
         Recursive = true,
     };
+
+    public static readonly Option<string?> S3Endpoint = new("--s3-endpoint")
+    {
+        Description = "S3-compatible server for s3:// repositories, e.g. http://127.0.0.1:9000. Default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3.",
+        HelpName = "URL",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool?> S3PathStyle = new("--s3-path-style")
+    {
+        Description = "Address buckets as ENDPOINT/BUCKET (true) or BUCKET.ENDPOINT (false). Default: true when an endpoint is set, false on AWS.",
+        Arity = ArgumentArity.ZeroOrOne,
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> S3NoVerifyConditionalWrites = new("--s3-no-verify-conditional-writes")
+    {
+        Description = "Do not check that the S3 server enforces conditional writes (If-None-Match/If-Match) before relying on them. "
+            + "Only for a server known to enforce them, or for a repository that never has more than one writer.",
+        Recursive = true,
+    };
 }

@@ -83,6 +83,13 @@ internal sealed class RetryRunner
     public string Message(string verb, string key, string cause) =>
         key.Length == 0 ? $"cannot {verb} {_options.Location}: {cause}" : $"cannot {verb} '{key}' in {_options.Location}: {cause}";
 
+    /// <summary>The cause in the message of a <see cref="StoreException"/> this runner threw for <paramref name="verb"/>: the message without "cannot VERB 'KEY' in LOCATION: ".</summary>
+    public string CauseOf(StoreException e, string verb)
+    {
+        var prefix = Message(verb, e.Key, string.Empty);
+        return e.Message.StartsWith(prefix, StringComparison.Ordinal) ? e.Message[prefix.Length..] : e.Message;
+    }
+
     /// <summary>Full jitter: uniform in [0, min(max, base * 2^(n-1))).</summary>
     private TimeSpan Backoff(int attempt)
     {

@@ -26,12 +26,7 @@ internal static class S3ClientFactory
                 continue;
             }
 
-            if (!Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-            {
-                throw new UsageException($"{name}='{value}' is not an http(s) URL");
-            }
-
-            return uri;
+            return S3StoreOptions.ParseEndpoint(value, name);
         }
 
         return null;

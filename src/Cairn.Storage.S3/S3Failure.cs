@@ -68,8 +68,11 @@ internal sealed record S3Failure(FailureKind Kind, string Cause, int StatusCode 
 
         if (exception is AmazonClientException client)
         {
-            // Client-side problems: no credentials, bad configuration. Retrying does not help.
-            return new(FailureKind.Permanent, client.Message);
+            // Client-side problems: no credentials, bad configuration. Retrying does not help. The SDK lists every
+            // credential source it tried on lines of their own: one line with what to set says more.
+            return client.Message.StartsWith("Failed to resolve AWS credentials", StringComparison.Ordinal)
+                ? new(FailureKind.Permanent, "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
+                : new(FailureKind.Permanent, FirstLine(client.Message));
         }
 
         return new(FailureKind.Permanent, $"{exception.GetType().Name}: {exception.Message}");
@@ -129,6 +132,8 @@ internal sealed record S3Failure(FailureKind Kind, string Cause, int StatusCode 
 
         return null;
     }
+
+    private static string FirstLine(string message) => message.AsSpan().TrimStart().ToString().Split('\n', 2)[0].TrimEnd();
 
     private static string InnermostMessage(Exception e)
     {

@@ -128,7 +128,7 @@ public sealed class S3ObjectStore : IObjectStore
             {
                 throw new StoreException(key, _runner.Message("write", key,
                     $"the server at {_endpoint} ignores conditional writes (If-None-Match/If-Match), so concurrent writers could overwrite each other; "
-                    + "use a server that enforces them, or turn the check off if only one writer ever uses this repository"));
+                    + "use a server that enforces them, or, if only one writer ever uses this repository, turn the check off (--s3-no-verify-conditional-writes)"));
             }
         }
 
@@ -280,7 +280,8 @@ public sealed class S3ObjectStore : IObjectStore
         }
         catch (StoreException e)
         {
-            throw new StoreException(key, _runner.Message("write", key, $"checking that the server enforces conditional writes failed: {e.Message}"), e);
+            // The probe's own key means nothing to the caller: name the caller's key and the probe's cause.
+            throw new StoreException(key, _runner.Message("write", key, $"checking that the server enforces conditional writes failed: {_runner.CauseOf(e, "write")}"), e);
         }
     }
 

@@ -116,6 +116,21 @@ public sealed class S3StoreOptions
         return new S3StoreOptions(bucket, prefix);
     }
 
+    /// <summary>Parses an endpoint URL: absolute, <c>http</c> or <c>https</c>.</summary>
+    /// <param name="value">The URL.</param>
+    /// <param name="source">Where it comes from, for the message: <c>--s3-endpoint</c>, <c>AWS_ENDPOINT_URL_S3</c>, …</param>
+    /// <exception cref="UsageException">It is not such a URL.</exception>
+    public static Uri ParseEndpoint(string value, string source)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (!Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new UsageException($"{source}='{value}' is not an http(s) URL");
+        }
+
+        return uri;
+    }
+
     private static string NormalisePrefix(string prefix) =>
         prefix.Length == 0 || prefix.EndsWith('/') ? prefix : prefix + "/";
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Amazon.Runtime;
 
 namespace Cairn.Storage.S3.Tests;
@@ -62,12 +60,7 @@ public sealed class ErrorMessageTests : S3TestBase
     [Fact]
     public async Task An_unreachable_endpoint_says_so_after_a_few_quick_retries()
     {
-        // A port nobody listens on: bind one, note it, close it.
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-
+        var port = UnusedPort();
         var store = OpenStore(o => o.MaxAttempts = 3, new Uri($"http://127.0.0.1:{port}"));
         var clock = Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<StoreException>(async () => await store.ReadAllAsync("config"));

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Amazon.S3.Model;
 
 namespace Cairn.Storage.S3.Tests;
@@ -69,6 +71,16 @@ public abstract class S3TestBase : IAsyncLifetime
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }
         while (token is not null);
+    }
+
+    /// <summary>A port nobody listens on: bind one, note it, close it.</summary>
+    protected static int UnusedPort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
     }
 
     /// <summary>Deterministic pseudo-random bytes.</summary>

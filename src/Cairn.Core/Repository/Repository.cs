@@ -28,16 +28,27 @@ public sealed class Repository : IAsyncDisposable
     {
         config ??= new RepositoryConfig();
         RepositoryConfig.Parse(config.Serialize(), store.Location); // validates the parameters
+
+        // The create-only write below is what settles a race of two inits. This look first is for a store whose
+        // server ignores conditions (S3 with the check turned off): there, the write alone would replace the config
+        // of an existing repository.
+        if (await store.TryGetSizeAsync(ObjectKeys.Config, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw AlreadyExists(store);
+        }
+
         try
         {
             await store.PutAsync(ObjectKeys.Config, config.Serialize(), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false);
         }
         catch (PreconditionFailedException)
         {
-            throw new CairnException($"a repository already exists at {store.Location}");
+            throw AlreadyExists(store);
         }
 
         return new Repository(store, config);
+
+        static CairnException AlreadyExists(IObjectStore store) => new($"a repository already exists at {store.Location}");
     }
 
     /// <summary>Opens an existing repository.</summary>
