@@ -92,6 +92,36 @@ public sealed class FuseMount : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Unmounts the FUSE mount at <paramref name="mountPoint"/> whoever serves it (<c>cairn umount</c>): a regular
+    /// unmount, or a lazy one when it is busy (open files then fail with ENOTCONN). The serving process sees its
+    /// session end. Returns <see cref="FuseUnmountResult.AlreadyUnmounted"/> if no FUSE file system is mounted there.
+    /// </summary>
+    public static FuseUnmountResult UnmountPath(string mountPoint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+        string fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
+        if (!FuseMountTable.IsFuseMount(fullPath))
+        {
+            return FuseUnmountResult.AlreadyUnmounted;
+        }
+
+        if (TryUnmountCleanly(fullPath))
+        {
+            return FuseUnmountResult.Unmounted;
+        }
+
+        UnmountLazily(fullPath);
+        return FuseUnmountResult.LazilyUnmounted;
+    }
+
+    /// <summary>True if a FUSE file system is mounted at <paramref name="mountPoint"/> (topmost mount).</summary>
+    public static bool IsMountedAt(string mountPoint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+        return FuseMountTable.IsFuseMount(mountPoint);
+    }
+
     /// <summary>Completes when the session loop has ended and the session is torn down, whoever unmounted it; faults if the loop failed.</summary>
     public async Task WaitAsync(CancellationToken cancellationToken = default)
     {

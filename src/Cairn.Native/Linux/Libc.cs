@@ -114,6 +114,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "fsetxattr", SetLastError = true)]
     internal static partial int FSetXattr(FileDescriptor fd, byte* name, byte* value, nuint size, int flags);
 
+    [LibraryImport(Library, EntryPoint = "setsid", SetLastError = true)]
+    internal static partial int SetSid();
+
     [LibraryImport(Library, EntryPoint = "geteuid")]
     internal static partial uint GetEUid();
 }
