@@ -27,6 +27,8 @@ internal sealed record DiffItem(string Change, string Path);
 
 internal sealed record TagOutput(string Name, string Snapshot);
 
+internal sealed record MountOutput(string Snapshot, string MountPoint, int Pid, string? CacheDirectory, double Seconds);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CliError))]
 [JsonSerializable(typeof(SnapshotOutput))]
@@ -36,4 +38,5 @@ internal sealed record TagOutput(string Name, string Snapshot);
 [JsonSerializable(typeof(List<DiffItem>))]
 [JsonSerializable(typeof(List<TagOutput>))]
 [JsonSerializable(typeof(TagOutput))]
+[JsonSerializable(typeof(MountOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

@@ -21,6 +21,21 @@ internal static class Formatting
         return unit == 0 ? $"{bytes} B" : string.Create(CultureInfo.InvariantCulture, $"{value:0.0} {units[unit]}");
     }
 
+    /// <summary>Parses a size such as <c>2G</c>, <c>512M</c>, <c>1.5GiB</c>, <c>64k</c> or a plain number of bytes (units are powers of 1024).</summary>
+    public static long ParseBytes(string text, string what)
+    {
+        var s = text.Trim();
+        var unit = s.TrimEnd('B', 'b').TrimEnd('i');
+        var shift = unit.Length == 0 ? -1 : char.ToUpperInvariant(unit[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 };
+        var number = shift > 0 ? unit[..^1] : s;
+        if (shift < 0 || !double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) || value * Math.Pow(2, shift) > long.MaxValue)
+        {
+            throw new UsageException($"{what}: '{text}' is not a size (examples: 2G, 512M, 1048576)");
+        }
+
+        return (long)(value * Math.Pow(2, shift));
+    }
+
     public static string KindName(EntryKind kind) => kind switch
     {
         EntryKind.Regular => "file",

@@ -15,6 +15,8 @@ var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots
     DiffCommand.Create(),
     CatCommand.Create(),
     TagCommand.Create(),
+    MountCommand.Create(),
+    UmountCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
