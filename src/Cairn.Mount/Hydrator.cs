@@ -25,13 +25,12 @@ internal sealed class Hydrator
     /// <summary>Frames of the current phase present in the cache, and how many it has.</summary>
     public (int Done, int Total) Progress => (Volatile.Read(ref _framesDone), Volatile.Read(ref _framesTotal));
 
-    /// <summary>Fetches <paramref name="frames"/> (in any order) into the cache; returns how many had to be fetched.</summary>
+    /// <summary>
+    /// Fetches <paramref name="frames"/> into the cache in the order given (the order the workload first read them),
+    /// frames adjacent in a pack read together; returns how many had to be fetched.
+    /// </summary>
     public async Task<int> PrefetchAsync(int[] frames, CancellationToken cancellationToken)
-    {
-        var m = _context.Manifest;
-        var order = frames.OrderBy(f => m.Frames[f].Pack).ThenBy(f => m.Frames[f].Offset).ToArray();
-        return await RunAsync(order, PackReads.Coalesce(m, order, _context.Options.BackgroundReadSize), cancellationToken).ConfigureAwait(false);
-    }
+        => await RunAsync(frames, PackReads.Coalesce(_context.Manifest, frames, _context.Options.BackgroundReadSize), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Fetches every frame of the snapshot not yet cached; returns how many had to be fetched.</summary>
     public async Task<int> HydrateAsync(CancellationToken cancellationToken)

@@ -35,6 +35,9 @@ public sealed record MountOptions
     /// <summary>Decompressed frames kept in memory for reads that arrive before the frame is on disk.</summary>
     public int MemoryFrames { get; init; } = 8;
 
+    /// <summary>Kernel readahead for the mount in KiB (root only; FUSE's default is 128): bigger sequential reads, fewer requests.</summary>
+    public int ReadAheadKiB { get; init; } = 1024;
+
     /// <summary>How long the kernel may cache entries, attributes and negative lookups: the data never changes.</summary>
     public double KernelCacheSeconds { get; init; } = 86400;
 

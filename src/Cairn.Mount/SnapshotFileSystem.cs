@@ -76,33 +76,23 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
         return 0;
     }
 
+    /// <summary>
+    /// Zero-message opens: reads need no per-open state, so the first open answers ENOSYS and the kernel stops
+    /// sending OPEN and RELEASE (two round trips per file saved), keeping the page cache across opens.
+    /// </summary>
     public int Open(ulong inode, out ulong handle, out bool keepCache)
     {
         handle = 0;
         keepCache = true;
-        if (!TryEntry(inode, out var entry))
-        {
-            return FuseErrno.ENOENT;
-        }
-
-        return _manifest.Entries[entry].Kind switch
-        {
-            EntryKind.Regular => 0,
-            EntryKind.Directory => FuseErrno.EISDIR,
-            _ => FuseErrno.EINVAL,
-        };
+        return FuseErrno.ENOSYS;
     }
 
+    /// <summary>Zero-message directory opens, as for files; listings stay cached.</summary>
     public int OpenDir(ulong inode, out ulong handle, out bool cacheEntries)
     {
         handle = 0;
         cacheEntries = true;
-        if (!TryEntry(inode, out var entry))
-        {
-            return FuseErrno.ENOENT;
-        }
-
-        return _manifest.Entries[entry].Kind == EntryKind.Directory ? 0 : FuseErrno.ENOTDIR;
+        return FuseErrno.ENOSYS;
     }
 
     public int ReadDirectory(ulong inode, ulong handle, long offset, ref FuseDirectoryWriter writer)

@@ -96,6 +96,11 @@ public sealed class SnapshotMount : IAsyncDisposable
             throw;
         }
 
+        if (options.ReadAheadKiB > 0)
+        {
+            fuse.TrySetReadAhead(Math.Min(options.ReadAheadKiB, options.Fuse.MaxReadKiB));
+        }
+
         var mount = new SnapshotMount(fuse, context, fetcher, handles);
         mount.StartBackground(repository);
         return mount;
