@@ -92,7 +92,7 @@ start_mount() { # TOOL -> starts the server in the background (or mounts), sets 
     kernel) mount -t squashfs -o loop,ro "$image" "$mnt" ;;
     restic)
       restic -q -r "$restic_repo" mount "$mnt" >/dev/null 2>&1 & server_pid=$!
-      root="$mnt/snapshots/latest$corpus" ;;
+      root="$mnt/snapshots/latest" ;; # restic 0.14 stores `backup .` relative to the directory
   esac
 }
 

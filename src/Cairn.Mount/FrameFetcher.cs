@@ -8,7 +8,7 @@ namespace Cairn.Mount;
 /// Fetches frames from the repository: one ranged read of the frame's compressed bytes, <see cref="FrameCodec.Decode"/>
 /// (CRC-32C, exact length), then into the memory and disk caches. Concurrent requests for one frame share one fetch.
 /// Demand fetches (a read waits) start at once on the thread pool, never on a FUSE worker; background fetches
-/// (prefetch, hydration) read runs of frames and wait while demand fetches are in flight.
+/// (prefetch, hydration) read runs of frames on low-priority worker threads and wait while demand fetches are in flight.
 /// </summary>
 internal sealed class FrameFetcher
 {
@@ -62,16 +62,17 @@ internal sealed class FrameFetcher
 
     /// <summary>
     /// Fetches the frames of <paramref name="frames"/> (one pack, ascending offsets) that are neither cached nor in
-    /// flight, with one ranged read from the first to the last of them, after any demand fetch in flight.
+    /// flight, with one ranged read from the first to the last of them, once no demand fetch is in flight.
+    /// Blocks the calling thread throughout (a low-priority background worker: the decoding is done at its priority).
     /// Returns the number of frames fetched. A frame that fails is logged and skipped (a read will retry it).
     /// </summary>
-    public async Task<int> FetchInBackgroundAsync(IReadOnlyList<int> frames, CancellationToken cancellationToken)
+    public int FetchInBackground(IReadOnlyList<int> frames, CancellationToken cancellationToken)
     {
-        await _gate.WaitIdleAsync(cancellationToken).ConfigureAwait(false);
+        _gate.WaitIdleAsync(cancellationToken).GetAwaiter().GetResult();
         _work.Enter();
         try
         {
-            return await FetchRunAsync(frames, cancellationToken).ConfigureAwait(false);
+            return FetchRun(frames, cancellationToken);
         }
         finally
         {
@@ -98,7 +99,7 @@ internal sealed class FrameFetcher
         }, CancellationToken.None);
     }
 
-    private async Task<int> FetchRunAsync(IReadOnlyList<int> frames, CancellationToken cancellationToken)
+    private int FetchRun(IReadOnlyList<int> frames, CancellationToken cancellationToken)
     {
         var claimed = new List<PendingFrame>();
         foreach (var frame in frames)
@@ -125,7 +126,7 @@ internal sealed class FrameFetcher
         var done = 0;
         try
         {
-            await _context.Store.ReadRangeAsync(key, start, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            _context.Store.ReadRangeAsync(key, start, buffer.AsMemory(0, length), cancellationToken).AsTask().GetAwaiter().GetResult();
             foreach (var pending in claimed)
             {
                 ref readonly var f = ref m.Frames[pending.Frame];

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cairn.Native.Linux;
 using Cairn.Restore;
 
 namespace Cairn.Mount;
@@ -40,24 +41,65 @@ internal sealed class Hydrator
         return await RunAsync(order, plan.Reads, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<int> RunAsync(int[] order, IReadOnlyList<PackRead> reads, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the reads on <see cref="MountOptions.BackgroundConcurrency"/> dedicated threads at the lowest CPU priority
+    /// (nice 19): on a busy machine the decoding takes only what reads and everything else leave over.
+    /// </summary>
+    private Task<int> RunAsync(int[] order, IReadOnlyList<PackRead> reads, CancellationToken cancellationToken)
     {
         Volatile.Write(ref _framesDone, 0);
         Volatile.Write(ref _framesTotal, order.Length);
+        var finished = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var workers = _context.Options.BackgroundConcurrency;
+        var next = -1;
         var fetched = 0;
+        Exception? failure = null;
         var lastReport = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(reads, new ParallelOptions { MaxDegreeOfParallelism = _context.Options.BackgroundConcurrency, CancellationToken = cancellationToken }, async (read, ct) =>
+        for (var w = 0; w < workers; w++)
         {
-            var frames = order.AsSpan(read.FirstFrame, read.FrameCount).ToArray();
-            Interlocked.Add(ref fetched, await _fetcher.FetchInBackgroundAsync(frames, ct).ConfigureAwait(false));
-            var done = Interlocked.Add(ref _framesDone, frames.Length);
-            if (lastReport.Elapsed > s_progressInterval)
+            new Thread(() =>
             {
-                lastReport.Restart();
-                _context.Log($"hydrating: {done}/{order.Length} frames, {MiB(_context.Statistics.FetchedBytes)} fetched");
-            }
-        }).ConfigureAwait(false);
-        return fetched;
+                LinuxProcess.TryLowerThreadPriority(19);
+                try
+                {
+                    int k;
+                    while ((k = Interlocked.Increment(ref next)) < reads.Count)
+                    {
+                        var frames = order.AsSpan(reads[k].FirstFrame, reads[k].FrameCount).ToArray();
+                        Interlocked.Add(ref fetched, _fetcher.FetchInBackground(frames, cancellationToken));
+                        var done = Interlocked.Add(ref _framesDone, frames.Length);
+                        if (lastReport.Elapsed > s_progressInterval)
+                        {
+                            lastReport.Restart();
+                            _context.Log($"hydrating: {done}/{order.Length} frames, {MiB(_context.Statistics.FetchedBytes)} fetched");
+                        }
+                    }
+                }
+#pragma warning disable CA1031 // Reported through the task (cancellation included).
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    Interlocked.CompareExchange(ref failure, e, null);
+                }
+                finally
+                {
+                    if (Interlocked.Decrement(ref workers) == 0)
+                    {
+                        if (failure is not null)
+                        {
+                            finished.SetException(failure);
+                        }
+                        else
+                        {
+                            finished.SetResult(fetched);
+                        }
+                    }
+                }
+            })
+            { IsBackground = true, Name = "cairn-background-fetch" }.Start();
+        }
+
+        return finished.Task;
     }
 
     internal static string MiB(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MiB";

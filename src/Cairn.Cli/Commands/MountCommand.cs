@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using Cairn.Mount;
 using Cairn.Native.Fuse;
+using Cairn.Native.Linux;
 
 namespace Cairn.Cli.Commands;
 
@@ -69,6 +70,10 @@ internal static class MountCommand
         await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
         var record = await repository.ResolveAsync(reference, ct).ConfigureAwait(false);
         await using var mount = await SnapshotMount.StartAsync(repository, record, mountPoint, options, ct).ConfigureAwait(false);
+
+        // This process is on the data path of every read in the mount: its code, once used, must not be paged out
+        // (memory pressure, or a dropped page cache, would otherwise stall requests while it is read back from disk).
+        LinuxProcess.LockFileMappingsOnFault();
 
         // From here on a signal unmounts instead of killing the process (which would leave a dead mount behind).
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
