@@ -92,7 +92,7 @@ start_mount() { # TOOL -> starts the server in the background (or mounts), sets 
     kernel) mount -t squashfs -o loop,ro "$image" "$mnt" ;;
     restic)
       restic -q -r "$restic_repo" mount "$mnt" >/dev/null 2>&1 & server_pid=$!
-      root="$mnt/snapshots/latest" ;; # restic 0.14 stores `backup .` relative to the directory
+      root="$mnt/snapshots/latest/" ;; # a symlink (the slash makes find follow it); `backup .` is stored relative
   esac
 }
 
@@ -125,6 +125,7 @@ trap stop_mount EXIT
 
 # ---------------------------------------------------------------- steps
 step_seconds=""
+server_rss_kib="" # peak RSS of the server process after reading everything (FUSE servers only)
 run_step() { # TOOL STEP -> sets step_seconds (runs in this shell: the server must stay its child)
   local tool=$1 step=$2 t0 t1
   if [[ $step == answers ]]; then
@@ -146,6 +147,9 @@ run_step() { # TOOL STEP -> sets step_seconds (runs in this shell: the server mu
       workload) (cd "$root" && node -e "require('typescript')") ;;
     esac
     t1=$(now_us)
+    if [[ $step == all && -n $server_pid && -r /proc/$server_pid/status ]]; then
+      server_rss_kib=$(awk '/^VmHWM/ { print $2 }' "/proc/$server_pid/status")
+    fi
   fi
   step_seconds=$(printf '%d.%06d' $(((t1 - t0) / 1000000)) $(((t1 - t0) % 1000000)))
 }
@@ -176,13 +180,17 @@ for tool in $tools; do
     done
     stop_mount
     figure[$tool.$step]=$(printf '%s\n' "${values[@]}" | median)
+    if [[ $step == all && -n $server_rss_kib ]]; then
+      figure[$tool.rss]=$((server_rss_kib / 1024))
+      server_rss_kib=""
+    fi
   done
 done
 
-printf '\n| tool |'; for step in $steps; do printf ' %s s |' "$step"; done; printf '\n|---|'
-for step in $steps; do printf -- '---|'; done; printf '\n'
+printf '\n| tool |'; for step in $steps; do printf ' %s s |' "$step"; done; printf ' server peak RSS MiB |\n|---|'
+for step in $steps; do printf -- '---|'; done; printf -- '---|\n'
 for tool in $tools; do
   printf '| %s |' "$tool"
   for step in $steps; do printf ' %s |' "${figure[$tool.$step]:--}"; done
-  printf '\n'
+  printf ' %s |\n' "${figure[$tool.rss]:--}"
 done

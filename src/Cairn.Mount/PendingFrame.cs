@@ -15,7 +15,7 @@ internal sealed class PendingFrame(int frame)
 
     public int Frame { get; } = frame;
 
-    /// <summary>A task for a reference to the decoded frame; null if the fetch was abandoned (start another).</summary>
+    /// <summary>A task for a reference to the decoded frame; null if the fetch was abandoned or its result already released (start another).</summary>
     public Task<DecodedFrame>? TryJoin()
     {
         lock (_lock)
@@ -25,10 +25,11 @@ internal sealed class PendingFrame(int frame)
                 return null;
             }
 
-            // The fetch holds its own reference until it is no longer joinable, so this cannot fail.
-            if (_result is not null && _result.TryAddReference())
+            if (_result is not null)
             {
-                return Task.FromResult(_result);
+                // Delivered. Once the fetch has let go of it (and no cache holds it) the buffer is gone: the caller
+                // finds the frame in the disk cache, or fetches it again.
+                return _result.TryAddReference() ? Task.FromResult(_result) : null;
             }
 
             if (_error is not null)
