@@ -34,6 +34,8 @@ internal sealed record LogOutput(IReadOnlyList<LogItem> Snapshots, string? Missi
 
 internal sealed record InspectOutput(string Id, string Kind, string? Parent, bool ParentFound, long ManifestBytes, int Chunks, int Frames, int Packs, IReadOnlyList<Cairn.Inspection.BlockMap> Files);
 
+internal sealed record MountOutput(string Snapshot, string MountPoint, int Pid, string? CacheDirectory, double Seconds);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CliError))]
 [JsonSerializable(typeof(SnapshotOutput))]
@@ -45,4 +47,6 @@ internal sealed record InspectOutput(string Id, string Kind, string? Parent, boo
 [JsonSerializable(typeof(TagOutput))]
 [JsonSerializable(typeof(LogOutput))]
 [JsonSerializable(typeof(InspectOutput))]
+
+[JsonSerializable(typeof(MountOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

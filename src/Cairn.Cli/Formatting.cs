@@ -21,17 +21,19 @@ internal static class Formatting
         return unit == 0 ? $"{bytes} B" : string.Create(CultureInfo.InvariantCulture, $"{value:0.0} {units[unit]}");
     }
 
-    /// <summary>A byte count as written on a command line: digits with an optional K, M or G suffix (powers of 1024).</summary>
-    public static int ParseSize(string text)
+    /// <summary>Parses a size such as <c>2G</c>, <c>512M</c>, <c>1.5GiB</c>, <c>64k</c> or a plain number of bytes (units are powers of 1024).</summary>
+    public static long ParseBytes(string text, string what)
     {
-        var multiplier = char.ToUpperInvariant(text.Length > 0 ? text[^1] : ' ') switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1L };
-        var digits = multiplier == 1 ? text : text[..^1];
-        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value * multiplier > int.MaxValue)
+        var s = text.Trim();
+        var unit = s.TrimEnd('B', 'b').TrimEnd('i');
+        var shift = unit.Length == 0 ? -1 : char.ToUpperInvariant(unit[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 };
+        var number = shift > 0 ? unit[..^1] : s;
+        if (shift < 0 || !double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) || value * Math.Pow(2, shift) > long.MaxValue)
         {
-            throw new UsageException($"'{text}' is not a size (digits with an optional K, M or G suffix)");
+            throw new UsageException($"{what}: '{text}' is not a size (examples: 2G, 512M, 1048576)");
         }
 
-        return (int)(value * multiplier);
+        return (long)(value * Math.Pow(2, shift));
     }
 
     public static string KindName(EntryKind kind) => kind switch

@@ -21,6 +21,8 @@ var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots
     LogCommand.Create(),
     ForkCommand.Create(),
     InspectCommand.Create(),
+    MountCommand.Create(),
+    UmountCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

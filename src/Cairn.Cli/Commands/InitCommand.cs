@@ -16,7 +16,8 @@ internal static class InitCommand
             var config = new Repository.RepositoryConfig();
             if (context.ParseResult.GetValue(blockSize) is { } size)
             {
-                config = config with { ImageBlockSize = Formatting.ParseSize(size) };
+                var bytes = Formatting.ParseBytes(size, "--image-block-size");
+                config = config with { ImageBlockSize = bytes is > 0 and <= int.MaxValue ? (int)bytes : throw new UsageException($"--image-block-size: {size} is out of range") };
             }
 
             await using var store = context.OpenStore();

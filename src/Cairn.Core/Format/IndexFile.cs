@@ -8,7 +8,6 @@ namespace Cairn.Format;
 public static class IndexFile
 {
     public const uint Version = 1;
-    private const int HeaderSize = 16;
 
     private static ReadOnlySpan<byte> Magic => "CAIRNIDX"u8;
 
@@ -25,30 +24,12 @@ public static class IndexFile
             body.Write(one.WrittenSpan);
         }
 
-        var compressed = ZstdFrames.Compress(body.WrittenSpan, compressionLevel);
-        var output = new BinaryBuilder(HeaderSize + compressed.Length);
-        output.Write(Magic);
-        output.WriteUInt32(Version);
-        output.WriteUInt32(0);
-        output.Write(compressed);
-        return output.ToArray();
+        return SealedObject.Seal(Magic, Version, body.WrittenSpan, compressionLevel);
     }
 
     public static List<(ContentId Pack, PackIndex Index)> Decode(ReadOnlySpan<byte> data, string what)
     {
-        if (data.Length < HeaderSize || !data[..8].SequenceEqual(Magic))
-        {
-            throw new CorruptDataException($"{what} is not a Cairn index");
-        }
-
-        var header = new BinaryCursor(data[8..HeaderSize], what);
-        var version = header.ReadUInt32();
-        if (version != Version)
-        {
-            throw new CorruptDataException($"{what} is index format version {version}; this Cairn reads version {Version}");
-        }
-
-        var body = ZstdFrames.Decompress(data[HeaderSize..], 1 << 30, what);
+        var body = SealedObject.Open(data, Magic, Version, "index", 1 << 30, what);
         var cursor = new BinaryCursor(body, what);
         var count = cursor.ReadInt32Checked(cursor.Remaining / 40);
         var result = new List<(ContentId, PackIndex)>(count);

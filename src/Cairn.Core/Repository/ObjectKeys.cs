@@ -11,6 +11,7 @@ public static class ObjectKeys
     public const string ManifestsPrefix = "manifests/";
     public const string SnapshotsPrefix = "snapshots/";
     public const string TagsPrefix = "tags/";
+    public const string TracesPrefix = "traces/";
 
     /// <summary>Packs fan out over 256 prefixes so no directory (or S3 listing page) grows unbounded.</summary>
     public static string Pack(ContentId id)
@@ -26,6 +27,9 @@ public static class ObjectKeys
     public static string Snapshot(ContentId id) => SnapshotsPrefix + id;
 
     public static string Tag(string name) => TagsPrefix + name;
+
+    /// <summary>The read trace recorded by the first mount of a tree (advisory: what to prefetch first).</summary>
+    public static string Trace(ContentId treeHash) => TracesPrefix + treeHash;
 
     /// <summary>The id at the end of a key, if it is one.</summary>
     public static bool TryParseId(string key, out ContentId id)

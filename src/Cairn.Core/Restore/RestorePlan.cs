@@ -2,9 +2,6 @@ using Cairn.Manifests;
 
 namespace Cairn.Restore;
 
-/// <summary>One ranged read: a run of frames of one pack, fetched together.</summary>
-public readonly record struct PackRead(int Pack, long Offset, int Length, int FirstFrame, int FrameCount);
-
 /// <summary>
 /// What a full restore reads and where each byte goes, as flat arrays (no per-chunk objects): the frames that hold
 /// the snapshot's chunks in pack order, coalesced into ranged reads; the chunks of each frame; the (file, offset)
@@ -13,9 +10,6 @@ public readonly record struct PackRead(int Pack, long Offset, int Length, int Fi
 /// </summary>
 public sealed class RestorePlan
 {
-    // Frames closer than this are read together rather than as two requests.
-    private const int MaxGap = 256 << 10;
-
     private int[] _frameOrder = [];
     private int[] _chunkStart = [];
     private int[] _chunks = [];
@@ -86,29 +80,7 @@ public sealed class RestorePlan
             .Where(f => chunkCount[f + 1] > chunkCount[f])
             .OrderBy(f => m.Frames[f].Pack).ThenBy(f => m.Frames[f].Offset)
             .ToArray();
-        var reads = new List<PackRead>();
-        var start = 0;
-        for (var k = 1; k <= plan._frameOrder.Length; k++)
-        {
-            if (k < plan._frameOrder.Length)
-            {
-                var first = m.Frames[plan._frameOrder[start]];
-                var previous = m.Frames[plan._frameOrder[k - 1]];
-                var next = m.Frames[plan._frameOrder[k]];
-                var previousEnd = previous.Offset + previous.CompressedLength;
-                if (next.Pack == first.Pack && next.Offset >= previousEnd && next.Offset - previousEnd <= MaxGap && next.Offset + next.CompressedLength - first.Offset <= maxReadSize)
-                {
-                    continue;
-                }
-            }
-
-            var head = m.Frames[plan._frameOrder[start]];
-            var tail = m.Frames[plan._frameOrder[k - 1]];
-            reads.Add(new PackRead((int)head.Pack, head.Offset, (int)(tail.Offset + tail.CompressedLength - head.Offset), start, k - start));
-            start = k;
-        }
-
-        plan.Reads = reads;
+        plan.Reads = PackReads.Coalesce(m, plan._frameOrder, maxReadSize);
         plan.MaxFrameLength = plan._frameOrder.Length == 0 ? 0 : plan._frameOrder.Max(f => (int)m.Frames[f].UncompressedLength);
         return plan;
     }

@@ -92,6 +92,60 @@ public sealed class FuseMount : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Unmounts the FUSE mount at <paramref name="mountPoint"/> whoever serves it (<c>cairn umount</c>): a regular
+    /// unmount, or a lazy one when it is busy (open files then fail with ENOTCONN). The serving process sees its
+    /// session end. Returns <see cref="FuseUnmountResult.AlreadyUnmounted"/> if no FUSE file system is mounted there.
+    /// </summary>
+    public static FuseUnmountResult UnmountPath(string mountPoint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+        string fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
+        if (!FuseMountTable.IsFuseMount(fullPath))
+        {
+            return FuseUnmountResult.AlreadyUnmounted;
+        }
+
+        if (TryUnmountCleanly(fullPath))
+        {
+            return FuseUnmountResult.Unmounted;
+        }
+
+        UnmountLazily(fullPath);
+        return FuseUnmountResult.LazilyUnmounted;
+    }
+
+    /// <summary>True if a FUSE file system is mounted at <paramref name="mountPoint"/> (topmost mount).</summary>
+    public static bool IsMountedAt(string mountPoint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+        return FuseMountTable.IsFuseMount(mountPoint);
+    }
+
+    /// <summary>
+    /// Sets the kernel's readahead for this mount (/sys/class/bdi/MAJOR:MINOR/read_ahead_kb; needs root). FUSE starts
+    /// at 128 KiB and INIT can only lower it; a larger window makes sequential reads of big files use fewer, larger
+    /// requests (up to <see cref="FuseMountOptions.MaxReadKiB"/> each). False if it could not be set.
+    /// </summary>
+    public bool TrySetReadAhead(int kib)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(kib);
+        if (_mountEntry is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            File.WriteAllText($"/sys/class/bdi/{_mountEntry.Device}/read_ahead_kb", kib.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return true;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Completes when the session loop has ended and the session is torn down, whoever unmounted it; faults if the loop failed.</summary>
     public async Task WaitAsync(CancellationToken cancellationToken = default)
     {

@@ -25,10 +25,16 @@ public interface IFuseFileSystem
     /// <summary>
     /// Opens a file for reading (opens for writing are refused with EROFS before this is called).
     /// <paramref name="keepCache"/> lets the kernel keep the page cache across opens (right for immutable data).
+    /// Returning <see cref="FuseErrno.ENOSYS"/> makes every open succeed in the kernel from then on, with no OPEN or
+    /// RELEASE request at all (zero-message opens), handle 0 and the page cache kept: the cheapest choice for a
+    /// file system that needs no per-open state.
     /// </summary>
     int Open(ulong inode, out ulong handle, out bool keepCache);
 
-    /// <summary>Opens a directory; <paramref name="cacheEntries"/> lets the kernel cache its listing (cache_readdir + keep_cache).</summary>
+    /// <summary>
+    /// Opens a directory; <paramref name="cacheEntries"/> lets the kernel cache its listing (cache_readdir + keep_cache).
+    /// Returning <see cref="FuseErrno.ENOSYS"/> turns OPENDIR and RELEASEDIR off for good, with listings cached.
+    /// </summary>
     int OpenDir(ulong inode, out ulong handle, out bool cacheEntries);
 
     /// <summary>

@@ -126,6 +126,18 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "fsetxattr", SetLastError = true)]
     internal static partial int FSetXattr(FileDescriptor fd, byte* name, byte* value, nuint size, int flags);
 
+    [LibraryImport(Library, EntryPoint = "setpriority", SetLastError = true)]
+    internal static partial int SetPriority(int which, int who, int priority);
+
+    [LibraryImport(Library, EntryPoint = "gettid")]
+    internal static partial int GetTid();
+
+    [LibraryImport(Library, EntryPoint = "mlock2", SetLastError = true)]
+    internal static partial int MLock2(void* address, nuint length, uint flags);
+
+    [LibraryImport(Library, EntryPoint = "setsid", SetLastError = true)]
+    internal static partial int SetSid();
+
     [LibraryImport(Library, EntryPoint = "geteuid")]
     internal static partial uint GetEUid();
 

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# bench/mount.sh — lazy access to the ws workspace through a mount: cairn vs squashfuse, squashfuse_ll, the kernel's
+# squashfs (zstd image) and restic mount, measured in the same run.
+#
+# Every figure comes from a fresh, cold mount: cairn's frame cache wiped, any previous mount gone, and the page cache
+# dropped (sync; echo 3 > /proc/sys/vm/drop_caches) right before the timed step. Medians of --runs (default 3).
+#
+# Steps:
+#   answers   process start -> `stat MNT/package.json` succeeds (polled every ~1 ms)
+#   find      find MNT | wc -l
+#   first     first byte of a mid-size file (head -c 1)
+#   file      the whole mid-size file (cat > /dev/null)
+#   all       read everything: tar -cf - -C MNT . | wc -c
+#   workload  node -e "require('typescript')" with the working directory in the mount
+# cairn rows: "cairn" (defaults: hydration on; traces wiped before every run, so nothing is learned),
+# "cairn-nohydrate" (--no-hydrate), and "cairn-learned": the workload step of a mount whose repository holds the
+# trace recorded by one earlier (untimed) run of the same workload (cache wiped again before the timed run).
+#
+# Usage: sudo bench/mount.sh [--corpus DIR] [--work DIR] [--runs N] [--tools "cairn cairn-nohydrate cairn-learned
+#        squashfuse squashfuse_ll kernel restic"] [--steps "answers find first file all workload"]
+# Output: a table on stdout; raw per-run figures in WORK/results.tsv.
+set -euo pipefail
+export LC_ALL=C
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+corpus=/var/tmp/cairn-corpus/ws
+work=/var/tmp/cairn-mount-bench
+runs=3
+tools="cairn cairn-nohydrate cairn-learned squashfuse squashfuse_ll kernel restic"
+steps="answers find first file all workload"
+midfile=node_modules/react-dom/cjs/react-dom-client.development.js
+while (($#)); do
+  case $1 in
+    --corpus) corpus=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --tools) tools=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    *) echo "usage: $0 [--corpus DIR] [--work DIR] [--runs N] [--tools LIST] [--steps LIST]" >&2; exit 2 ;;
+  esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "must run as root (drop_caches, kernel mounts)" >&2; exit 1; }
+
+cairn="$here/.cairn-build/cairn"
+mnt="$work/mnt"
+cache="$work/cache"
+repo="$work/cairn-repo"
+image="$work/ws.sqsh"
+restic_repo="$work/restic-repo"
+export RESTIC_PASSWORD=bench
+results="$work/results.tsv"
+mkdir -p "$work" "$mnt"
+
+log() { printf '[mount-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+now_us() { echo "${EPOCHREALTIME/./}"; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# ---------------------------------------------------------------- preparation (untimed)
+prepare() {
+  "$here/cairn" --version >/dev/null # builds the Release/ReadyToRun CLI if the sources changed
+  if [[ ! -f $repo/config ]]; then
+    log "cairn: snapshot of $corpus"
+    "$cairn" -r "$repo" init >/dev/null
+    "$cairn" -r "$repo" snapshot "$corpus" -t ws -q >/dev/null
+  fi
+  if [[ " $tools " == *" squash"* || " $tools " == *" kernel "* ]] && [[ ! -f $image ]]; then
+    log "mksquashfs -comp zstd (once)"
+    mksquashfs "$corpus" "$image" -comp zstd -noappend -quiet >/dev/null
+  fi
+  if [[ " $tools " == *" restic "* ]] && [[ ! -f $restic_repo/config ]]; then
+    log "restic backup (once)"
+    restic -q -r "$restic_repo" init >/dev/null
+    (cd "$corpus" && restic -q -r "$restic_repo" backup . >/dev/null)
+  fi
+}
+
+# ---------------------------------------------------------------- mounting
+server_pid=""
+root="$mnt" # where the tree appears (restic nests it)
+
+start_mount() { # TOOL -> starts the server in the background (or mounts), sets server_pid
+  local tool=$1
+  server_pid=""
+  root=$mnt
+  case $tool in
+    cairn | cairn-learned)
+      "$cairn" -r "$repo" mount ws "$mnt" --cache-dir "$cache" --log "$work/cairn.log" >/dev/null 2>&1 & server_pid=$! ;;
+    cairn-nohydrate)
+      "$cairn" -r "$repo" mount ws "$mnt" --cache-dir "$cache" --no-hydrate --log "$work/cairn.log" >/dev/null 2>&1 & server_pid=$! ;;
+    squashfuse) squashfuse -f "$image" "$mnt" & server_pid=$! ;;
+    squashfuse_ll) squashfuse_ll -f "$image" "$mnt" & server_pid=$! ;;
+    kernel) mount -t squashfs -o loop,ro "$image" "$mnt" ;;
+    restic)
+      restic -q -r "$restic_repo" mount "$mnt" >/dev/null 2>&1 & server_pid=$!
+      root="$mnt/snapshots/latest/" ;; # a symlink (the slash makes find follow it); `backup .` is stored relative
+  esac
+}
+
+wait_answers() { # polls until ROOT/package.json can be stat'ed (60 s at most)
+  local deadline=$((SECONDS + 60))
+  until stat "$root/package.json" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { echo "mount did not answer" >&2; return 1; }
+    sleep 0.001
+  done
+}
+
+stop_mount() {
+  if mountpoint -q "$mnt"; then
+    umount "$mnt" 2>/dev/null || umount -l "$mnt"
+  fi
+  if [[ -n $server_pid ]]; then
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+  local loopdev
+  for loopdev in $(losetup -j "$image" -O NAME -n 2>/dev/null); do losetup -d "$loopdev" 2>/dev/null || true; done
+}
+
+fresh() { # TOOL: the cold state every run starts from
+  stop_mount
+  rm -rf "$cache"
+  if [[ $1 != cairn-learned ]]; then rm -rf "$repo/traces"; fi
+}
+trap stop_mount EXIT
+
+# ---------------------------------------------------------------- steps
+step_seconds=""
+server_rss_kib="" # peak RSS of the server process after reading everything (FUSE servers only)
+run_step() { # TOOL STEP -> sets step_seconds (runs in this shell: the server must stay its child)
+  local tool=$1 step=$2 t0 t1
+  if [[ $step == answers ]]; then
+    drop_caches
+    t0=$(now_us)
+    start_mount "$tool"
+    wait_answers
+    t1=$(now_us)
+  else
+    start_mount "$tool"
+    wait_answers
+    drop_caches
+    t0=$(now_us)
+    case $step in
+      find) find "$root" | wc -l >/dev/null ;;
+      first) head -c 1 "$root/$midfile" >/dev/null ;;
+      file) cat "$root/$midfile" >/dev/null ;;
+      all) tar -cf - -C "$root" . | wc -c >/dev/null ;;
+      workload) (cd "$root" && node -e "require('typescript')") ;;
+    esac
+    t1=$(now_us)
+    if [[ $step == all && -n $server_pid && -r /proc/$server_pid/status ]]; then
+      server_rss_kib=$(awk '/^VmHWM/ { print $2 }' "/proc/$server_pid/status")
+    fi
+  fi
+  step_seconds=$(printf '%d.%06d' $(((t1 - t0) / 1000000)) $(((t1 - t0) % 1000000)))
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+prepare
+: >"$results"
+declare -A figure
+for tool in $tools; do
+  for step in $steps; do
+    if [[ $tool == cairn-learned && $step != workload ]]; then continue; fi
+    values=()
+    for ((r = 1; r <= runs; r++)); do
+      fresh "$tool"
+      if [[ $tool == cairn-learned ]]; then
+        # One untimed run of the workload records the trace; then a cold cache again.
+        rm -rf "$repo/traces"
+        start_mount cairn-learned && wait_answers
+        (cd "$root" && node -e "require('typescript')")
+        fresh cairn-learned
+      fi
+      run_step "$tool" "$step"
+      v=$step_seconds
+      values+=("$v")
+      printf '%s\t%s\t%d\t%s\t%s\n' "$tool" "$step" "$r" "$v" "$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
+      log "$tool $step run $r: $v s"
+    done
+    stop_mount
+    figure[$tool.$step]=$(printf '%s\n' "${values[@]}" | median)
+    if [[ $step == all && -n $server_rss_kib ]]; then
+      figure[$tool.rss]=$((server_rss_kib / 1024))
+      server_rss_kib=""
+    fi
+  done
+done
+
+printf '\n| tool |'; for step in $steps; do printf ' %s s |' "$step"; done; printf ' server peak RSS MiB |\n|---|'
+for step in $steps; do printf -- '---|'; done; printf -- '---|\n'
+for tool in $tools; do
+  printf '| %s |' "$tool"
+  for step in $steps; do printf ' %s |' "${figure[$tool.$step]:--}"; done
+  printf ' %s |\n' "${figure[$tool.rss]:--}"
+done

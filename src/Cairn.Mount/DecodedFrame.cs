@@ -1,0 +1,58 @@
+using System.Buffers;
+
+namespace Cairn.Mount;
+
+/// <summary>
+/// A decompressed frame in a pooled buffer, reference-counted: every holder (a read in progress, the memory cache,
+/// the fetch that produced it) owns one reference, and the buffer goes back to the pool when the last is released.
+/// </summary>
+internal sealed class DecodedFrame
+{
+    private readonly byte[] _buffer;
+    private int _references = 1;
+
+    public DecodedFrame(int frame, int length)
+    {
+        Frame = frame;
+        Length = length;
+        _buffer = ArrayPool<byte>.Shared.Rent(length);
+    }
+
+    public int Frame { get; }
+
+    public int Length { get; }
+
+    /// <summary>The frame's bytes; only valid while the caller holds a reference.</summary>
+    public Span<byte> Data => _buffer.AsSpan(0, Length);
+
+    /// <summary>Takes one more reference; false if the frame was already released (its buffer may be reused).</summary>
+    public bool TryAddReference()
+    {
+        var current = Volatile.Read(ref _references);
+        while (current > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _references, current + 1, current);
+            if (seen == current)
+            {
+                return true;
+            }
+
+            current = seen;
+        }
+
+        return false;
+    }
+
+    public void Release()
+    {
+        var left = Interlocked.Decrement(ref _references);
+        if (left == 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
+        else if (left < 0)
+        {
+            throw new InvalidOperationException($"frame {Frame} was released more often than referenced");
+        }
+    }
+}
