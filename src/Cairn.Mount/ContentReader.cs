@@ -1,3 +1,4 @@
+using Cairn.Native.Linux;
 using System.Buffers;
 using System.Runtime.ExceptionServices;
 using Cairn.Native.Fuse;
@@ -134,7 +135,7 @@ internal sealed class ContentReader
     {
         _context.Statistics.CountReadError();
         _context.Log($"read of '{_context.Manifest.DisplayPath(entry)}' at offset {offset} failed (EIO): {error.Message}");
-        reply.Error(FuseErrno.EIO);
+        reply.Error(Errno.EIO);
     }
 
     /// <summary>

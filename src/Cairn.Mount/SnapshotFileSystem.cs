@@ -1,3 +1,4 @@
+using Cairn.Native.Linux;
 using Cairn.Manifests;
 using Cairn.Native.Fuse;
 
@@ -32,19 +33,19 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
         entry = default;
         if (!TryEntry(parent, out var directory))
         {
-            return FuseErrno.ENOENT;
+            return Errno.ENOENT;
         }
 
         if (_manifest.Entries[directory].Kind != EntryKind.Directory)
         {
-            return FuseErrno.ENOTDIR;
+            return Errno.ENOTDIR;
         }
 
         var child = _manifest.Lookup(directory, name);
         if (child < 0)
         {
             entry = new FuseEntry(default, _timeout, _timeout); // negative entry, cached by the kernel
-            return FuseErrno.ENOENT;
+            return Errno.ENOENT;
         }
 
         entry = EntryOf(_manifest.Canonical(child));
@@ -57,7 +58,7 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
         if (!TryEntry(inode, out var entry))
         {
             attr = default;
-            return FuseErrno.ENOENT;
+            return Errno.ENOENT;
         }
 
         attr = AttrOf(entry);
@@ -69,7 +70,7 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
         target = default;
         if (!TryEntry(inode, out var entry) || _manifest.Entries[entry].Kind != EntryKind.Symlink)
         {
-            return FuseErrno.EINVAL;
+            return Errno.EINVAL;
         }
 
         target = _manifest.SymlinkTarget(entry);
@@ -84,7 +85,7 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
     {
         handle = 0;
         keepCache = true;
-        return FuseErrno.ENOSYS;
+        return Errno.ENOSYS;
     }
 
     /// <summary>Zero-message directory opens, as for files; listings stay cached.</summary>
@@ -92,14 +93,14 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
     {
         handle = 0;
         cacheEntries = true;
-        return FuseErrno.ENOSYS;
+        return Errno.ENOSYS;
     }
 
     public int ReadDirectory(ulong inode, ulong handle, long offset, ref FuseDirectoryWriter writer)
     {
         if (!TryEntry(inode, out var directory) || _manifest.Entries[directory].Kind != EntryKind.Directory)
         {
-            return FuseErrno.ENOTDIR;
+            return Errno.ENOTDIR;
         }
 
         // Cookies: 1 after ".", 2 after "..", 2 + k after the k-th child.
@@ -132,7 +133,7 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
     {
         if (!TryEntry(inode, out var entry) || _manifest.Entries[entry].Kind != EntryKind.Regular)
         {
-            reply.Error(FuseErrno.EINVAL);
+            reply.Error(Errno.EINVAL);
             return;
         }
 
@@ -144,7 +145,7 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
         value = default;
         if (!TryEntry(inode, out var entry))
         {
-            return FuseErrno.ENOENT;
+            return Errno.ENOENT;
         }
 
         foreach (var x in _manifest.XattrsOf(entry))
@@ -156,7 +157,7 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
             }
         }
 
-        return FuseErrno.ENODATA;
+        return Errno.ENODATA;
     }
 
     public int ListXattr(ulong inode, out ReadOnlySpan<byte> namesNulSeparated)
@@ -164,7 +165,7 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
         namesNulSeparated = default;
         if (!TryEntry(inode, out var entry))
         {
-            return FuseErrno.ENOENT;
+            return Errno.ENOENT;
         }
 
         var xattrs = _manifest.XattrsOf(entry);

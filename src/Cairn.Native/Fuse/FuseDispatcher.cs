@@ -1,3 +1,4 @@
+using LinuxErrno = Cairn.Native.Linux.Errno;
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -11,7 +12,7 @@ namespace Cairn.Native.Fuse;
 /// </summary>
 internal sealed unsafe class FuseDispatcher(IFuseFileSystem fileSystem, FuseMountOptions options)
 {
-    private const int EIO = FuseErrno.EIO;
+    private const int EIO = LinuxErrno.EIO;
     private const int MaxLinkLength = 4095;
 
     [ThreadStatic]
@@ -155,7 +156,7 @@ internal sealed unsafe class FuseDispatcher(IFuseFileSystem fileSystem, FuseMoun
                 return;
             }
 
-            if (error == FuseErrno.ENOENT && FuseConvert.Timeout(entry.EntryTimeoutSeconds) > 0)
+            if (error == LinuxErrno.ENOENT && FuseConvert.Timeout(entry.EntryTimeoutSeconds) > 0)
             {
                 // Inode 0 with an entry timeout: the kernel caches the negative lookup.
                 param = default;
@@ -286,7 +287,7 @@ internal sealed unsafe class FuseDispatcher(IFuseFileSystem fileSystem, FuseMoun
             const int accessModeMask = 3; // O_ACCMODE; O_RDONLY is 0
             if ((fileInfo->Flags & accessModeMask) != 0)
             {
-                error = FuseErrno.EROFS;
+                error = LinuxErrno.EROFS;
             }
             else
             {
@@ -564,7 +565,7 @@ internal sealed unsafe class FuseDispatcher(IFuseFileSystem fileSystem, FuseMoun
 
         if ((nuint)value.Length > size)
         {
-            return FuseErrno.ERANGE;
+            return LinuxErrno.ERANGE;
         }
 
         fixed (byte* p = value)

@@ -1,3 +1,4 @@
+using Cairn.Native.Linux;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
@@ -83,7 +84,7 @@ public sealed class FuseMount : IDisposable
         }
 
         int errno = Marshal.GetLastPInvokeError();
-        if ((errno != FuseErrno.ENOTCONN && errno != FuseErrno.ECONNABORTED) || !FuseMountTable.IsFuseMount(fullPath))
+        if ((errno != Errno.ENOTCONN && errno != Errno.ECONNABORTED) || !FuseMountTable.IsFuseMount(fullPath))
         {
             return false;
         }
@@ -314,13 +315,13 @@ public sealed class FuseMount : IDisposable
 
     private void Loop()
     {
-        int result = -FuseErrno.EIO;
+        int result = -Errno.EIO;
         try
         {
             nint config = FuseNative.fuse_loop_cfg_create();
             if (config == 0)
             {
-                result = -FuseErrno.ENOMEM;
+                result = -Errno.ENOMEM;
             }
             else
             {

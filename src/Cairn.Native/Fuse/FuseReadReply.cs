@@ -1,3 +1,4 @@
+using Cairn.Native.Linux;
 namespace Cairn.Native.Fuse;
 
 /// <summary>
@@ -47,7 +48,7 @@ public readonly unsafe struct FuseReadReply
             tooLong = (long)first.Length + second.Length > slot.Size;
             if (tooLong)
             {
-                _ = FuseNative.fuse_reply_err(request, FuseErrno.EIO);
+                _ = FuseNative.fuse_reply_err(request, Errno.EIO);
             }
             else if (second.IsEmpty)
             {
@@ -92,7 +93,7 @@ public readonly unsafe struct FuseReadReply
     public bool Error(int errno)
     {
         ReadReplySlot slot = Slot;
-        return slot.Pool.TryFail(slot, _version, errno is > 0 and < 1000 ? errno : FuseErrno.EIO, byLayer: false);
+        return slot.Pool.TryFail(slot, _version, errno is > 0 and < 1000 ? errno : Errno.EIO, byLayer: false);
     }
 
     /// <summary>Used by the layer when the handler threw: fails the request unless the handler already answered it.</summary>
@@ -215,7 +216,7 @@ internal sealed class ReadReplyPool
             long version = Volatile.Read(ref slot.Version);
             if ((version & 3) == 1 && Interlocked.CompareExchange(ref slot.Version, version + 2, version) == version)
             {
-                _ = FuseNative.fuse_reply_err(slot.Request, FuseErrno.EIO);
+                _ = FuseNative.fuse_reply_err(slot.Request, Errno.EIO);
                 abandoned++;
             }
         }

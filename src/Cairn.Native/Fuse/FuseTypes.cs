@@ -48,31 +48,6 @@ public static class FuseMode
     public const uint Socket = 0xC000;
 }
 
-/// <summary>Linux errno values a file system commonly returns (same numbers on x86_64 and aarch64).</summary>
-public static class FuseErrno
-{
-    public const int EPERM = 1;
-    public const int ENOENT = 2;
-    public const int EINTR = 4;
-    public const int EIO = 5;
-    public const int EBADF = 9;
-    public const int EAGAIN = 11;
-    public const int ENOMEM = 12;
-    public const int EACCES = 13;
-    public const int EBUSY = 16;
-    public const int ENOTDIR = 20;
-    public const int EISDIR = 21;
-    public const int EINVAL = 22;
-    public const int EROFS = 30;
-    public const int ERANGE = 34;
-    public const int ENAMETOOLONG = 36;
-    public const int ENOSYS = 38;
-    public const int ENODATA = 61;
-    public const int EOPNOTSUPP = 95;
-    public const int ECONNABORTED = 103;
-    public const int ENOTCONN = 107;
-}
-
 /// <summary>Severity of a message logged by libfuse itself (enum fuse_log_level).</summary>
 public enum FuseLogLevel
 {

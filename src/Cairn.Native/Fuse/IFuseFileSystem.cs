@@ -1,8 +1,9 @@
+using Cairn.Native.Linux;
 namespace Cairn.Native.Fuse;
 
 /// <summary>
 /// A read-only, inode-based file system served through the FUSE low-level API. Inode 1 is the root.
-/// Methods returning <see cref="int"/> return 0 on success or a positive errno (see <see cref="FuseErrno"/>);
+/// Methods returning <see cref="int"/> return 0 on success or a positive errno (see <see cref="Linux.Errno"/>);
 /// any other value, or an exception, is reported and turned into EIO. Calls arrive concurrently from
 /// libfuse's worker threads, so implementations must be thread-safe, and must not block on
 /// <see cref="FuseMount.Unmount"/>.
@@ -11,7 +12,7 @@ public interface IFuseFileSystem
 {
     /// <summary>
     /// Looks up <paramref name="name"/> (raw bytes, not necessarily UTF-8) in directory <paramref name="parent"/>.
-    /// Returning <see cref="FuseErrno.ENOENT"/> with a positive <see cref="FuseEntry.EntryTimeoutSeconds"/> makes the
+    /// Returning <see cref="Errno.ENOENT"/> with a positive <see cref="FuseEntry.EntryTimeoutSeconds"/> makes the
     /// kernel cache the negative lookup for that long.
     /// </summary>
     int Lookup(ulong parent, ReadOnlySpan<byte> name, out FuseEntry entry);
@@ -25,7 +26,7 @@ public interface IFuseFileSystem
     /// <summary>
     /// Opens a file for reading (opens for writing are refused with EROFS before this is called).
     /// <paramref name="keepCache"/> lets the kernel keep the page cache across opens (right for immutable data).
-    /// Returning <see cref="FuseErrno.ENOSYS"/> makes every open succeed in the kernel from then on, with no OPEN or
+    /// Returning <see cref="Errno.ENOSYS"/> makes every open succeed in the kernel from then on, with no OPEN or
     /// RELEASE request at all (zero-message opens), handle 0 and the page cache kept: the cheapest choice for a
     /// file system that needs no per-open state.
     /// </summary>
@@ -33,7 +34,7 @@ public interface IFuseFileSystem
 
     /// <summary>
     /// Opens a directory; <paramref name="cacheEntries"/> lets the kernel cache its listing (cache_readdir + keep_cache).
-    /// Returning <see cref="FuseErrno.ENOSYS"/> turns OPENDIR and RELEASEDIR off for good, with listings cached.
+    /// Returning <see cref="Errno.ENOSYS"/> turns OPENDIR and RELEASEDIR off for good, with listings cached.
     /// </summary>
     int OpenDir(ulong inode, out ulong handle, out bool cacheEntries);
 

@@ -49,6 +49,7 @@ public static class Errno
     public const int ETIMEDOUT = 110;
     public const int ESTALE = 116;
     public const int EDQUOT = 122;
+    public const int ECONNABORTED = 103;
 
     /// <summary>ENOTSUP and EOPNOTSUPP are the same number on Linux.</summary>
     public const int ENOTSUP = EOPNOTSUPP;

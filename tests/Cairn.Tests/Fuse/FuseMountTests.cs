@@ -1,3 +1,4 @@
+using Cairn.Native.Linux;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.Versioning;
@@ -195,7 +196,7 @@ public sealed class FuseMountTests
             reply.Data(InMemoryFileSystem.Slice(DeepData, offset, size));
             try
             {
-                reply.Error(FuseErrno.EIO);
+                reply.Error(Errno.EIO);
             }
             catch (InvalidOperationException exception)
             {

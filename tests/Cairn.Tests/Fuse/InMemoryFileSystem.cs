@@ -1,3 +1,4 @@
+using Cairn.Native.Linux;
 using System.Text;
 using Cairn.Native.Fuse;
 
@@ -66,7 +67,7 @@ internal sealed class InMemoryFileSystem : IFuseFileSystem
         entry = default;
         if (!_nodes.TryGetValue(parent, out Node? directory) || directory.Children is null)
         {
-            return FuseErrno.ENOTDIR;
+            return Errno.ENOTDIR;
         }
 
         foreach ((byte[] childName, ulong inode) in directory.Children)
@@ -78,7 +79,7 @@ internal sealed class InMemoryFileSystem : IFuseFileSystem
             }
         }
 
-        return FuseErrno.ENOENT;
+        return Errno.ENOENT;
     }
 
     public int GetAttr(ulong inode, out FuseAttr attr, out double attrTimeoutSeconds)
@@ -87,7 +88,7 @@ internal sealed class InMemoryFileSystem : IFuseFileSystem
         if (!_nodes.TryGetValue(inode, out Node? node))
         {
             attr = default;
-            return FuseErrno.ENOENT;
+            return Errno.ENOENT;
         }
 
         attr = AttrOf(node);
@@ -99,7 +100,7 @@ internal sealed class InMemoryFileSystem : IFuseFileSystem
         target = default;
         if (!_nodes.TryGetValue(inode, out Node? node) || node.Target is null)
         {
-            return FuseErrno.EINVAL;
+            return Errno.EINVAL;
         }
 
         target = node.Target;
@@ -110,21 +111,21 @@ internal sealed class InMemoryFileSystem : IFuseFileSystem
     {
         handle = inode * 10;
         keepCache = true;
-        return _nodes.TryGetValue(inode, out Node? node) && node.Data is not null ? 0 : FuseErrno.EISDIR;
+        return _nodes.TryGetValue(inode, out Node? node) && node.Data is not null ? 0 : Errno.EISDIR;
     }
 
     public int OpenDir(ulong inode, out ulong handle, out bool cacheEntries)
     {
         handle = inode * 100;
         cacheEntries = true;
-        return _nodes.TryGetValue(inode, out Node? node) && node.Children is not null ? 0 : FuseErrno.ENOTDIR;
+        return _nodes.TryGetValue(inode, out Node? node) && node.Children is not null ? 0 : Errno.ENOTDIR;
     }
 
     public int ReadDirectory(ulong inode, ulong handle, long offset, ref FuseDirectoryWriter writer)
     {
         if (handle != inode * 100 || !_nodes.TryGetValue(inode, out Node? directory) || directory.Children is null)
         {
-            return FuseErrno.EBADF;
+            return Errno.EBADF;
         }
 
         Interlocked.Increment(ref writer.IsPlus ? ref _plusListings : ref _plainListings);
@@ -146,7 +147,7 @@ internal sealed class InMemoryFileSystem : IFuseFileSystem
         Node node = _nodes[inode];
         if (handle != inode * 10 || node.Data is null)
         {
-            reply.Error(FuseErrno.EBADF);
+            reply.Error(Errno.EBADF);
             return;
         }
 
@@ -171,7 +172,7 @@ internal sealed class InMemoryFileSystem : IFuseFileSystem
             return 0;
         }
 
-        return FuseErrno.ENODATA;
+        return Errno.ENODATA;
     }
 
     public int ListXattr(ulong inode, out ReadOnlySpan<byte> namesNulSeparated)
