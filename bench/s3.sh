@@ -111,7 +111,7 @@ for round in $(seq 1 "$runs"); do
   printf 'cairn\tgets\t%s\t%s\n' "$round" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"]["gets"])' "$work/cairn-restore.json")" >>"$results"
   rm -rf "$out"
 
-  timed local restore "$round" "$cairn" -r "$local_repo" restore "$local_id" "$out" -q
+  timed local restore "$round" sh -c '"$0" -r "$1" restore "$2" "$3" >/dev/null' "$cairn" "$local_repo" "$local_id" "$out"
   rm -rf "$out" "$local_repo"
 
   mkdir "$out"

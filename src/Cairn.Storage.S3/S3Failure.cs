@@ -133,7 +133,7 @@ internal sealed record S3Failure(FailureKind Kind, string Cause, int StatusCode 
         return null;
     }
 
-    private static string FirstLine(string message) => message.AsSpan().TrimStart().ToString().Split('\n', 2)[0].TrimEnd();
+    private static string FirstLine(string message) => message.TrimStart().Split('\n', 2)[0].TrimEnd();
 
     private static string InnermostMessage(Exception e)
     {
