@@ -25,7 +25,7 @@ public sealed class CliTests : S3TestBase
             var first = (await CairnAsync("snapshot", tree.Path, "--tag", "latest", "--json")).Json;
 
             var restore = (await CairnAsync("restore", "latest", firstTarget, "--json")).Json;
-            Assert.Empty(TreeComparer.Differences(tree.Path, firstTarget));
+            Assert.Empty(Cairn.Tests.Support.TreeComparer.Compare(tree.Path, firstTarget));
             // Config, tag, record and manifest, then ranged reads of at most 16 MiB: at most stored MB / 8 + 5 GETs.
             var stored = first.GetProperty("stats").GetProperty("storedBytes").GetInt64();
             var gets = restore.GetProperty("requests").GetProperty("gets").GetInt64();
@@ -42,7 +42,7 @@ public sealed class CliTests : S3TestBase
             Assert.True(stats.GetProperty("storedBytes").GetInt64() < stored / 4, stats.ToString());
 
             await CairnAsync("restore", second.GetProperty("id").GetString()!, secondTarget);
-            Assert.Empty(TreeComparer.Differences(tree.Path, secondTarget));
+            Assert.Empty(Cairn.Tests.Support.TreeComparer.Compare(tree.Path, secondTarget));
 
             Assert.Equal(added, Encoding.ASCII.GetBytes((await CairnAsync("cat", "latest", "src/added.txt")).Stdout));
             var list = (await CairnAsync("snapshots", "--json")).Json;

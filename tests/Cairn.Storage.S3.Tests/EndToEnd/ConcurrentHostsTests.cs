@@ -54,7 +54,7 @@ public sealed class ConcurrentHostsTests : S3TestBase
         try
         {
             await new Restorer(hostB).RestoreAsync(await hostB.ReadSnapshotAsync(a), target);
-            Assert.Empty(TreeComparer.Differences(treeA.Path, target));
+            Assert.Empty(Cairn.Tests.Support.TreeComparer.Compare(treeA.Path, target));
         }
         finally
         {

@@ -117,7 +117,7 @@ public sealed class InterruptedSnapshotTests : S3TestBase
         try
         {
             await new Restorer(reader).RestoreAsync(snapshot, target);
-            Assert.Empty(TreeComparer.Differences(tree.Path, target));
+            Assert.Empty(Cairn.Tests.Support.TreeComparer.Compare(tree.Path, target));
         }
         finally
         {
