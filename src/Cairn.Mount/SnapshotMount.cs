@@ -165,11 +165,11 @@ public sealed class SnapshotMount : IAsyncDisposable
             return;
         }
 
-        _background = Task.Run(async () =>
+        _background = BackgroundThread.Start(() =>
         {
             try
             {
-                await RunBackgroundAsync(repository, token).ConfigureAwait(false);
+                RunBackground(repository, token);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -180,16 +180,17 @@ public sealed class SnapshotMount : IAsyncDisposable
             {
                 _context.Log($"background fetching stopped: {e.Message}");
             }
-        }, CancellationToken.None);
+        }, "cairn-background");
     }
 
-    private async Task RunBackgroundAsync(Repository.Repository repository, CancellationToken cancellationToken)
+    /// <summary>Prefetch, then hydration: on a low-priority thread, which it blocks (all its CPU work runs at that priority).</summary>
+    private void RunBackground(Repository.Repository repository, CancellationToken cancellationToken)
     {
         var options = _context.Options;
         if (options.Trace)
         {
             var stopwatch = Stopwatch.StartNew();
-            var found = await TraceStore.FindAsync(repository, _context, cancellationToken).ConfigureAwait(false);
+            var found = TraceStore.FindAsync(repository, _context, cancellationToken).GetAwaiter().GetResult();
             var ownTrace = found is { } f && f.Source.TreeHash == _context.Snapshot.TreeHash;
             if (ownTrace)
             {
@@ -198,9 +199,10 @@ public sealed class SnapshotMount : IAsyncDisposable
                 _context.Trace?.Close();
             }
 
-            if (found is var (frames, source))
+            if (found is var (chunks, source))
             {
-                var fetched = await _hydrator.PrefetchAsync(frames, cancellationToken).ConfigureAwait(false);
+                var frames = TraceStore.MapToFrames(_context.Manifest, chunks);
+                var fetched = _hydrator.Prefetch(frames, cancellationToken);
                 _context.Log($"prefetched {frames.Length} frames ({fetched} fetched) predicted by the trace of {(ownTrace ? "this tree" : "ancestor " + source.Id.ToShortString())} in {stopwatch.Elapsed.TotalSeconds:0.00} s");
             }
         }
@@ -208,7 +210,7 @@ public sealed class SnapshotMount : IAsyncDisposable
         if (options.Hydrate)
         {
             var stopwatch = Stopwatch.StartNew();
-            var fetched = await _hydrator.HydrateAsync(cancellationToken).ConfigureAwait(false);
+            var fetched = _hydrator.Hydrate(cancellationToken);
             _context.Log($"hydrated: {_hydrator.Progress.Total} frames present ({fetched} fetched, {Hydrator.MiB(_context.Statistics.FetchedBytes)} fetched in all) in {stopwatch.Elapsed.TotalSeconds:0.00} s");
         }
     }

@@ -11,8 +11,8 @@ namespace Cairn.Mount;
 /// </summary>
 internal static class TraceStore
 {
-    /// <summary>The frames to prefetch, in first-read order, and whose trace they come from; null if no trace was found.</summary>
-    public static async Task<(int[] Frames, SnapshotRecord Source)?> FindAsync(Repository.Repository repository, MountContext context, CancellationToken cancellationToken)
+    /// <summary>The chunks of the trace of the tree, else of its nearest ancestor, and whose trace it is; null if none was found.</summary>
+    public static async Task<(ContentId[] Chunks, SnapshotRecord Source)?> FindAsync(Repository.Repository repository, MountContext context, CancellationToken cancellationToken)
     {
         var record = context.Snapshot;
         for (var depth = 0; ; depth++)
@@ -20,8 +20,7 @@ internal static class TraceStore
             var key = ObjectKeys.Trace(record.TreeHash);
             try
             {
-                var chunks = TraceFile.Decode(await repository.Store.ReadAllAsync(key, cancellationToken).ConfigureAwait(false), key);
-                return (MapToFrames(context.Manifest, chunks), record);
+                return (TraceFile.Decode(await repository.Store.ReadAllAsync(key, cancellationToken).ConfigureAwait(false), key), record);
             }
             catch (ObjectNotFoundException)
             {
@@ -68,7 +67,7 @@ internal static class TraceStore
     }
 
     /// <summary>The frames of this snapshot that hold the traced chunks (chunks are content-addressed, so a descendant's trace maps by id), first use first.</summary>
-    private static int[] MapToFrames(Manifest manifest, ContentId[] chunks)
+    public static int[] MapToFrames(Manifest manifest, ContentId[] chunks)
     {
         var byId = new Dictionary<ContentId, int>(manifest.Chunks.Length);
         for (var i = 0; i < manifest.Chunks.Length; i++)
