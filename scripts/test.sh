@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh [dotnet test args...] - the whole test suite, as CI runs it.
-# Installs what the tests need (scripts/setup.sh --tests), builds, runs every test project. The S3 tests start a real
-# S3 server (scripts/s3-server.sh) when none is running and stop it when they are done.
+# Installs what the tests need (scripts/setup.sh --tests), starts a real S3 server (scripts/s3-server.sh) unless one
+# is running and stops it at the end, builds, runs every test project.
 # Prints one closing line "Total: N passed, M failed, K skipped" and exits non-zero on any failure.
 set -Eeuo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,7 +9,18 @@ cd "$here"
 "$here/scripts/setup.sh" --tests
 
 log="$(mktemp /tmp/cairn-test.XXXXXX.log)"
-trap 'rm -f "$log"' EXIT
+# One S3 server for the whole run: the test projects run in parallel, and a fixture that started the server itself
+# would stop it at its end, under the other project. Fixtures leave alone a server they did not start.
+started_s3=0
+if ! "$here/scripts/s3-server.sh" status >/dev/null 2>&1; then
+  "$here/scripts/s3-server.sh" start
+  started_s3=1
+fi
+cleanup() {
+  rm -f "$log"
+  if ((started_s3)); then "$here/scripts/s3-server.sh" stop || true; fi
+}
+trap cleanup EXIT
 status=0
 dotnet test Cairn.slnx -c Release --nologo "$@" 2>&1 | tee "$log" || status=$?
 
