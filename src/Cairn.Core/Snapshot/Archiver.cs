@@ -684,7 +684,7 @@ public sealed class Archiver
 
         return new Timer(_ => _options.Progress.Report(new SnapshotProgress(
             Interlocked.Read(ref _files), Interlocked.Read(ref _bytes), Interlocked.Read(ref _bytesRead), Interlocked.Read(ref _newBytes),
-            _repository.Store.Statistics.BytesWritten, false)), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250));
+            _repository.Store.Statistics.BytesWritten)), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250));
     }
 
     /// <summary>

@@ -38,7 +38,7 @@ public sealed record SnapshotOptions
 }
 
 /// <summary>Where a snapshot run is.</summary>
-public readonly record struct SnapshotProgress(long Files, long Bytes, long BytesRead, long NewBytes, long StoredBytes, bool Scanning);
+public readonly record struct SnapshotProgress(long Files, long Bytes, long BytesRead, long NewBytes, long StoredBytes);
 
 /// <summary>What a snapshot run produced.</summary>
 public sealed record SnapshotResult(SnapshotRecord Snapshot, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings);

@@ -1,1 +1,0 @@
-namespace Cairn.Tests; public class Smoke { [Fact] public void Runs() => Assert.True(true); }
