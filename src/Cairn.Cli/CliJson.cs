@@ -25,6 +25,8 @@ internal sealed record ShowOutput(SnapshotListItem Snapshot, int Chunks, int Fra
 
 internal sealed record DiffItem(string Change, string Path);
 
+internal sealed record InitOutput(string Repository, string Id);
+
 internal sealed record TagOutput(string Name, string Snapshot);
 
 internal sealed record LogItem(string Id, string? Parent, int Depth, DateTimeOffset Time, string Kind, IReadOnlyList<string> Tags, string Source, long Bytes, long NewBytes, long StoredBytes);
@@ -45,6 +47,7 @@ internal sealed record MountOutput(string Snapshot, string MountPoint, int Pid, 
 [JsonSerializable(typeof(List<DiffItem>))]
 [JsonSerializable(typeof(List<TagOutput>))]
 [JsonSerializable(typeof(TagOutput))]
+[JsonSerializable(typeof(InitOutput))]
 [JsonSerializable(typeof(LogOutput))]
 [JsonSerializable(typeof(InspectOutput))]
 

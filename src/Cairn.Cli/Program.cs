@@ -1,6 +1,9 @@
 using System.CommandLine;
 using Cairn.Cli;
 using Cairn.Cli.Commands;
+using Cairn.Diagnostics;
+
+PhaseTrace.MarkMain();
 
 var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots of directory trees and VM images, restored at disk speed or mounted lazily.")
 {

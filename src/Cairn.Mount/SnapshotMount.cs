@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.Versioning;
+using Cairn.Diagnostics;
 using Cairn.Repository;
 using Cairn.Native.Fuse;
 
@@ -65,7 +66,9 @@ public sealed class SnapshotMount : IAsyncDisposable
         options ??= new MountOptions();
         options.Validate();
         var manifest = await repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        PhaseTrace.Mark("mount: manifest loaded");
         var cache = FrameCache.Open(options.CacheRoot ?? MountOptions.DefaultCacheRoot, repository.Config.Id, options.CacheSize);
+        PhaseTrace.Mark("mount: frame cache opened");
         var context = new MountContext(repository.Store, snapshot, manifest, cache, options)
         {
             // Recording starts with the first read, before the mount knows whether the tree already has a trace.
@@ -96,6 +99,7 @@ public sealed class SnapshotMount : IAsyncDisposable
             throw;
         }
 
+        PhaseTrace.Mark("mount: kernel mount made");
         if (options.ReadAheadKiB > 0)
         {
             fuse.TrySetReadAhead(Math.Min(options.ReadAheadKiB, options.Fuse.MaxReadKiB));

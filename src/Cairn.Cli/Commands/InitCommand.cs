@@ -24,7 +24,7 @@ internal static class InitCommand
             var repository = await Repository.Repository.InitAsync(store, config, ct).ConfigureAwait(false);
             if (context.Json)
             {
-                Console.Out.WriteLine($"{{\"repository\":{System.Text.Json.JsonSerializer.Serialize(store.Location)},\"id\":\"{repository.Config.Id}\"}}");
+                CliContext.WriteJson(new InitOutput(store.Location, repository.Config.Id), CliJsonContext.Default.InitOutput);
             }
             else
             {

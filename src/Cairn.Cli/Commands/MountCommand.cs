@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using Cairn.Diagnostics;
 using Cairn.Mount;
 using Cairn.Native.Fuse;
 using Cairn.Native.Linux;
@@ -67,8 +68,11 @@ internal static class MountCommand
             MountDaemon.Detach();
         }
 
+        PhaseTrace.Mark("mount: command parsed");
         await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
+        PhaseTrace.Mark("mount: repository opened");
         var record = await repository.ResolveAsync(reference, ct).ConfigureAwait(false);
+        PhaseTrace.Mark("mount: snapshot resolved");
         await using var mount = await SnapshotMount.StartAsync(repository, record, mountPoint, options, ct).ConfigureAwait(false);
 
         // This process is on the data path of every read in the mount: its code, once used, must not be paged out

@@ -13,6 +13,16 @@ public static class PhaseTrace
 
     public static bool Enabled => s_enabled;
 
+    /// <summary>Marks the start of <c>Main</c>, with how long the runtime took to get there since the process started.</summary>
+    public static void MarkMain()
+    {
+        if (s_enabled)
+        {
+            var sinceStart = DateTime.Now - Process.GetCurrentProcess().StartTime;
+            Mark($"main ({sinceStart.TotalMilliseconds:F1} ms after the process started)");
+        }
+    }
+
     public static void Mark(string phase)
     {
         if (s_enabled)
