@@ -4,12 +4,15 @@ namespace Cairn.Diagnostics;
 
 /// <summary>
 /// Phase timings on standard error when <c>CAIRN_TRACE=1</c>: "where did the time go" for a slow run in the field,
-/// without a profiler. Costs one branch per mark when off.
+/// without a profiler. Each line also gives memory (the managed heap as of the last GC, what the GC has committed,
+/// the process's resident set), and a sample line is written every second between marks, so a peak shows up too.
+/// Costs one branch per mark when off.
 /// </summary>
 public static class PhaseTrace
 {
     private static readonly bool s_enabled = Environment.GetEnvironmentVariable("CAIRN_TRACE") is "1";
     private static readonly long s_start = Stopwatch.GetTimestamp();
+    private static Timer? s_sampler;
 
     public static bool Enabled => s_enabled;
 
@@ -20,6 +23,7 @@ public static class PhaseTrace
         {
             var sinceStart = DateTime.Now - Process.GetCurrentProcess().StartTime;
             Mark($"main ({sinceStart.TotalMilliseconds:F1} ms after the process started)");
+            s_sampler = new Timer(_ => Mark("sample"), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
     }
 
@@ -27,7 +31,11 @@ public static class PhaseTrace
     {
         if (s_enabled)
         {
-            Console.Error.WriteLine($"cairn-trace: {Stopwatch.GetElapsedTime(s_start).TotalMilliseconds,9:F1} ms  {phase}");
+            var gc = GC.GetGCMemoryInfo();
+            Console.Error.WriteLine(
+                $"cairn-trace: {Stopwatch.GetElapsedTime(s_start).TotalMilliseconds,9:F1} ms  " +
+                $"heap {gc.HeapSizeBytes >> 20,4} committed {gc.TotalCommittedBytes >> 20,4} rss {Environment.WorkingSet >> 20,4} MiB " +
+                $"gc {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}  {phase}");
         }
     }
 }
