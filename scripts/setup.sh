@@ -3,7 +3,8 @@
 #
 #   (no flag)  runtime dependencies: libzstd, FUSE 3, attr tools; then the Release build of the CLI (./cairn).
 #   --tests    also what the test suite uses: the S3 server packages (Ceph radosgw, see scripts/s3-server.sh),
-#              squashfs-tools (a FUSE test kills a real squashfuse), btrfs/xfs tools (reflink tests on loop devices).
+#              squashfs-tools (a FUSE test kills a real squashfuse), btrfs/xfs tools (reflink tests on loop devices),
+#              fuse-overlayfs (writable mounts with --overlay fuse).
 #              No CLI build: the test projects build what they use.
 # Idempotent: packages already present are not installed again. Needs the .NET 10 SDK on PATH.
 set -Eeuo pipefail
@@ -12,7 +13,7 @@ log() { echo "setup: $*" >&2; }
 
 want=(libzstd1 fuse3 libfuse3-3 attr zstd)
 if [[ "${1:-}" == --tests ]]; then
-  want+=(squashfs-tools squashfuse btrfs-progs xfsprogs e2fsprogs util-linux)
+  want+=(squashfs-tools squashfuse btrfs-progs xfsprogs e2fsprogs util-linux fuse-overlayfs)
 fi
 
 missing=()

@@ -36,7 +36,7 @@ internal sealed record LogOutput(IReadOnlyList<LogItem> Snapshots, string? Missi
 
 internal sealed record InspectOutput(string Id, string Kind, string? Parent, bool ParentFound, long ManifestBytes, int Chunks, int Frames, int Packs, IReadOnlyList<Cairn.Inspection.BlockMap> Files);
 
-internal sealed record MountOutput(string Snapshot, string MountPoint, int Pid, string? CacheDirectory, double Seconds);
+internal sealed record MountOutput(string Snapshot, string MountPoint, int Pid, string? CacheDirectory, string? Upper, double Seconds);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CliError))]

@@ -13,7 +13,7 @@ namespace Cairn.Mount;
 /// a trace of its own if the tree has none.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed class SnapshotMount : IAsyncDisposable
+public sealed class SnapshotMount : IMountSession
 {
     private readonly FuseMount _fuse;
     private readonly MountContext _context;
@@ -78,7 +78,7 @@ public sealed class SnapshotMount : IAsyncDisposable
         var handles = new CachedFrameHandles(context);
         var fileSystem = new SnapshotFileSystem(context, new ContentReader(context, fetcher, handles));
 
-        if (FuseMount.CleanupStale(mountPoint))
+        if (OverlayLayer.CleanupStale(mountPoint) || FuseMount.CleanupStale(mountPoint))
         {
             context.Log($"detached a stale mount at {mountPoint} (its server had died)");
         }
@@ -109,6 +109,9 @@ public sealed class SnapshotMount : IAsyncDisposable
         mount.StartBackground(repository);
         return mount;
     }
+
+    /// <summary>Writes a line to the mount's log.</summary>
+    internal void Log(string message) => _context.Log(message);
 
     /// <summary>Completes when the session ends, whoever unmounted it.</summary>
     public Task WaitAsync(CancellationToken cancellationToken = default) => _fuse.WaitAsync(cancellationToken);

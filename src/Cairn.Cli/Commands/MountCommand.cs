@@ -6,6 +6,7 @@ using Cairn.Diagnostics;
 using Cairn.Mount;
 using Cairn.Native.Fuse;
 using Cairn.Native.Linux;
+using Cairn.Snapshot;
 
 namespace Cairn.Cli.Commands;
 
@@ -13,7 +14,8 @@ namespace Cairn.Cli.Commands;
 /// <c>cairn mount SNAPSHOT MOUNTPOINT</c>: serves the snapshot until it is unmounted (<c>cairn umount</c>, umount,
 /// fusermount3 -u) or the process gets SIGINT, SIGTERM or SIGHUP, which unmount cleanly. In the foreground by default
 /// (what supervisors and sandbox orchestrators expect: the process is the mount's lifetime, its exit status says how
-/// it ended); <c>--daemon</c> runs the same command detached and returns once the mount answers.
+/// it ended); <c>--daemon</c> runs the same command detached and returns once the mount answers. With
+/// <c>--writable</c> an overlay on top takes the changes (<see cref="WritableMount"/>).
 /// </summary>
 internal static class MountCommand
 {
@@ -28,9 +30,13 @@ internal static class MountCommand
         var noTrace = new Option<bool>("--no-trace") { Description = "Neither record which data the workload reads first nor prefetch by a recorded trace." };
         var allowOther = new Option<bool>("--allow-other") { Description = "Let other users access the mount (non-root needs user_allow_other in /etc/fuse.conf)." };
         var log = new Option<string?>("--log") { Description = "Append log lines (errors, prefetch and hydration progress) to this file instead of standard error." };
-        var command = new Command("mount", "Mount a snapshot read-only; its data is fetched (and verified) as it is read, then hydrated in the background.")
+        var writable = new Option<bool>("--writable", "-w") { Description = "Put an overlay on top that takes every change (the snapshot itself never changes); 'cairn snapshot --from-mount' saves them." };
+        var upper = new Option<string?>("--upper") { Description = "With --writable: keep the changes in this directory (DIR/upper; created if needed; reused if it holds changes to the same snapshot). Default: a new directory under $XDG_STATE_HOME/cairn/overlays, else ~/.local/state/cairn/overlays." };
+        var overlay = new Option<string?>("--overlay") { Description = "With --writable: 'kernel' (overlayfs, needs root) or 'fuse' (fuse-overlayfs). Default: kernel as root, else fuse." };
+        overlay.AcceptOnlyFromAmong("kernel", "fuse");
+        var command = new Command("mount", "Mount a snapshot, read-only or (--writable) with an overlay for changes; its data is fetched (and verified) as it is read, then hydrated in the background.")
         {
-            snapshot, mountPoint, daemon, cacheDir, cacheSize, noHydrate, noTrace, allowOther, log,
+            snapshot, mountPoint, daemon, cacheDir, cacheSize, noHydrate, noTrace, allowOther, log, writable, upper, overlay,
         };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
@@ -40,6 +46,11 @@ internal static class MountCommand
             }
 
             var parse = context.ParseResult;
+            if (!parse.GetValue(writable) && (parse.GetValue(upper) is not null || parse.GetValue(overlay) is not null))
+            {
+                throw new UsageException("--upper and --overlay need --writable");
+            }
+
             if (parse.GetValue(daemon) && !MountDaemon.IsDetachedChild)
             {
                 return await MountDaemon.StartAsync(context, ct).ConfigureAwait(false);
@@ -54,13 +65,21 @@ internal static class MountCommand
                 Fuse = new FuseMountOptions { AllowOther = parse.GetValue(allowOther) },
                 Log = MountLog.Create(parse.GetValue(log), detached: MountDaemon.IsDetachedChild),
             };
-            return await ServeAsync(context, parse.GetValue(snapshot)!, Path.GetFullPath(parse.GetValue(mountPoint)!), options, ct).ConfigureAwait(false);
+            var writableOptions = parse.GetValue(writable)
+                ? new WritableOptions
+                {
+                    Directory = parse.GetValue(upper) is { } upperDir ? Path.GetFullPath(upperDir) : null,
+                    Overlay = parse.GetValue(overlay) switch { "kernel" => OverlayFlavor.Kernel, "fuse" => OverlayFlavor.FuseOverlayfs, _ => null },
+                    RepositoryLocation = context.RepositoryLocation,
+                }
+                : null;
+            return await ServeAsync(context, parse.GetValue(snapshot)!, Path.GetFullPath(parse.GetValue(mountPoint)!), options, writableOptions, ct).ConfigureAwait(false);
         }));
         return command;
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> ServeAsync(CliContext context, string reference, string mountPoint, MountOptions options, CancellationToken ct)
+    private static async Task<int> ServeAsync(CliContext context, string reference, string mountPoint, MountOptions options, WritableOptions? writable, CancellationToken ct)
     {
         var started = Stopwatch.StartNew();
         if (MountDaemon.IsDetachedChild)
@@ -73,7 +92,10 @@ internal static class MountCommand
         PhaseTrace.Mark("mount: repository opened");
         var record = await repository.ResolveAsync(reference, ct).ConfigureAwait(false);
         PhaseTrace.Mark("mount: snapshot resolved");
-        await using var mount = await SnapshotMount.StartAsync(repository, record, mountPoint, options, ct).ConfigureAwait(false);
+        await using IMountSession mount = writable is null
+            ? await SnapshotMount.StartAsync(repository, record, mountPoint, options, ct).ConfigureAwait(false)
+            : await WritableMount.StartAsync(repository, record, mountPoint, writable, options, ct).ConfigureAwait(false);
+        var changes = (mount as WritableMount)?.Directory.Upper;
 
         // This process is on the data path of every read in the mount: its code, once used, must not be paged out
         // (memory pressure, or a dropped page cache, would otherwise stall requests while it is read back from disk).
@@ -94,11 +116,12 @@ internal static class MountCommand
         var seconds = Math.Round(started.Elapsed.TotalSeconds, 3);
         if (context.Json)
         {
-            CliContext.WriteJson(new MountOutput(record.Id.ToString(), mountPoint, Environment.ProcessId, mount.CacheDirectory, seconds), CliJsonContext.Default.MountOutput);
+            CliContext.WriteJson(new MountOutput(record.Id.ToString(), mountPoint, Environment.ProcessId, mount.CacheDirectory, changes, seconds), CliJsonContext.Default.MountOutput);
         }
         else
         {
-            Console.Out.WriteLine($"{MountDaemon.ReadyPrefix} snapshot {record.Id.ToShortString()} at {mountPoint} (pid {Environment.ProcessId}, {seconds:0.000} s)");
+            var how = changes is null ? "" : $" writable, changes in {changes}";
+            Console.Out.WriteLine($"{MountDaemon.ReadyPrefix} snapshot {record.Id.ToShortString()} at {mountPoint}{how} (pid {Environment.ProcessId}, {seconds:0.000} s)");
         }
 
         Console.Out.Flush();

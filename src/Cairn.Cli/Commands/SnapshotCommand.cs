@@ -19,16 +19,26 @@ internal static class SnapshotCommand
             Description = "The parent snapshot (id, prefix or tag); 'auto': the tag's snapshot, else the latest snapshot of the same path (images: of the same set of image paths); 'none'. Default: none for a directory, auto for images. Files unchanged since the parent are not read again.",
         };
         var skip = new Option<bool>("--skip-unreadable") { Description = "Skip files and directories that cannot be read (listed at the end) instead of failing." };
-        var command = new Command("snapshot", "Snapshot a directory tree, or VM image files, into the repository.") { path, images, tags, parent, skip };
+        var fromMount = new Option<string?>("--from-mount")
+        {
+            Description = "Snapshot a writable mount ('cairn mount --writable') from its changes alone: the parent is the mounted snapshot, and only what changed is read. The result is complete on its own.",
+        };
+        var command = new Command("snapshot", "Snapshot a directory tree, VM image files, or the changes of a writable mount into the repository.") { path, images, tags, parent, skip, fromMount };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
             await using var repository = await context.OpenRepositoryAsync(ct, createDefault: true).ConfigureAwait(false);
             using var progress = context.Quiet ? null : new TerminalProgress();
             var directory = context.ParseResult.GetValue(path);
             var imageFiles = context.ParseResult.GetValue(images) ?? [];
-            if ((directory is null) == (imageFiles.Length == 0))
+            var mounted = context.ParseResult.GetValue(fromMount);
+            if ((directory is not null ? 1 : 0) + (imageFiles.Length > 0 ? 1 : 0) + (mounted is not null ? 1 : 0) != 1)
             {
-                throw new UsageException("give either a directory or --image FILE...");
+                throw new UsageException("give one of: a directory, --image FILE..., --from-mount MOUNTPOINT");
+            }
+
+            if (mounted is not null && context.ParseResult.GetValue(parent) is not null)
+            {
+                throw new UsageException("--from-mount takes the mounted snapshot as the parent; --parent does not apply");
             }
 
             var options = new SnapshotOptions
@@ -40,8 +50,8 @@ internal static class SnapshotCommand
                     $"{p.Files:N0} files  {Formatting.Bytes(p.Bytes)} seen  {Formatting.Bytes(p.BytesRead)} read  {Formatting.Bytes(p.NewBytes)} new  {Formatting.Bytes(p.StoredBytes)} stored")),
             };
             var archiver = new Archiver(repository, options);
-            var result = imageFiles.Length > 0
-                ? await archiver.SnapshotImagesAsync(imageFiles, ct).ConfigureAwait(false)
+            var result = mounted is not null ? await archiver.SnapshotOverlayAsync(await FindChangesAsync(repository, context, mounted, ct).ConfigureAwait(false), ct).ConfigureAwait(false)
+                : imageFiles.Length > 0 ? await archiver.SnapshotImagesAsync(imageFiles, ct).ConfigureAwait(false)
                 : await archiver.SnapshotAsync(directory!, ct).ConfigureAwait(false);
             progress?.Clear();
             var r = result.Snapshot;
@@ -80,5 +90,28 @@ internal static class SnapshotCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The writable mount at <paramref name="mountPoint"/>: its upper directory and base snapshot, which must be in this repository.</summary>
+    private static async Task<OverlayChanges> FindChangesAsync(Repository.Repository repository, CliContext context, string mountPoint, CancellationToken ct)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new UsageException("writable mounts need Linux");
+        }
+
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
+        if (Cairn.Mount.OverlayLayer.Find(full) is not var (state, _))
+        {
+            throw new UsageException($"'{full}' is not a writable Cairn mount (cairn mount --writable)");
+        }
+
+        if (state.RepositoryId != repository.Config.Id)
+        {
+            throw new UsageException($"'{full}' is a mount of repository {state.Repository}, not of {context.RepositoryLocation}: use --repo {state.Repository}");
+        }
+
+        var baseSnapshot = await repository.ReadSnapshotAsync(Format.ContentId.Parse(state.Snapshot), ct).ConfigureAwait(false);
+        return new OverlayChanges(state.Upper, state.Flavor, baseSnapshot, full);
     }
 }

@@ -26,6 +26,8 @@ namespace Cairn.Snapshot;
 /// Then the index object, the manifest and the snapshot record are written, in that order, so an interrupted run
 /// leaves no visible snapshot and a re-run reuses every pack already written. The two kinds differ only in the
 /// <see cref="IChunker"/>: content-defined chunks for trees, fixed aligned blocks without the all-zero ones for images.
+/// A third source, an overlay's upper directory (<see cref="SnapshotOverlayAsync"/>), is walked the same way, merged
+/// with its base manifest: what the upper directory does not mention is taken from the base by reference, unread.
 /// </summary>
 public sealed class Archiver
 {
@@ -50,6 +52,7 @@ public sealed class Archiver
     private long _newChunks;
     private long _unchanged;
     private ReadAhead? _readAhead;
+    private OverlayFlavor? _overlay;
 
     public Archiver(Repository.Repository repository, SnapshotOptions? options = null)
     {
@@ -59,23 +62,41 @@ public sealed class Archiver
     }
 
     /// <summary>Snapshots the directory tree at <paramref name="path"/> (record kind "tree").</summary>
-    public async Task<SnapshotResult> SnapshotAsync(string path, CancellationToken cancellationToken = default)
+    public Task<SnapshotResult> SnapshotAsync(string path, CancellationToken cancellationToken = default)
     {
         var source = Path.GetFullPath(path);
+        return SnapshotTreeAsync(source, new Run(SnapshotRecord.TreeKind, source, null, s => s.Kind == SnapshotRecord.TreeKind && s.Source == source), cancellationToken);
+    }
+
+    /// <summary>
+    /// Snapshots the merged view of an overlay mounted over <see cref="OverlayChanges.Base"/> from its upper directory
+    /// alone, with the base as parent: whiteouts are deletions, opaque directories replace the base's, entries in the
+    /// upper directory replace the base's (their files are read, so unchanged chunks dedup), and everything else is
+    /// the base's entry by reference, never read. The time taken is proportional to the change. The result is a
+    /// complete snapshot: restoring it needs neither the overlay nor the upper directory.
+    /// </summary>
+    public Task<SnapshotResult> SnapshotOverlayAsync(OverlayChanges changes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        _overlay = changes.Flavor;
+        return SnapshotTreeAsync(Path.GetFullPath(changes.UpperDirectory), new Run(SnapshotRecord.TreeKind, changes.Source, null, _ => false) { Base = changes.Base }, cancellationToken);
+    }
+
+    private async Task<SnapshotResult> SnapshotTreeAsync(string directory, Run run, CancellationToken cancellationToken)
+    {
         FileDescriptor rootFd;
         try
         {
-            rootFd = LinuxFile.OpenDirectory(source);
+            rootFd = LinuxFile.OpenDirectory(directory);
         }
         catch (LinuxIOException e)
         {
-            throw new UsageException($"cannot snapshot '{source}': {e.Message}");
+            throw new UsageException($"cannot snapshot '{directory}': {e.Message}");
         }
 
         var root = new DirectoryHandle(rootFd, []);
         try
         {
-            var run = new Run(SnapshotRecord.TreeKind, source, null, s => s.Kind == SnapshotRecord.TreeKind && s.Source == source);
             root.AddReference(); // the walk's, released once the root is listed
             return await RunAsync(run, (builder, parent, jobs, ct) => WalkAsync(root, builder, parent, jobs, ct), cancellationToken).ConfigureAwait(false);
         }
@@ -146,10 +167,10 @@ public sealed class Archiver
             e.First = (uint)result.RefStart;
             e.Count = (uint)result.RefCount;
             e.Size = result.Size;
-            e.MTimeNs = result.Stat.MTimeNs;
+            e.MTimeNs = result.MTimeNs;
             e.Traits = result.Covered != result.Size ? EntryTraits.Sparse : EntryTraits.None;
-            builder.SetXattrs(entry, result.Xattrs);
-            builder.Source(entry) = new SourceRecord { CTimeNs = result.Stat.CTimeNs, Inode = result.Stat.Inode, Device = result.Stat.Device };
+            SetXattrs(builder, entry, result.Xattrs);
+            builder.Source(entry) = result.Source;
         }
 
         PhaseTrace.Mark("snapshot: index written");
@@ -211,6 +232,11 @@ public sealed class Archiver
             }
         }
 
+        if (run.Base is not null)
+        {
+            return run.Base;
+        }
+
         if (_options.Parent is null or SnapshotOptions.NoParent)
         {
             return null;
@@ -236,6 +262,12 @@ public sealed class Archiver
 
     // ---------------------------------------------------------------- stage 1: the walk
 
+    /// <summary>
+    /// Lists the tree breadth-first and appends its entries. A plain snapshot takes every directory's listing as it
+    /// is (the parent manifest only lets unchanged files go unread); an overlay snapshot merges each upper directory's
+    /// listing with the base directory below it (<see cref="OverlayUpper.Merge"/>) and descends into base directories
+    /// the upper one does not have without any I/O.
+    /// </summary>
     private async Task WalkAsync(DirectoryHandle rootHandle, ManifestBuilder builder, Manifest? parent, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
     {
         try
@@ -243,71 +275,130 @@ public sealed class Archiver
             using var walker = new TreeWalker(_options.ReadConcurrency, _options.SkipUnreadable, _skipped);
             var rootStat = LinuxFile.Stat(rootHandle.Descriptor);
             var root = builder.AddEntry(EntryFor(rootStat), [], SourceFor(rootStat));
-            builder.SetXattrs(root, LinuxFile.ReadXattrs(rootHandle.Descriptor));
+            var rootXattrs = LinuxFile.ReadXattrs(rootHandle.Descriptor);
+            SetXattrs(builder, root, rootXattrs);
             Interlocked.Increment(ref _directories);
 
-            var queue = new Queue<(int Entry, int ParentMatch, DirectoryHandle Handle, Task<List<ChildInfo>> Listing)>();
-            queue.Enqueue((root, parent is null ? -1 : 0, rootHandle, walker.ListAsync(rootHandle, cancellationToken)));
+            var queue = new Queue<(int Entry, int ParentMatch, DirectoryHandle? Handle, Task<List<ChildInfo>>? Listing)>();
+            var rootMatch = parent is null || (_overlay is not null && OverlayUpper.IsOpaque(rootXattrs)) ? -1 : 0;
+            queue.Enqueue((root, rootMatch, rootHandle, walker.ListAsync(rootHandle, cancellationToken)));
             var hardlinks = new Dictionary<(ulong Device, ulong Inode), int>();
+
+            // Overlay: the entry each base file (by its canonical entry) got in the new tree, so that base hardlinks
+            // stay linked; one whose first name the upper directory replaced or deleted is stored in full instead.
+            var baseLinks = new Dictionary<int, int>();
 
             while (queue.TryDequeue(out var directory))
             {
-                var children = await directory.Listing.ConfigureAwait(false);
+                var children = directory.Listing is null ? [] : await directory.Listing.ConfigureAwait(false);
+                var merged = _overlay is { } flavor
+                    ? (directory.Handle is null ? BaseChildren(parent!, directory.ParentMatch) : OverlayUpper.Merge(directory.Handle, children, parent!, directory.ParentMatch, flavor))
+                    : children.ConvertAll(c => new MergedChild(c, directory.ParentMatch >= 0 ? parent!.Lookup(directory.ParentMatch, c.Name) : -1));
                 var first = builder.EntryCount;
-                foreach (var child in children)
+                foreach (var child in merged)
                 {
-                    var kind = KindOf(child.Stat.Kind);
-                    if (kind is null)
+                    if (child.Listed is { } listed)
                     {
-                        _warnings.Enqueue($"skipped socket '{Manifest.Display(directory.Handle.PathOf(child.Name))}'");
-                        continue;
+                        await AddListedAsync(directory.Handle!, listed, child.Parent).ConfigureAwait(false);
                     }
-
-                    var entry = EntryFor(child.Stat);
-                    var match = directory.ParentMatch >= 0 ? parent!.Lookup(directory.ParentMatch, child.Name) : -1;
-                    switch (kind)
+                    else
                     {
-                        case EntryKind.Symlink:
-                            entry.First = builder.AddString(child.LinkTarget);
-                            entry.Size = child.LinkTarget!.Length;
-                            Interlocked.Increment(ref _symlinks);
-                            break;
-                        case EntryKind.Regular when child.Stat.LinkCount > 1 && hardlinks.TryGetValue((child.Stat.Device, child.Stat.Inode), out var target):
-                            entry = entry with { Kind = EntryKind.Hardlink, First = (uint)target, Size = 0 };
-                            break;
-                        case EntryKind.CharDevice or EntryKind.BlockDevice:
-                            entry.First = (uint)child.Stat.RDevice;
-                            entry.Count = (uint)(child.Stat.RDevice >> 32);
-                            Interlocked.Increment(ref _others);
-                            break;
-                        case EntryKind.Fifo:
-                            Interlocked.Increment(ref _others);
-                            break;
-                    }
-
-                    var index = builder.AddEntry(entry, child.Name, SourceFor(child.Stat));
-                    builder.SetXattrs(index, child.Xattrs);
-                    if (entry.Kind == EntryKind.Regular)
-                    {
-                        if (child.Stat.LinkCount > 1)
-                        {
-                            hardlinks[(child.Stat.Device, child.Stat.Inode)] = index;
-                        }
-
-                        await QueueFileAsync(index, directory.Handle, child.Name, child.Stat, parent, match, jobs, cancellationToken).ConfigureAwait(false);
-                    }
-                    else if (child.Subdirectory is not null)
-                    {
-                        Interlocked.Increment(ref _directories);
-                        var parentMatch = match >= 0 && parent!.Entries[match].Kind == EntryKind.Directory ? match : -1;
-                        queue.Enqueue((index, parentMatch, child.Subdirectory, walker.ListAsync(child.Subdirectory, cancellationToken)));
+                        await AddFromBaseAsync(child.Parent).ConfigureAwait(false);
                     }
                 }
 
                 ref var d = ref builder.Entry(directory.Entry);
                 d.First = (uint)first;
                 d.Count = (uint)(builder.EntryCount - first);
-                directory.Handle.Release();
+                directory.Handle?.Release();
+            }
+
+            async ValueTask AddListedAsync(DirectoryHandle handle, ChildInfo child, int match)
+            {
+                var kind = KindOf(child.Stat.Kind);
+                if (kind is null)
+                {
+                    _warnings.Enqueue($"skipped socket '{Manifest.Display(handle.PathOf(child.Name))}'");
+                    return;
+                }
+
+                var entry = EntryFor(child.Stat);
+                switch (kind)
+                {
+                    case EntryKind.Symlink:
+                        entry.First = builder.AddString(child.LinkTarget);
+                        entry.Size = child.LinkTarget!.Length;
+                        Interlocked.Increment(ref _symlinks);
+                        break;
+                    case EntryKind.Regular when child.Stat.LinkCount > 1 && hardlinks.TryGetValue((child.Stat.Device, child.Stat.Inode), out var target):
+                        entry = entry with { Kind = EntryKind.Hardlink, First = (uint)target, Size = 0 };
+                        break;
+                    case EntryKind.CharDevice or EntryKind.BlockDevice:
+                        entry.First = (uint)child.Stat.RDevice;
+                        entry.Count = (uint)(child.Stat.RDevice >> 32);
+                        Interlocked.Increment(ref _others);
+                        break;
+                    case EntryKind.Fifo:
+                        Interlocked.Increment(ref _others);
+                        break;
+                }
+
+                var index = builder.AddEntry(entry, child.Name, SourceFor(child.Stat));
+                SetXattrs(builder, index, child.Xattrs);
+                if (entry.Kind == EntryKind.Regular)
+                {
+                    if (child.Stat.LinkCount > 1)
+                    {
+                        hardlinks[(child.Stat.Device, child.Stat.Inode)] = index;
+                    }
+
+                    // An overlay's upper file is new or changed by definition: read it.
+                    await QueueFileAsync(index, handle, child.Name, child.Stat, parent, _overlay is null ? match : -1, jobs, cancellationToken).ConfigureAwait(false);
+                }
+                else if (child.Subdirectory is not null)
+                {
+                    Interlocked.Increment(ref _directories);
+                    var parentMatch = match >= 0 && parent!.Entries[match].Kind == EntryKind.Directory ? match : -1;
+                    queue.Enqueue((index, parentMatch, child.Subdirectory, walker.ListAsync(child.Subdirectory, cancellationToken)));
+                }
+            }
+
+            async ValueTask AddFromBaseAsync(int b)
+            {
+                var name = parent!.NameOf(b);
+                var canonical = parent.Canonical(b);
+                var e = parent.Entries[canonical];
+                var entry = new EntryRecord { Kind = e.Kind, Traits = e.Traits, Mode = e.Mode, Uid = e.Uid, Gid = e.Gid, MTimeNs = e.MTimeNs, Size = e.Size, First = e.First, Count = e.Count };
+                var source = parent.Sources?[b] ?? default;
+                switch (e.Kind)
+                {
+                    case EntryKind.Regular when baseLinks.TryGetValue(canonical, out var target):
+                        entry = entry with { Kind = EntryKind.Hardlink, First = (uint)target, Count = 0, Size = 0 };
+                        builder.AddEntry(entry, name, source);
+                        return;
+                    case EntryKind.Regular:
+                        var file = builder.AddEntry(entry, name, source);
+                        baseLinks[canonical] = file;
+                        Interlocked.Increment(ref _files);
+                        Interlocked.Add(ref _bytes, e.Size);
+                        await jobs.WriteAsync(new FileJob(file, null, [], default, canonical), cancellationToken).ConfigureAwait(false);
+                        return;
+                    case EntryKind.Directory:
+                        var subdirectory = builder.AddEntry(entry, name, source);
+                        builder.SetXattrs(subdirectory, XattrsOf(parent, b));
+                        Interlocked.Increment(ref _directories);
+                        queue.Enqueue((subdirectory, b, null, null));
+                        return;
+                    case EntryKind.Symlink:
+                        entry.First = builder.AddString(parent.SymlinkTarget(b));
+                        Interlocked.Increment(ref _symlinks);
+                        break;
+                    default:
+                        Interlocked.Increment(ref _others);
+                        break;
+                }
+
+                builder.SetXattrs(builder.AddEntry(entry, name, source), XattrsOf(parent, b));
             }
         }
         finally
@@ -315,6 +406,23 @@ public sealed class Archiver
             jobs.TryComplete();
         }
     }
+
+    /// <summary>The children of a base directory the upper directory does not have: all taken from the base as they are.</summary>
+    private static List<MergedChild> BaseChildren(Manifest parent, int directory)
+    {
+        ref readonly var d = ref parent.Entries[directory];
+        var children = new List<MergedChild>((int)d.Count);
+        for (var b = (int)d.First; b < d.First + d.Count; b++)
+        {
+            children.Add(new MergedChild(null, b));
+        }
+
+        return children;
+    }
+
+    /// <summary>Stores an entry's xattrs; an overlay's own (whiteout, opaque, origin marks) are dropped.</summary>
+    private void SetXattrs(ManifestBuilder builder, int entry, List<KeyValuePair<byte[], byte[]>>? xattrs) =>
+        builder.SetXattrs(entry, _overlay is null ? xattrs : OverlayUpper.WithoutPrivate(xattrs));
 
     /// <summary>The "walk" of an image snapshot: a root directory, the images as its entries.</summary>
     private async Task ListImagesAsync(ImageSet images, ManifestBuilder builder, Manifest? parent, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
@@ -327,7 +435,7 @@ public sealed class Archiver
             foreach (var image in images.Images)
             {
                 var index = builder.AddEntry(EntryFor(image.Stat), image.Name, SourceFor(image.Stat));
-                builder.SetXattrs(index, image.Xattrs);
+                SetXattrs(builder, index, image.Xattrs);
                 var match = parent?.Lookup(0, image.Name) ?? -1;
                 await QueueFileAsync(index, image.Directory, image.FileName, image.Stat, parent, match, jobs, cancellationToken).ConfigureAwait(false);
             }
@@ -502,7 +610,7 @@ public sealed class Archiver
                 }
                 finally
                 {
-                    job.Directory.Release();
+                    job.Directory?.Release();
                 }
             }
         }
@@ -515,7 +623,7 @@ public sealed class Archiver
     {
         try
         {
-            return FileContentReader.ReadWhole(job.Directory, job.Name, _chunker);
+            return FileContentReader.ReadWhole(job.Directory!, job.Name, _chunker);
         }
         catch (Exception e) when (e is LinuxIOException or FileChangedException)
         {
@@ -525,7 +633,7 @@ public sealed class Archiver
 
     private FileContent? Unreadable(FileJob job, Exception e)
     {
-        var display = Manifest.Display(job.Directory.PathOf(job.Name));
+        var display = Manifest.Display(job.Directory!.PathOf(job.Name));
         if (!_options.SkipUnreadable)
         {
             throw e is FileChangedException ? new CairnException(e.Message) : new CairnException($"cannot read '{display}': {e.Message} (use --skip-unreadable to continue without it)", e);
@@ -550,7 +658,9 @@ public sealed class Archiver
             refs.Add((r.Offset, chunk.Id, new ChunkSlot(frame, (int)location.OffsetInFrame, (int)chunk.Length)));
         }
 
-        return new FileResult(job.Stat) { Xattrs = XattrsOf(parent, job.Unchanged) };
+        // A file taken from the base by reference keeps the base's metadata; an unchanged one gets its current stat.
+        var xattrs = XattrsOf(parent, job.Unchanged);
+        return job.Directory is null ? new FileResult(parent, job.Unchanged) { Xattrs = xattrs } : new FileResult(job.Stat) { Xattrs = xattrs };
     }
 
     private async ValueTask<FileResult> PackContentAsync(FileContent content, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs)
@@ -588,7 +698,7 @@ public sealed class Archiver
             FileDescriptor fd;
             try
             {
-                fd = LinuxFile.OpenAt(job.Directory.Descriptor, job.Name, OpenFlags.ReadOnly | OpenFlags.NoFollow);
+                fd = LinuxFile.OpenAt(job.Directory!.Descriptor, job.Name, OpenFlags.ReadOnly | OpenFlags.NoFollow);
             }
             catch (LinuxIOException e)
             {
@@ -612,7 +722,7 @@ public sealed class Archiver
 
             if (attempt == FileContentReader.Attempts)
             {
-                Unreadable(job, new FileChangedException(job.Directory.PathOf(job.Name)));
+                Unreadable(job, new FileChangedException(job.Directory!.PathOf(job.Name)));
                 return null;
             }
         }
@@ -711,10 +821,21 @@ public sealed class Archiver
         return failures.FirstOrDefault(e => e is not OperationCanceledException) ?? failures.FirstOrDefault() ?? new OperationCanceledException();
     }
 
-    /// <summary>What a run records: its kind and source, and which earlier snapshots count as "the same source" for an automatic parent.</summary>
-    private sealed record Run(string Kind, string Source, IReadOnlyList<string>? Paths, Func<SnapshotRecord, bool> IsSameSource);
+    /// <summary>
+    /// What a run records: its kind and source, and which earlier snapshots count as "the same source" for an
+    /// automatic parent; or a fixed <see cref="Base"/> (an overlay's), which is the parent.
+    /// </summary>
+    private sealed record Run(string Kind, string Source, IReadOnlyList<string>? Paths, Func<SnapshotRecord, bool> IsSameSource)
+    {
+        public SnapshotRecord? Base { get; init; }
+    }
 
-    private sealed record FileJob(int Entry, DirectoryHandle Directory, byte[] Name, StatxInfo Stat, int Unchanged);
+    /// <summary>
+    /// A regular file for the packer: read from <see cref="Directory"/>, or, with <see cref="Unchanged"/> its entry in
+    /// the parent manifest, taken from there unread. Without a directory it is not on disk at all: an overlay
+    /// snapshot's file that only the base has.
+    /// </summary>
+    private sealed record FileJob(int Entry, DirectoryHandle? Directory, byte[] Name, StatxInfo Stat, int Unchanged);
 
     private static List<KeyValuePair<byte[], byte[]>>? XattrsOf(Manifest manifest, int entry)
     {
@@ -733,12 +854,29 @@ public sealed class Archiver
         return list;
     }
 
-    private sealed class FileResult(StatxInfo stat)
+    private sealed class FileResult
     {
-        public StatxInfo Stat { get; } = stat;
+        public FileResult(in StatxInfo stat)
+        {
+            Size = stat.Size;
+            MTimeNs = stat.MTimeNs;
+            Source = SourceFor(stat);
+        }
+
+        /// <summary>A file as the parent manifest has it (entry <paramref name="entry"/>).</summary>
+        public FileResult(Manifest parent, int entry)
+        {
+            Size = parent.Entries[entry].Size;
+            MTimeNs = parent.Entries[entry].MTimeNs;
+            Source = parent.Sources?[entry] ?? default;
+        }
 
         /// <summary>The size recorded: the file's, or 0 for a file that was skipped.</summary>
-        public long Size { get; init; } = stat.Size;
+        public long Size { get; init; }
+
+        public long MTimeNs { get; }
+
+        public SourceRecord Source { get; }
 
         /// <summary>
         /// The file's xattrs: read from the descriptor its content was read through, or the parent's for an unchanged

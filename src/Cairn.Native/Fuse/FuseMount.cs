@@ -19,7 +19,7 @@ public sealed class FuseMount : IDisposable
     private readonly TaskCompletionSource<int> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private GCHandle _dispatcherHandle;
     private nint _session; // guarded by _sessionLock; 0 once the loop thread has taken it back for teardown
-    private MountEntry? _mountEntry;
+    private MountInfo? _mountEntry;
     private FuseUnmountResult? _unmountResult;
 
     private FuseMount(string mountPoint, FuseDispatcher dispatcher)
@@ -73,24 +73,31 @@ public sealed class FuseMount : IDisposable
     /// If <paramref name="mountPoint"/> is a FUSE mount whose server is gone (statfs fails with ENOTCONN or
     /// ECONNABORTED), detaches it lazily and returns true; otherwise leaves it alone and returns false.
     /// </summary>
-    public static unsafe bool CleanupStale(string mountPoint)
+    public static bool CleanupStale(string mountPoint)
     {
         ArgumentException.ThrowIfNullOrEmpty(mountPoint);
         string fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
-        byte* buffer = stackalloc byte[256]; // struct statfs is 120 bytes on x86_64
-        if (FuseLibC.statfs(fullPath, buffer) == 0)
-        {
-            return false;
-        }
-
-        int errno = Marshal.GetLastPInvokeError();
-        if ((errno != Errno.ENOTCONN && errno != Errno.ECONNABORTED) || !FuseMountTable.IsFuseMount(fullPath))
+        if (!IsStale(fullPath))
         {
             return false;
         }
 
         UnmountLazily(fullPath);
         return true;
+    }
+
+    /// <summary>True if <paramref name="mountPoint"/> is a FUSE mount whose server is gone (statfs fails with ENOTCONN or ECONNABORTED).</summary>
+    public static unsafe bool IsStale(string mountPoint)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+        byte* buffer = stackalloc byte[256]; // struct statfs is 120 bytes on x86_64
+        if (FuseLibC.statfs(mountPoint, buffer) == 0)
+        {
+            return false;
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        return (errno == Errno.ENOTCONN || errno == Errno.ECONNABORTED) && FuseMountTable.IsFuseMount(mountPoint);
     }
 
     /// <summary>
@@ -387,7 +394,7 @@ public sealed class FuseMount : IDisposable
     /// </summary>
     private void WakeLoop()
     {
-        MountEntry? current = FuseMountTable.Find(MountPoint);
+        MountInfo? current = FuseMountTable.Find(MountPoint);
         if (_mountEntry is not null && current == _mountEntry)
         {
             // On a pool thread: it returns once a worker has answered, or with ENOTCONN once the connection is gone.
@@ -421,9 +428,9 @@ public sealed class FuseMount : IDisposable
     /// <summary>A regular (non-lazy) unmount; false if it failed, typically with EBUSY.</summary>
     private static bool TryUnmountCleanly(string mountPoint)
     {
-        if (FuseLibC.geteuid() == 0)
+        if (LinuxFile.IsRoot)
         {
-            return FuseLibC.umount2(mountPoint, 0) == 0;
+            return LinuxMount.TryUnmount(mountPoint) == 0;
         }
 
         return RunFusermount("-u", "-q", mountPoint) == 0;
@@ -431,14 +438,9 @@ public sealed class FuseMount : IDisposable
 
     private static void UnmountLazily(string mountPoint)
     {
-        if (FuseLibC.geteuid() == 0)
+        if (LinuxFile.IsRoot)
         {
-            if (FuseLibC.umount2(mountPoint, FuseLibC.MntDetach) != 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                throw new IOException($"umount2('{mountPoint}', MNT_DETACH) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
-            }
-
+            LinuxMount.UnmountLazily(mountPoint);
             return;
         }
 

@@ -238,22 +238,14 @@ internal unsafe struct FuseLowLevelOps
     [FieldOffset(328)] public delegate* unmanaged[Cdecl]<nint, ulong, nuint, long, FuseFileInfo*, void> ReadDirPlus;
 }
 
-/// <summary>The few libc calls the FUSE layer needs (unmounting, stale-mount detection, formatting libfuse's log).</summary>
+/// <summary>The few libc calls the FUSE layer needs (stale-mount detection, formatting libfuse's log).</summary>
 internal static unsafe partial class FuseLibC
 {
     private const string Library = "libc";
 
-    internal const int MntDetach = 2;
-
-    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    internal static partial int umount2(string target, int flags);
-
     /// <summary>statfs(2); <paramref name="buffer"/> must hold a struct statfs (120 bytes on x86_64).</summary>
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int statfs(string path, byte* buffer);
-
-    [LibraryImport(Library)]
-    internal static partial uint geteuid();
 
     /// <summary>vsnprintf with a va_list; on x86_64 a va_list parameter is a pointer to __va_list_tag.</summary>
     [LibraryImport(Library)]

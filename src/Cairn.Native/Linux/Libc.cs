@@ -143,4 +143,10 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "getegid")]
     internal static partial uint GetEGid();
+
+    [LibraryImport(Library, EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Mount(string source, string target, string type, nuint flags, string? data);
+
+    [LibraryImport(Library, EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Umount2(string target, int flags);
 }

@@ -104,12 +104,12 @@ internal sealed class TestMount : IDisposable
     /// <summary>Deletes a test directory, first making sure nothing is still mounted inside it (never recurse into a mount).</summary>
     public static void RemoveDirectory(string root, string mountPoint)
     {
-        if (FuseMountTable.FindMountType(mountPoint) is not null)
+        if (Cairn.Native.Linux.MountTable.Find(mountPoint) is not null)
         {
             ProcessRunner.RunAsync("umount", ["-l", mountPoint]).GetAwaiter().GetResult();
         }
 
-        if (FuseMountTable.FindMountType(mountPoint) is null && Directory.Exists(root))
+        if (Cairn.Native.Linux.MountTable.Find(mountPoint) is null && Directory.Exists(root))
         {
             Directory.Delete(root, recursive: true);
         }

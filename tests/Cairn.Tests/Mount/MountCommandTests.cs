@@ -2,6 +2,7 @@ using Cairn.Tests.Support;
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using Cairn.Native.Fuse;
+using Cairn.Native.Linux;
 using Cairn.Tests.Fuse;
 
 namespace Cairn.Tests.Mount;
@@ -40,10 +41,7 @@ public sealed class MountCommandTests
         Process? daemon = null;
         try
         {
-            var (exit, output, error) = await ProcessRunner.RunAsync(s_cairn, Arguments(lab, "mount", "--daemon", snapshot.Id.ToString(), mountPoint));
-            var line = System.Text.Encoding.UTF8.GetString(output);
-            Assert.True(exit == 0, error);
-            daemon = Process.GetProcessById(int.Parse(line.Split("(pid ")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture));
+            (_, daemon) = await StartDaemonAsync(lab, "mount", "--daemon", snapshot.Id.ToString(), mountPoint);
             Assert.True(FuseMount.IsMountedAt(mountPoint));
             TreeComparer.AssertSame(lab.Source, mountPoint);
 
@@ -52,19 +50,13 @@ public sealed class MountCommandTests
             Assert.True(daemon.WaitForExit(TimeSpan.FromSeconds(30)), "the daemon did not exit after umount");
             Assert.False(FuseMount.IsMountedAt(mountPoint));
 
-            (exit, _, error) = await ProcessRunner.RunAsync(s_cairn, ["umount", mountPoint]);
+            var (exit, _, error) = await ProcessRunner.RunAsync(s_cairn, ["umount", mountPoint]);
             Assert.Equal(2, exit);
             Assert.Contains("nothing is mounted", error, StringComparison.Ordinal);
         }
         finally
         {
-            if (daemon is { HasExited: false })
-            {
-                daemon.Kill();
-                await daemon.WaitForExitAsync();
-            }
-
-            daemon?.Dispose();
+            await StopAsync(daemon);
         }
     }
 
@@ -91,6 +83,103 @@ public sealed class MountCommandTests
         Assert.Equal(0, await server.ExitAsync());
         Assert.Contains("detached a stale mount", await server.Process.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
         Assert.False(FuseMount.IsMountedAt(mountPoint));
+    }
+
+    [FuseFact("kill")]
+    public async Task A_writable_daemon_takes_changes_snapshots_them_from_the_mount_and_umount_removes_both_mounts()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var mountPoint = lab.NewMountPoint();
+        var layers = lab.NewLayersDirectory();
+        var lower = Path.Combine(layers, "lower");
+        Process? daemon = null;
+        try
+        {
+            (var line, daemon) = await StartDaemonAsync(lab, "mount", "--daemon", "--writable", "--upper", layers, snapshot.Id.ToString(), mountPoint);
+            Assert.Contains($"writable, changes in {layers}/upper", line, StringComparison.Ordinal);
+            Assert.Equal("overlay", MountTable.Find(mountPoint)?.Type);
+            Assert.Equal("fuse.cairn", MountTable.Find(lower)?.Type);
+
+            await File.WriteAllTextAsync(Path.Combine(mountPoint, "small.txt"), "written through the overlay\n");
+            File.Delete(Path.Combine(mountPoint, "other.bin"));
+            var saved = await CairnCli.RunAsync(lab.RepositoryPath, "--json", "snapshot", "--from-mount", mountPoint, "--tag", "changed");
+            Assert.True(saved.ExitCode == 0, saved.ToString());
+            Assert.Equal(snapshot.Id.ToString(), saved.Json.GetProperty("parent").GetString());
+            Assert.Equal(1, saved.Json.GetProperty("stats").GetProperty("files").GetInt64() - saved.Json.GetProperty("stats").GetProperty("unchangedFiles").GetInt64());
+
+            // Refused: a directory that is not a writable mount, and a mount of another repository.
+            var plain = await CairnCli.RunAsync(lab.RepositoryPath, "snapshot", "--from-mount", lab.Source);
+            Assert.Equal(2, plain.ExitCode);
+            Assert.Contains("is not a writable Cairn mount", plain.Stderr, StringComparison.Ordinal);
+            var other = Path.Combine(lab.Root, "other-repo");
+            Assert.Equal(0, (await CairnCli.RunAsync(other, "init")).ExitCode);
+            var foreign = await CairnCli.RunAsync(other, "snapshot", "--from-mount", mountPoint);
+            Assert.Equal(2, foreign.ExitCode);
+            Assert.Contains($"is a mount of repository {lab.RepositoryPath}", foreign.Stderr, StringComparison.Ordinal);
+
+            var umount = await ProcessRunner.RunTextAsync(s_cairn, "umount", mountPoint);
+            Assert.Equal("unmounted " + mountPoint, umount);
+            Assert.True(daemon.WaitForExit(TimeSpan.FromSeconds(30)), "the daemon did not exit after umount");
+            Assert.Null(MountTable.Find(mountPoint));
+            Assert.Null(MountTable.Find(lower));
+            Assert.Equal("written through the overlay\n", await File.ReadAllTextAsync(Path.Combine(layers, "upper", "small.txt")));
+        }
+        finally
+        {
+            await StopAsync(daemon);
+        }
+    }
+
+    [FuseFact("kill")]
+    public async Task A_writable_mount_left_by_a_killed_server_is_cleaned_up_by_the_next_mount()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var mountPoint = lab.NewMountPoint();
+        var layers = lab.NewLayersDirectory();
+        var lower = Path.Combine(layers, "lower");
+        using (var crashed = new MountProcess(Start(lab, "mount", "--writable", "--upper", layers, snapshot.Id.ToString(), mountPoint)))
+        {
+            await crashed.ReadyAsync();
+            await File.WriteAllTextAsync(Path.Combine(mountPoint, "kept.txt"), "survives the crash\n");
+            crashed.Process.Kill(); // SIGKILL: no chance to unmount
+            await crashed.ExitAsync();
+        }
+
+        Assert.Equal("overlay", MountTable.Find(mountPoint)?.Type);
+        Assert.True(FuseMount.IsStale(lower));
+
+        using var server = new MountProcess(Start(lab, "mount", "--writable", "--upper", layers, snapshot.Id.ToString(), mountPoint));
+        await server.ReadyAsync();
+        Assert.Equal("hello\n", await File.ReadAllTextAsync(Path.Combine(mountPoint, "small.txt")));
+        Assert.Equal("survives the crash\n", await File.ReadAllTextAsync(Path.Combine(mountPoint, "kept.txt")));
+        await ProcessRunner.RunTextAsync("kill", "-TERM", server.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0, await server.ExitAsync());
+        Assert.Contains("detached a stale mount", await server.Process.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
+        Assert.Null(MountTable.Find(mountPoint));
+        Assert.Null(MountTable.Find(lower));
+    }
+
+    /// <summary>Runs <c>cairn mount --daemon …</c>: its "mounted" line and the daemon it left serving.</summary>
+    private static async Task<(string Line, Process Daemon)> StartDaemonAsync(MountLab lab, params string[] command)
+    {
+        var (exit, output, error) = await ProcessRunner.RunAsync(s_cairn, Arguments(lab, command));
+        var line = System.Text.Encoding.UTF8.GetString(output);
+        Assert.True(exit == 0, error);
+        return (line, Process.GetProcessById(int.Parse(line.Split("(pid ")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>Kills a daemon the test left running (by its PID).</summary>
+    private static async Task StopAsync(Process? daemon)
+    {
+        if (daemon is { HasExited: false })
+        {
+            daemon.Kill();
+            await daemon.WaitForExitAsync();
+        }
+
+        daemon?.Dispose();
     }
 
     private static string[] Arguments(MountLab lab, params string[] command) => ["-r", lab.RepositoryPath, .. command, "--cache-dir", lab.CacheRoot];

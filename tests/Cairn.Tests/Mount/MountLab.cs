@@ -21,7 +21,7 @@ internal sealed class MountLab : IAsyncDisposable
     /// <summary>Small chunks and frames, so a few MB of test data spans many frames and packs.</summary>
     public static readonly RepositoryConfig SmallFrames = new() { ChunkMin = 4096, ChunkAverage = 16384, ChunkMax = 65536, FrameSize = 128 << 10, PackSize = 512 << 10 };
 
-    private readonly List<SnapshotMount> _mounts = [];
+    private readonly List<IMountSession> _mounts = [];
     private readonly List<string> _mountPoints = [];
     private readonly Func<IObjectStore> _openStore;
 
@@ -108,6 +108,25 @@ internal sealed class MountLab : IAsyncDisposable
         return mount;
     }
 
+    /// <summary>Mounts writable at a new mount point, its layers in <paramref name="layers"/> or a new directory of the lab (defaults as for <see cref="MountAsync"/>).</summary>
+    public async Task<WritableMount> MountWritableAsync(SnapshotRecord snapshot, OverlayFlavor flavor, string? layers = null)
+    {
+        var mountPoint = NewMountPoint();
+        layers ??= NewLayersDirectory();
+        var options = new MountOptions { Hydrate = false, Trace = false, CacheRoot = CacheRoot, Log = Log.Enqueue };
+        var mount = await WritableMount.StartAsync(Repository, snapshot, mountPoint, new WritableOptions { Directory = layers, Overlay = flavor, RepositoryLocation = RepositoryPath }, options);
+        _mounts.Add(mount);
+        return mount;
+    }
+
+    /// <summary>A path for a writable mount's layers (not created), whose lower mount point Dispose unmounts if needed.</summary>
+    public string NewLayersDirectory()
+    {
+        var layers = Path.Combine(Root, $"layers{_mountPoints.Count}");
+        _mountPoints.Add(new OverlayDirectory(layers).Lower);
+        return layers;
+    }
+
     public string NewMountPoint()
     {
         var mountPoint = Path.Combine(Root, $"mnt{_mountPoints.Count}");
@@ -133,13 +152,13 @@ internal sealed class MountLab : IAsyncDisposable
 
         foreach (var mountPoint in _mountPoints)
         {
-            if (FuseMount.IsMountedAt(mountPoint))
+            while (MountTable.Find(mountPoint) is not null && (await ProcessRunner.RunAsync("umount", ["-l", mountPoint])).ExitCode == 0)
             {
-                await ProcessRunner.RunAsync("umount", ["-l", mountPoint]);
             }
         }
 
-        if (!_mountPoints.Any(FuseMount.IsMountedAt))
+        // Never remove a tree with anything still mounted in it.
+        if (!_mountPoints.Any(m => MountTable.Find(m) is not null))
         {
             RemoveTree(Root);
         }

@@ -1,0 +1,131 @@
+using Cairn.Manifests;
+using Cairn.Native.Linux;
+
+namespace Cairn.Snapshot;
+
+/// <summary>
+/// One child of a directory in a merged tree: listed on disk (<see cref="Listed"/>) or taken from the parent
+/// manifest by reference (<see cref="Listed"/> null). <see cref="Parent"/> is the parent-manifest entry that goes
+/// with it: for a listed regular file, the one of the same name (a plain snapshot reuses it if unchanged); for a
+/// listed directory, the directory whose children are merged under it; for a child not listed, the entry itself.
+/// </summary>
+internal readonly record struct MergedChild(ChildInfo? Listed, int Parent);
+
+/// <summary>
+/// How an overlay's upper directory reads as a change to the lower tree: which names are whiteouts (deletions),
+/// which directories are opaque (they replace the lower one entirely), and which xattrs are the overlay's own.
+/// </summary>
+internal static class OverlayUpper
+{
+    private static ReadOnlySpan<byte> WhiteoutPrefix => ".wh."u8;
+
+    private static ReadOnlySpan<byte> OpaqueMarker => ".wh..wh..opq"u8;
+
+    private static ReadOnlySpan<byte> WhiteoutXattr => "trusted.overlay.whiteout"u8;
+
+    /// <summary>The overlay's private xattrs: never part of the merged view, so never stored.</summary>
+    public static bool IsPrivateXattr(ReadOnlySpan<byte> name) =>
+        name.StartsWith("trusted.overlay."u8) || name.StartsWith("user.overlay."u8) || name.StartsWith("user.fuseoverlayfs."u8);
+
+    public static List<KeyValuePair<byte[], byte[]>>? WithoutPrivate(List<KeyValuePair<byte[], byte[]>>? xattrs)
+    {
+        if (xattrs is null || !xattrs.Exists(x => IsPrivateXattr(x.Key)))
+        {
+            return xattrs;
+        }
+
+        return xattrs.FindAll(x => !IsPrivateXattr(x.Key));
+    }
+
+    /// <summary>An upper directory marked opaque by an xattr: the lower directory of that name is hidden entirely.</summary>
+    public static bool IsOpaque(List<KeyValuePair<byte[], byte[]>>? xattrs) => xattrs is not null && xattrs.Exists(x =>
+        x.Value.AsSpan().SequenceEqual("y"u8)
+        && (x.Key.AsSpan().SequenceEqual("trusted.overlay.opaque"u8) || x.Key.AsSpan().SequenceEqual("user.overlay.opaque"u8) || x.Key.AsSpan().SequenceEqual("user.fuseoverlayfs.opaque"u8)));
+
+    /// <summary>
+    /// The merged children of one directory, sorted by name: the upper directory's listing without whiteouts, and
+    /// the children of <paramref name="lowerDirectory"/> (-1: none, or opaque) that no upper entry replaces or hides.
+    /// </summary>
+    public static List<MergedChild> Merge(DirectoryHandle upper, List<ChildInfo> listing, Manifest lower, int lowerDirectory, OverlayFlavor flavor)
+    {
+        var visible = new List<MergedChild>(listing.Count);
+        var covered = new HashSet<int>();
+        var opaque = lowerDirectory < 0;
+        foreach (var child in listing)
+        {
+            if (IsOpaqueMarker(child, flavor))
+            {
+                opaque = true;
+                continue;
+            }
+
+            var hides = WhiteoutTarget(upper, child, flavor);
+            var match = lowerDirectory >= 0 ? lower.Lookup(lowerDirectory, hides ?? child.Name) : -1;
+            if (match >= 0)
+            {
+                covered.Add(match);
+            }
+
+            if (hides is null)
+            {
+                var mergeUnder = child.Subdirectory is not null && match >= 0 && lower.Entries[match].Kind == EntryKind.Directory && !IsOpaque(child.Xattrs);
+                visible.Add(new MergedChild(child, mergeUnder ? match : -1));
+            }
+        }
+
+        if (opaque)
+        {
+            // An opaque directory's upper children are all there is, and nothing below them is merged either.
+            return visible.ConvertAll(static c => c with { Parent = -1 });
+        }
+
+        ref readonly var directory = ref lower.Entries[lowerDirectory];
+        var merged = new List<MergedChild>(visible.Count + (int)directory.Count - covered.Count);
+        var v = 0;
+        for (var b = (int)directory.First; b < directory.First + directory.Count; b++)
+        {
+            if (covered.Contains(b))
+            {
+                continue;
+            }
+
+            var name = lower.NameOf(b);
+            while (v < visible.Count && visible[v].Listed!.Name.AsSpan().SequenceCompareTo(name) < 0)
+            {
+                merged.Add(visible[v++]);
+            }
+
+            merged.Add(new MergedChild(null, b));
+        }
+
+        merged.AddRange(visible.Skip(v));
+        return merged;
+    }
+
+    private static bool IsOpaqueMarker(ChildInfo child, OverlayFlavor flavor) =>
+        flavor == OverlayFlavor.FuseOverlayfs && child.Name.AsSpan().SequenceEqual(OpaqueMarker);
+
+    /// <summary>The name a whiteout hides, or null if <paramref name="child"/> is not a whiteout.</summary>
+    private static byte[]? WhiteoutTarget(DirectoryHandle upper, ChildInfo child, OverlayFlavor flavor)
+    {
+        if (flavor == OverlayFlavor.FuseOverlayfs && child.Name.AsSpan().StartsWith(WhiteoutPrefix))
+        {
+            return child.Name[WhiteoutPrefix.Length..];
+        }
+
+        var stat = child.Stat;
+        if (stat.Kind == FileKind.CharDevice && stat.RDevice == 0)
+        {
+            return child.Name;
+        }
+
+        // An xattr whiteout: an empty file marked as one (regular files' xattrs are not listed, so ask).
+        if (stat.Kind == FileKind.Regular && stat.Size == 0
+            && LinuxFile.ReadXattrs(upper.Descriptor, child.Name).Exists(x => x.Key.AsSpan().SequenceEqual(WhiteoutXattr)))
+        {
+            return child.Name;
+        }
+
+        return null;
+    }
+}

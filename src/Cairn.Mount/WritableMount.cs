@@ -1,0 +1,229 @@
+using System.Runtime.Versioning;
+using Cairn.Native.Fuse;
+using Cairn.Native.Linux;
+using Cairn.Repository;
+using Cairn.Snapshot;
+
+namespace Cairn.Mount;
+
+/// <summary>
+/// A snapshot mounted writable: the snapshot is served lazily (<see cref="SnapshotMount"/>) on the hidden
+/// <c>lower/</c> of an <see cref="OverlayDirectory"/>, and an overlay (kernel overlayfs or fuse-overlayfs) at the
+/// mount point puts <c>upper/</c> on top, where every change lands. Unmounting removes the overlay, then the lower
+/// mount; if the overlay is unmounted by someone else, the lower mount follows within a second. The changes stay in
+/// <c>upper/</c>: <c>cairn snapshot --from-mount</c> turns them into a snapshot whose parent is the mounted one.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class WritableMount : IMountSession
+{
+    private static readonly TimeSpan s_overlayCheck = TimeSpan.FromSeconds(1);
+
+    private readonly SnapshotMount _lower;
+    private readonly MountInfo _overlay;
+    private readonly bool _removeIfUnchanged;
+    private int _disposed;
+
+    private WritableMount(SnapshotMount lower, string mountPoint, OverlayDirectory directory, OverlayFlavor flavor, MountInfo overlay, bool removeIfUnchanged)
+    {
+        _lower = lower;
+        MountPoint = mountPoint;
+        Directory = directory;
+        Flavor = flavor;
+        _overlay = overlay;
+        _removeIfUnchanged = removeIfUnchanged;
+    }
+
+    public string MountPoint { get; }
+
+    public OverlayDirectory Directory { get; }
+
+    public OverlayFlavor Flavor { get; }
+
+    /// <summary>The snapshot's own mount, under the overlay.</summary>
+    public SnapshotMount Lower => _lower;
+
+    public SnapshotRecord Snapshot => _lower.Snapshot;
+
+    public MountStatistics Statistics => _lower.Statistics;
+
+    public string? CacheDirectory => _lower.CacheDirectory;
+
+    /// <summary>
+    /// Mounts <paramref name="snapshot"/> writable at <paramref name="mountPoint"/> (an existing directory; a Cairn
+    /// overlay or mount left there by a crashed server is detached first). A directory given in
+    /// <paramref name="writable"/> that already holds changes to the same snapshot is reused: they reappear.
+    /// </summary>
+    public static async Task<WritableMount> StartAsync(Repository.Repository repository, SnapshotRecord snapshot, string mountPoint, WritableOptions writable, MountOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        ArgumentNullException.ThrowIfNull(snapshot);
+        ArgumentNullException.ThrowIfNull(writable);
+        options ??= new MountOptions();
+        mountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
+        var flavor = writable.Flavor;
+        if (flavor == OverlayFlavor.Kernel && !LinuxFile.IsRoot)
+        {
+            throw new UsageException("kernel overlayfs needs root; use --overlay fuse (fuse-overlayfs)");
+        }
+
+        if (flavor == OverlayFlavor.FuseOverlayfs)
+        {
+            OverlayLayer.FindFuseOverlayfs();
+        }
+
+        // A crashed server's overlay and lower mount, or a dead fuse-overlayfs, go first: they may hold the directory.
+        var stale = OverlayLayer.CleanupStale(mountPoint) || FuseMount.CleanupStale(mountPoint);
+        var directory = writable.Directory is { } given ? new OverlayDirectory(Path.GetFullPath(given)) : OverlayDirectory.CreateDefault(snapshot);
+        var existing = Prepare(directory, repository, snapshot);
+        var lower = await SnapshotMount.StartAsync(repository, snapshot, directory.Lower, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (stale)
+            {
+                lower.Log($"detached a stale mount at {mountPoint} (its server had died)");
+            }
+
+            if (existing is null)
+            {
+                // The overlay shows the upper root's attributes for the root: start from the snapshot's.
+                CopyRootAttributes(directory.Lower, directory.Upper);
+            }
+
+            OverlayLayer.Mount(flavor, directory, mountPoint, "cairn:" + snapshot.Id.ToShortString());
+            var overlay = MountTable.Find(mountPoint) ?? throw new CairnException($"the overlay at '{mountPoint}' vanished right after mounting");
+            new OverlayState
+            {
+                Repository = writable.RepositoryLocation,
+                RepositoryId = repository.Config.Id,
+                Snapshot = snapshot.Id.ToString(),
+                Overlay = OverlayState.NameOf(flavor),
+                MountPoint = mountPoint,
+                Upper = directory.Upper,
+                Lower = directory.Lower,
+                Pid = Environment.ProcessId,
+                Mounted = DateTimeOffset.UtcNow,
+            }.Write(directory);
+            return new WritableMount(lower, mountPoint, directory, flavor, overlay, removeIfUnchanged: writable.Directory is null);
+        }
+        catch
+        {
+            OverlayLayer.Unmount(flavor, mountPoint);
+            await lower.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Completes when the lower mount's session ends or the overlay is no longer mounted.</summary>
+    public async Task WaitAsync(CancellationToken cancellationToken = default)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var session = _lower.WaitAsync(stop.Token);
+        var first = await Task.WhenAny(session, WatchOverlayAsync(stop.Token)).ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (first == session)
+        {
+            await session.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Unmounts the overlay, then the snapshot under it (each lazily if busy). Idempotent.</summary>
+    public FuseUnmountResult Unmount()
+    {
+        var overlay = MountTable.Find(MountPoint) == _overlay ? OverlayLayer.Unmount(Flavor, MountPoint) : FuseUnmountResult.AlreadyUnmounted;
+        var lower = _lower.Unmount();
+        return overlay == FuseUnmountResult.AlreadyUnmounted ? lower : overlay;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            Unmount();
+        }
+        finally
+        {
+            await _lower.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_removeIfUnchanged && IsEmpty(Directory.Upper))
+        {
+            // A default directory without changes holds nothing worth keeping.
+            using var parent = LinuxFile.OpenDirectory(OverlayDirectory.DefaultRoot);
+            LinuxFile.RemoveTree(parent, System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(Directory.Path)));
+        }
+        else
+        {
+            _lower.Log($"the changes stay in {Directory.Upper} (cairn snapshot --from-mount makes a snapshot of them while mounted)");
+        }
+    }
+
+    /// <summary>Creates the layer directories; returns the existing state if the directory was used before (for the same snapshot only).</summary>
+    private static OverlayState? Prepare(OverlayDirectory directory, Repository.Repository repository, SnapshotRecord snapshot)
+    {
+        var existing = OverlayState.TryRead(directory);
+        if (existing is not null)
+        {
+            if (existing.RepositoryId != repository.Config.Id || existing.Snapshot != snapshot.Id.ToString())
+            {
+                throw new UsageException($"'{directory.Path}' holds changes to snapshot {existing.Snapshot[..12]} of repository {existing.Repository}, not to {snapshot.Id.ToShortString()}: choose another directory");
+            }
+
+            if (MountTable.Find(directory.Lower) is not null && !FuseMount.IsStale(directory.Lower))
+            {
+                throw new UsageException($"'{directory.Path}' is in use by the writable mount at {existing.MountPoint}");
+            }
+        }
+        else if (System.IO.Directory.Exists(directory.Upper) && !IsEmpty(directory.Upper))
+        {
+            throw new UsageException($"'{directory.Upper}' is not empty and has no {OverlayState.FileName}: not a Cairn overlay directory");
+        }
+
+        System.IO.Directory.CreateDirectory(directory.Upper);
+        System.IO.Directory.CreateDirectory(directory.Work);
+        System.IO.Directory.CreateDirectory(directory.Lower);
+        return existing;
+    }
+
+    private static void CopyRootAttributes(string from, string to)
+    {
+        using var source = LinuxFile.OpenDirectory(from);
+        using var target = LinuxFile.OpenDirectory(to);
+        var stat = LinuxFile.Stat(source);
+        if (LinuxFile.IsRoot)
+        {
+            LinuxFile.ChangeOwner(target, stat.Uid, stat.Gid);
+        }
+
+        LinuxFile.ChangeMode(target, stat.Permissions);
+        foreach (var (name, value) in LinuxFile.ReadXattrs(source))
+        {
+            LinuxFile.SetXattr(target, name, value);
+        }
+
+        LinuxFile.SetTimes(target, stat.ATimeNs, stat.MTimeNs);
+    }
+
+    private static bool IsEmpty(string directory)
+    {
+        using var fd = LinuxFile.OpenDirectory(directory);
+        return LinuxFile.ReadDirectory(fd).Count == 0;
+    }
+
+    private async Task WatchOverlayAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(s_overlayCheck);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (MountTable.Find(MountPoint) != _overlay)
+            {
+                return;
+            }
+        }
+    }
+}
