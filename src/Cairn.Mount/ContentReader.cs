@@ -69,7 +69,7 @@ internal sealed class ContentReader
         {
             for (var attempt = 1; ; attempt++)
             {
-                var fetches = new List<Task<DecodedFrame>>();
+                var fetches = new List<Task<DecodedFrame?>>();
                 foreach (var frame in missing!)
                 {
                     if (!held.ContainsKey(frame))
@@ -83,8 +83,10 @@ internal sealed class ContentReader
                 {
                     try
                     {
-                        var decoded = await fetch.ConfigureAwait(false);
-                        held[decoded.Frame] = decoded;
+                        if (await fetch.ConfigureAwait(false) is { } decoded)
+                        {
+                            held[decoded.Frame] = decoded;
+                        }
                     }
 #pragma warning disable CA1031 // Collected so every fetched frame is still released; rethrown below.
                     catch (Exception e)

@@ -25,13 +25,25 @@ internal sealed class FrameFetcher
 
     public MemoryFrames Memory { get; }
 
-    /// <summary>A reference to the decoded frame (release it when done), fetched now or by a fetch already in flight.</summary>
-    public Task<DecodedFrame> FetchAsync(int frame)
+    /// <summary>
+    /// A reference to the decoded frame (release it when done), fetched now or by a fetch already in flight; or null
+    /// when the frame is cached after all (in memory or on disk): the caller reads it from there.
+    /// </summary>
+    public Task<DecodedFrame?> FetchAsync(int frame)
     {
         while (true)
         {
             var pending = new PendingFrame(frame);
             var existing = _inFlight.GetOrAdd(frame, pending);
+            if (existing == pending && IsCached(frame))
+            {
+                // A fetch of this frame ended between the caller's cache lookup and now: a fetch caches the frame
+                // before it leaves the in-flight table, so fetching it again would only repeat that fetch.
+                _inFlight.TryRemove(new KeyValuePair<int, PendingFrame>(frame, pending));
+                pending.CompleteCached();
+                return Task.FromResult<DecodedFrame?>(null);
+            }
+
             var joined = existing.TryJoin();
             if (joined is null)
             {
@@ -49,13 +61,12 @@ internal sealed class FrameFetcher
     }
 
     /// <summary>True if the frame is cached on disk or being fetched.</summary>
-    public bool IsAvailable(int frame)
-    {
-        if (_inFlight.ContainsKey(frame))
-        {
-            return true;
-        }
+    public bool IsAvailable(int frame) => _inFlight.ContainsKey(frame) || IsOnDisk(frame);
 
+    private bool IsCached(int frame) => Memory.Contains(frame) || IsOnDisk(frame);
+
+    private bool IsOnDisk(int frame)
+    {
         ref readonly var f = ref _context.Manifest.Frames[frame];
         return _context.Cache?.Contains(_context.Manifest.Packs[f.Pack], f.Offset) ?? false;
     }

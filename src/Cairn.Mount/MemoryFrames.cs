@@ -32,6 +32,14 @@ internal sealed class MemoryFrames
         }
     }
 
+    public bool Contains(int frame)
+    {
+        lock (_lock)
+        {
+            return _byFrame.ContainsKey(frame);
+        }
+    }
+
     /// <summary>Keeps a reference to <paramref name="decoded"/>, dropping the least recently used frame if full.</summary>
     public void Add(DecodedFrame decoded)
     {

@@ -8,15 +8,20 @@ namespace Cairn.Mount;
 internal sealed class PendingFrame(int frame)
 {
     private readonly Lock _lock = new();
-    private readonly List<TaskCompletionSource<DecodedFrame>> _waiters = [];
+    private static readonly Task<DecodedFrame?> s_cached = Task.FromResult<DecodedFrame?>(null);
+    private readonly List<TaskCompletionSource<DecodedFrame?>> _waiters = [];
     private DecodedFrame? _result;
+    private bool _cached;
     private Exception? _error;
     private bool _abandoned;
 
     public int Frame { get; } = frame;
 
-    /// <summary>A task for a reference to the decoded frame; null if the fetch was abandoned or its result already released (start another).</summary>
-    public Task<DecodedFrame>? TryJoin()
+    /// <summary>
+    /// A task for a reference to the decoded frame, or for null if the frame turned out to be cached already (read it
+    /// there); null itself if the fetch was abandoned or its result already released (start another).
+    /// </summary>
+    public Task<DecodedFrame?>? TryJoin()
     {
         lock (_lock)
         {
@@ -25,19 +30,24 @@ internal sealed class PendingFrame(int frame)
                 return null;
             }
 
+            if (_cached)
+            {
+                return s_cached;
+            }
+
             if (_result is not null)
             {
                 // Delivered. Once the fetch has let go of it (and no cache holds it) the buffer is gone: the caller
                 // finds the frame in the disk cache, or fetches it again.
-                return _result.TryAddReference() ? Task.FromResult(_result) : null;
+                return _result.TryAddReference() ? Task.FromResult<DecodedFrame?>(_result) : null;
             }
 
             if (_error is not null)
             {
-                return Task.FromException<DecodedFrame>(_error);
+                return Task.FromException<DecodedFrame?>(_error);
             }
 
-            var waiter = new TaskCompletionSource<DecodedFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var waiter = new TaskCompletionSource<DecodedFrame?>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters.Add(waiter);
             return waiter.Task;
         }
@@ -55,6 +65,21 @@ internal sealed class PendingFrame(int frame)
                 {
                     waiter.TrySetResult(decoded);
                 }
+            }
+
+            _waiters.Clear();
+        }
+    }
+
+    /// <summary>Ends a fetch that found the frame already cached: every waiter gets null and reads it from the cache.</summary>
+    public void CompleteCached()
+    {
+        lock (_lock)
+        {
+            _cached = true;
+            foreach (var waiter in _waiters)
+            {
+                waiter.TrySetResult(null);
             }
 
             _waiters.Clear();

@@ -80,7 +80,7 @@ public sealed class ImageCliTests
         new TestImage(workspace.PathOf("mem.img"), 4, seed: 1).Change(1);
         var (exitCode, _, error) = await ProcessRunner.RunAsync(s_cairn, ["-r", workspace.RepositoryPath, "snapshot", workspace.Root, "--image", workspace.PathOf("mem.img")]);
         Assert.Equal(2, exitCode);
-        Assert.Contains("either a directory or --image", error, StringComparison.Ordinal);
+        Assert.Contains("give one of: a directory, --image FILE...", error, StringComparison.Ordinal);
     }
 
     private static async Task<string> Text(ImageWorkspace workspace, params string[] arguments) =>

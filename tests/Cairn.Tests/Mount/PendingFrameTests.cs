@@ -12,13 +12,13 @@ public sealed class PendingFrameTests
         var frame = new DecodedFrame(7, 100);
         pending.Complete(frame);
 
-        var decoded = await early.WaitAsync(TimeSpan.FromSeconds(5));
+        var decoded = (await early.WaitAsync(TimeSpan.FromSeconds(5)))!;
         Assert.Same(frame, decoded);
         var late = pending.TryJoin()!;
         Assert.True(late.IsCompletedSuccessfully);
 
         decoded.Release();
-        (await late).Release();
+        (await late)!.Release();
         frame.Release(); // the fetch lets go: nobody holds the buffer any more
 
         // A reader that found this fetch in the in-flight table just before it was removed must not wait forever.
@@ -37,5 +37,16 @@ public sealed class PendingFrameTests
         Assert.False(busy.TryAbandon());
         busy.Fail(new IOException("gone"));
         await Assert.ThrowsAsync<IOException>(() => waiter);
+    }
+
+    [Fact]
+    public async Task A_fetch_that_finds_its_frame_cached_sends_every_reader_to_the_cache()
+    {
+        var pending = new PendingFrame(3);
+        var early = pending.TryJoin()!;
+        pending.CompleteCached();
+
+        Assert.Null(await early.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Null(await pending.TryJoin()!);
     }
 }
