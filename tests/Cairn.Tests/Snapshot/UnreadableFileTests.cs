@@ -124,6 +124,40 @@ public sealed class UnreadableFileTests
         TreeComparer.AssertEqual(source, target);
     }
 
+    [Theory]
+    [InlineData(512 << 10)] // read whole by a reader thread
+    [InlineData(20 << 20)]  // streamed by the packer, several reads in flight when the file shrinks
+    public async Task A_file_truncated_during_its_first_read_is_read_again_and_stored_as_it_then_was(int size)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        var path = Path.Combine(source, "shrinking.bin");
+        File.WriteAllBytes(path, Stream(0, size));
+
+        SnapshotResult result;
+        // A whole-file read is one read(2); a streamed file is cut short while its second segment is being read.
+        var truncateAt = size > 1 << 20 ? 2 : 1;
+        using (var hook = FanotifyHook.BeforeReads(path, read => { if (read == truncateAt) { Truncate(path, size / 3); } }))
+        {
+            result = await workspace.SnapshotAsync(source);
+            Assert.Null(hook.Failure);
+            Assert.True(hook.Count > truncateAt, $"{hook.Count} reads");
+        }
+
+        var target = workspace.Dir.Sub("out");
+        await workspace.RestoreAsync(result.Snapshot, target);
+
+        Assert.Empty(result.Skipped);
+        Assert.Equal(Stream(0, size / 3), File.ReadAllBytes(Path.Combine(target, "shrinking.bin")));
+        TreeComparer.AssertEqual(source, target);
+    }
+
+    private static void Truncate(string path, long length)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
+        file.SetLength(length);
+    }
+
     /// <summary>The bytes at [offset, offset + length) of the appended stream: byte i is a function of i.</summary>
     private static byte[] Stream(long offset, int length)
     {
