@@ -12,12 +12,19 @@
 #   file      the whole mid-size file (cat > /dev/null)
 #   all       read everything: tar -cf - -C MNT . | wc -c
 #   workload  node -e "require('typescript')" with the working directory in the mount
+#   startwork process start -> the workload done: mount, first answer and the workload as one span (the time a
+#             sandbox waits before its first command has run)
 # cairn rows: "cairn" (defaults: hydration on; traces wiped before every run, so nothing is learned),
 # "cairn-nohydrate" (--no-hydrate), and "cairn-learned": the workload step of a mount whose repository holds the
 # trace recorded by one earlier (untimed) run of the same workload (cache wiped again before the timed run).
+# S3 rows (the loopback server of scripts/s3-server.sh, started for the run and stopped after if it was not running):
+# "cairn-s3" mounts the same snapshot from an S3 repository with an empty cache; "download-s3" is the eager way it
+# replaces, for the startwork step only: `aws s3 cp` of the squashfs image to local disk, then squashfuse_ll on it and
+# the workload; its "download" step is the `aws s3 cp` alone (the full download the lazy mount must beat).
 #
 # Usage: sudo bench/mount.sh [--corpus DIR] [--work DIR] [--runs N] [--tools "cairn cairn-nohydrate cairn-learned
-#        squashfuse squashfuse_ll kernel restic"] [--steps "answers find first file all workload"]
+#        squashfuse squashfuse_ll kernel restic cairn-s3 download-s3"] [--steps "answers find first file all workload
+#        startwork download"]
 # Output: a table on stdout; raw per-run figures in WORK/results.tsv.
 set -euo pipefail
 export LC_ALL=C
@@ -49,11 +56,38 @@ image="$work/ws.sqsh"
 restic_repo="$work/restic-repo"
 export RESTIC_PASSWORD=bench
 results="$work/results.tsv"
+downloaded="$work/downloaded.sqsh"
 mkdir -p "$work" "$mnt"
 
 log() { printf '[mount-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 now_us() { echo "${EPOCHREALTIME/./}"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# ---------------------------------------------------------------- S3 (only for the *-s3 tools)
+s3_started=0
+s3_prefix=""
+start_s3() {
+  local server="$here/scripts/s3-server.sh"
+  if ! "$server" status >/dev/null; then
+    "$server" start >&2
+    s3_started=1
+  fi
+  eval "$("$server" env)"
+  s3_endpoint="$AWS_ENDPOINT_URL_S3"
+  local bucket="${CAIRN_S3_URI#s3://}"
+  s3_prefix="s3://${bucket%%/*}/bench-mount-$$"
+  s3_repo="$s3_prefix/cairn"
+  log "S3: snapshot of $corpus and upload of the squashfs image to $s3_prefix (once per run)"
+  "$cairn" -r "$s3_repo" init >/dev/null
+  "$cairn" -r "$s3_repo" snapshot "$corpus" -t ws -q >/dev/null
+  aws s3 cp "$image" "$s3_prefix/ws.sqsh" --endpoint-url "$s3_endpoint" --quiet
+}
+stop_s3() {
+  if [[ -n $s3_prefix ]]; then
+    aws s3 rm "$s3_prefix/" --recursive --quiet --endpoint-url "$s3_endpoint" >/dev/null 2>&1 || true
+  fi
+  if ((s3_started)); then "$here/scripts/s3-server.sh" stop >&2; fi
+}
 
 # ---------------------------------------------------------------- preparation (untimed)
 prepare() {
@@ -63,7 +97,7 @@ prepare() {
     "$cairn" -r "$repo" init >/dev/null
     "$cairn" -r "$repo" snapshot "$corpus" -t ws -q >/dev/null
   fi
-  if [[ " $tools " == *" squash"* || " $tools " == *" kernel "* ]] && [[ ! -f $image ]]; then
+  if [[ " $tools " == *" squash"* || " $tools " == *" kernel "* || " $tools " == *" download-s3 "* ]] && [[ ! -f $image ]]; then
     log "mksquashfs -comp zstd (once)"
     mksquashfs "$corpus" "$image" -comp zstd -noappend -quiet >/dev/null
   fi
@@ -72,6 +106,7 @@ prepare() {
     restic -q -r "$restic_repo" init >/dev/null
     (cd "$corpus" && restic -q -r "$restic_repo" backup . >/dev/null)
   fi
+  if [[ " $tools " == *"-s3 "* ]]; then start_s3; fi
 }
 
 # ---------------------------------------------------------------- mounting
@@ -87,6 +122,11 @@ start_mount() { # TOOL -> starts the server in the background (or mounts), sets 
       "$cairn" -r "$repo" mount ws "$mnt" --cache-dir "$cache" --log "$work/cairn.log" >/dev/null 2>&1 & server_pid=$! ;;
     cairn-nohydrate)
       "$cairn" -r "$repo" mount ws "$mnt" --cache-dir "$cache" --no-hydrate --log "$work/cairn.log" >/dev/null 2>&1 & server_pid=$! ;;
+    cairn-s3)
+      "$cairn" -r "$s3_repo" mount ws "$mnt" --cache-dir "$cache" --log "$work/cairn.log" >/dev/null 2>&1 & server_pid=$! ;;
+    download-s3) # the eager way: the whole image first, then a local mount of it
+      aws s3 cp "$s3_prefix/ws.sqsh" "$downloaded" --endpoint-url "$s3_endpoint" --quiet
+      squashfuse_ll -f "$downloaded" "$mnt" & server_pid=$! ;;
     squashfuse) squashfuse -f "$image" "$mnt" & server_pid=$! ;;
     squashfuse_ll) squashfuse_ll -f "$image" "$mnt" & server_pid=$! ;;
     kernel) mount -t squashfs -o loop,ro "$image" "$mnt" ;;
@@ -114,26 +154,35 @@ stop_mount() {
   fi
   local loopdev
   for loopdev in $(losetup -j "$image" -O NAME -n 2>/dev/null); do losetup -d "$loopdev" 2>/dev/null || true; done
+  rm -f "$downloaded"
 }
 
 fresh() { # TOOL: the cold state every run starts from
   stop_mount
   rm -rf "$cache"
   if [[ $1 != cairn-learned ]]; then rm -rf "$repo/traces"; fi
+  if [[ $1 == cairn-s3 ]]; then aws s3 rm "$s3_repo/traces/" --recursive --quiet --endpoint-url "$s3_endpoint" >/dev/null; fi
 }
-trap stop_mount EXIT
+trap 'stop_mount; stop_s3' EXIT
 
 # ---------------------------------------------------------------- steps
 step_seconds=""
 server_rss_kib="" # peak RSS of the server process after reading everything (FUSE servers only)
 run_step() { # TOOL STEP -> sets step_seconds (runs in this shell: the server must stay its child)
   local tool=$1 step=$2 t0 t1
-  if [[ $step == answers ]]; then
+  if [[ $step == answers || $step == startwork ]]; then
     drop_caches
     t0=$(now_us)
     start_mount "$tool"
     wait_answers
+    if [[ $step == startwork ]]; then (cd "$root" && node -e "require('typescript')"); fi
     t1=$(now_us)
+  elif [[ $step == download ]]; then
+    drop_caches
+    t0=$(now_us)
+    aws s3 cp "$s3_prefix/ws.sqsh" "$downloaded" --endpoint-url "$s3_endpoint" --quiet
+    t1=$(now_us)
+    rm -f "$downloaded"
   else
     start_mount "$tool"
     wait_answers
@@ -162,6 +211,8 @@ declare -A figure
 for tool in $tools; do
   for step in $steps; do
     if [[ $tool == cairn-learned && $step != workload ]]; then continue; fi
+    if [[ $tool == download-s3 && $step != startwork && $step != download ]]; then continue; fi
+    if [[ $step == download && $tool != download-s3 ]]; then continue; fi
     values=()
     for ((r = 1; r <= runs; r++)); do
       fresh "$tool"
