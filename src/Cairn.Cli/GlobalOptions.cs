@@ -5,6 +5,9 @@ namespace Cairn.Cli;
 /// <summary>Options every command takes.</summary>
 internal static class GlobalOptions
 {
+    /// <summary>How a snapshot argument may name a snapshot (see <c>Repository.ResolveAsync</c>).</summary>
+    public const string SnapshotForms = "id, unique id prefix (4+ hex digits), tag, or 'latest'";
+
     public static readonly Option<string?> Repository = new("--repo", "-r")
     {
         Description = "The repository: a directory, or s3://BUCKET/PREFIX. Default: $CAIRN_REPO, else ~/.local/share/cairn/repo.",

@@ -8,7 +8,7 @@ internal static class CatCommand
 {
     public static Command Create()
     {
-        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot: id, unique id prefix, or tag." };
+        var snapshot = new Argument<string>("snapshot") { Description = $"The snapshot: {GlobalOptions.SnapshotForms}." };
         var path = new Argument<string>("path") { Description = "The file's path inside the snapshot." };
         var command = new Command("cat", "Write one file of a snapshot to standard output (verified as it is read).") { snapshot, path };
         command.SetAction(CliContext.Run(async (context, ct) =>

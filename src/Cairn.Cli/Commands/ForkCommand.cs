@@ -6,7 +6,7 @@ internal static class ForkCommand
 {
     public static Command Create()
     {
-        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot the new line starts from: id, unique id prefix, or tag." };
+        var snapshot = new Argument<string>("snapshot") { Description = $"The snapshot the new line starts from: {GlobalOptions.SnapshotForms}." };
         var tag = new Option<string>("--tag", "-t") { Description = "The name of the new line: a tag that must not exist yet.", Required = true };
         var force = new Option<bool>("--force") { Description = "Move the tag if it exists." };
         var command = new Command("fork", "Start a new line from any snapshot: a tag naming it, so 'snapshot --tag NAME' (parent auto) continues from there.") { snapshot, tag, force };

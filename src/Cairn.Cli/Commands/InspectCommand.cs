@@ -7,7 +7,7 @@ internal static class InspectCommand
 {
     public static Command Create()
     {
-        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot: id, unique id prefix, or tag." };
+        var snapshot = new Argument<string>("snapshot") { Description = $"The snapshot: {GlobalOptions.SnapshotForms}." };
         var command = new Command("inspect", "Show what a snapshot is made of: per image (a tree: all files together), blocks new since the parent, inherited, zero or holes; frames, packs and stored bytes.") { snapshot };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {

@@ -6,7 +6,7 @@ internal static class LogCommand
 {
     public static Command Create()
     {
-        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot: id, unique id prefix, or tag." };
+        var snapshot = new Argument<string>("snapshot") { Description = $"The snapshot: {GlobalOptions.SnapshotForms}." };
         var command = new Command("log", "Show a snapshot's lineage: it, its parent, and so on up to the root.") { snapshot };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {

@@ -21,7 +21,7 @@ internal static class MountCommand
 {
     public static Command Create()
     {
-        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot: id, unique id prefix, or tag." };
+        var snapshot = new Argument<string>("snapshot") { Description = $"The snapshot: {GlobalOptions.SnapshotForms}." };
         var mountPoint = new Argument<string>("mountpoint") { Description = "An existing directory to mount it on (a stale mount left there by a crashed server is cleaned up first)." };
         var daemon = new Option<bool>("--daemon", "-d") { Description = "Detach: serve in the background and return as soon as the mount answers." };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Root of the frame caches (one directory per repository, shared by all its mounts). Default: $XDG_CACHE_HOME/cairn, else ~/.cache/cairn." };

@@ -7,7 +7,7 @@ internal static class RestoreCommand
 {
     public static Command Create()
     {
-        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot: id, unique id prefix, or tag." };
+        var snapshot = new Argument<string>("snapshot") { Description = $"The snapshot: {GlobalOptions.SnapshotForms}." };
         var target = new Argument<string>("target") { Description = "Where to restore: must be absent or empty, unless --replace." };
         var replace = new Option<bool>("--replace") { Description = "Replace the target's current contents atomically once the restore is complete." };
         var reflinkFrom = new Option<string?>("--reflink-from")

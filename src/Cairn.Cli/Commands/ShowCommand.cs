@@ -7,7 +7,7 @@ internal static class ShowCommand
 {
     public static Command Create()
     {
-        var snapshot = new Argument<string>("snapshot") { Description = "The snapshot: id, unique id prefix, or tag." };
+        var snapshot = new Argument<string>("snapshot") { Description = $"The snapshot: {GlobalOptions.SnapshotForms}." };
         var command = new Command("show", "Show a snapshot: its record, statistics and the tree it holds.") { snapshot };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {

@@ -182,8 +182,12 @@ public sealed class Repository : IAsyncDisposable
         return SnapshotRecord.Parse(bytes, id);
     }
 
+    /// <summary>The reference that names the newest snapshot of the repository when no tag has that name.</summary>
+    public const string LatestReference = "latest";
+
     /// <summary>
-    /// Finds a snapshot by full id, tag name, or unique id prefix (at least 4 hex digits), in that order.
+    /// Finds a snapshot by full id, tag name, unique id prefix (at least 4 hex digits), or <c>latest</c> (the newest
+    /// snapshot, unless a tag is named so), in that order.
     /// </summary>
     public async Task<SnapshotRecord> ResolveAsync(string reference, CancellationToken cancellationToken = default)
     {
@@ -196,6 +200,12 @@ public sealed class Repository : IAsyncDisposable
         if (tag is not null)
         {
             return await ReadSnapshotAsync(ContentId.Parse(tag.Snapshot), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (reference == LatestReference)
+        {
+            var all = await ListSnapshotsAsync(cancellationToken).ConfigureAwait(false);
+            return all.Count > 0 ? all[^1] : throw new UsageException($"no snapshots in {Store.Location} yet");
         }
 
         if (reference.Length >= 4 && reference.All(char.IsAsciiHexDigitLower))

@@ -194,6 +194,27 @@ public sealed class CliTests
         AssertError(tooShort, 2, "usage", $"no snapshot or tag '{id[..3]}' in {repo}");
     }
 
+    [Fact]
+    public async Task Latest_names_the_newest_snapshot_unless_a_tag_has_that_name()
+    {
+        using var temp = new TempDir();
+        var empty = temp.Sub("empty");
+        await CairnCli.RunAsync(empty, "init");
+        var none = await CairnCli.RunAsync(empty, "show", "latest", "--json");
+        var (repo, source, first) = await OneSnapshotAsync(temp, "f", "x");
+        File.WriteAllText(Path.Combine(source, "f"), "y");
+        var second = (await CairnCli.RunAsync(repo, "snapshot", source, "--json")).Json.GetProperty("id").GetString();
+
+        var newest = await CairnCli.RunAsync(repo, "show", "latest", "--json");
+        await CairnCli.RunAsync(repo, "tag", "latest", first);
+        var tagged = await CairnCli.RunAsync(repo, "show", "latest", "--json");
+
+        AssertError(none, 2, "usage", $"no snapshots in {empty} yet");
+        Assert.NotEqual(first, second);
+        Assert.Equal(second, newest.Json.GetProperty("snapshot").GetProperty("id").GetString());
+        Assert.Equal(first, tagged.Json.GetProperty("snapshot").GetProperty("id").GetString());
+    }
+
     /// <summary>A new repository (temp/repo) holding one snapshot of temp/src, a directory with one file.</summary>
     private static async Task<(string Repo, string Source, string Id)> OneSnapshotAsync(TempDir temp, string file, string content)
     {
