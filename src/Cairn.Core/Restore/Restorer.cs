@@ -1,6 +1,5 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using Cairn.Buffers;
+using Cairn.Diagnostics;
 using Cairn.Format;
 using Cairn.Manifests;
 using Cairn.Native.Linux;
@@ -13,9 +12,10 @@ namespace Cairn.Restore;
 /// <list type="number">
 /// <item>structure: directories, symlinks, special and empty files, in manifest order, relative to directory
 /// descriptors and never following a link;</item>
-/// <item>data: the frames the snapshot needs, in pack order, fetched as coalesced ranged reads and decoded in
-/// parallel; every chunk is verified before it is written, to every file that holds it; a file gets its metadata
-/// and is closed as soon as its last chunk is written;</item>
+/// <item>data: the frames the snapshot needs, in pack order, fetched as coalesced ranged reads (starting while the
+/// structure is created) and decoded frame by frame on one thread per core (<see cref="FramePipeline"/>); every
+/// chunk is verified before it is written, to every file that holds it; a file gets its metadata and is closed as
+/// soon as its last chunk is written;</item>
 /// <item>hardlinks, then directory metadata deepest first (creating entries changes a directory's mtime).</item>
 /// </list>
 /// It all happens in a private sibling of the target that replaces it atomically at the end (<see cref="RestoreTarget"/>).
@@ -45,12 +45,28 @@ public sealed class Restorer
         using var destination = RestoreTarget.Prepare(target, _options.Replace);
         var directories = new FileDescriptor?[manifest.Count];
         directories[0] = destination.Staging;
+        PhaseTrace.Mark($"restore: manifest read ({manifest.Count} entries), target prepared");
         try
         {
-            using var files = CreateStructure(manifest, directories);
-            var done = reflinkBase is null ? null : CloneFromBase(manifest, directories, files, reflinkBase);
+            using var files = new OpenFiles(manifest.Count);
             using var progress = StartProgress(manifest);
-            await WriteDataAsync(manifest, directories, files, done, cancellationToken).ConfigureAwait(false);
+            if (reflinkBase is null)
+            {
+                // Fetching starts while the tree is created: on a cold cache both wait on the disk.
+                var plan = RestorePlan.Build(manifest, _options.MaxReadSize);
+                var structure = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var data = WriteDataAsync(manifest, plan, directories, files, structure.Task, cancellationToken);
+                CreateStructure(manifest, directories, files, structure);
+                await data.ConfigureAwait(false);
+            }
+            else
+            {
+                CreateStructure(manifest, directories, files, structure: null);
+                var done = CloneFromBase(manifest, directories, files, reflinkBase);
+                await WriteDataAsync(manifest, RestorePlan.Build(manifest, _options.MaxReadSize, done), directories, files, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+            }
+
+            PhaseTrace.Mark($"restore: data written ({_bytesWritten} bytes)");
             if (snapshot.Kind == SnapshotRecord.ImageKind)
             {
                 RestoreOrigin.Write(destination.Staging, snapshot, manifest);
@@ -58,6 +74,7 @@ public sealed class Restorer
 
             LinkAndFinish(manifest, directories);
             destination.Commit();
+            PhaseTrace.Mark("restore: links and directory metadata done, committed");
         }
         finally
         {
@@ -72,10 +89,28 @@ public sealed class Restorer
 
     // ---------------------------------------------------------------- phase 1: structure
 
-    /// <summary>Creates everything but file data, hardlinks and directory metadata; returns the files still to fill.</summary>
-    private OpenFiles CreateStructure(Manifest m, FileDescriptor?[] directories)
+    /// <summary>
+    /// Creates everything but file data, hardlinks and directory metadata, and counts the chunk writes each file waits
+    /// for; then completes <paramref name="structure"/> (with the exception, if it fails).
+    /// </summary>
+    private void CreateStructure(Manifest m, FileDescriptor?[] directories, OpenFiles files, TaskCompletionSource? structure)
     {
-        var files = new OpenFiles(m.Count);
+        try
+        {
+            CreateStructure(m, directories, files);
+        }
+        catch (Exception e) when (structure is not null)
+        {
+            structure.SetException(e);
+            return;
+        }
+
+        structure?.SetResult();
+        PhaseTrace.Mark("restore: structure created");
+    }
+
+    private void CreateStructure(Manifest m, FileDescriptor?[] directories, OpenFiles files)
+    {
         for (var i = 1; i < m.Count; i++)
         {
             ref readonly var e = ref m.Entries[i];
@@ -115,8 +150,6 @@ public sealed class Restorer
                     break;
             }
         }
-
-        return files;
     }
 
     private void CreateNode(Manifest m, int i, FileDescriptor parent)
@@ -207,37 +240,16 @@ public sealed class Restorer
         return done;
     }
 
-    private async Task WriteDataAsync(Manifest m, FileDescriptor?[] directories, OpenFiles files, bool[]? done, CancellationToken cancellationToken)
-    {
-        var plan = RestorePlan.Build(m, _options.MaxReadSize, done);
-
-        // Page-aligned buffers: the kernel copies to and from them at full speed (see PageAlignedBuffer).
-        var buffers = new ConcurrentBag<(PageAlignedBuffer Read, PageAlignedBuffer Frame)>();
-        await Parallel.ForEachAsync(plan.Reads, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken }, async (read, ct) =>
-        {
-            var key = ObjectKeys.Pack(m.Packs[read.Pack]);
-            if (!buffers.TryTake(out var buffer))
-            {
-                buffer = (new PageAlignedBuffer(plan.MaxReadLength), new PageAlignedBuffer(plan.MaxFrameLength));
-            }
-
-            try
-            {
-                await _repository.Store.ReadRangeAsync(key, read.Offset, buffer.Read.Memory[..read.Length], ct).ConfigureAwait(false);
-                foreach (var frame in plan.FramesOf(read))
-                {
-                    ref readonly var f = ref m.Frames[frame];
-                    var data = buffer.Frame.Span[..(int)f.UncompressedLength];
-                    FrameCodec.Decode(buffer.Read.Span.Slice((int)(f.Offset - read.Offset), (int)f.CompressedLength), f, data, key);
-                    WriteFrame(m, plan, frame, data, directories, files, key);
-                }
-            }
-            finally
-            {
-                buffers.Add(buffer);
-            }
-        }).ConfigureAwait(false);
-    }
+    /// <summary>Fetches, decodes and writes the plan's frames once <paramref name="structure"/> is complete (see <see cref="FramePipeline"/>).</summary>
+    private Task WriteDataAsync(Manifest m, RestorePlan plan, FileDescriptor?[] directories, OpenFiles files, Task structure, CancellationToken cancellationToken) =>
+        FramePipeline.RunAsync(
+            _repository.Store,
+            m,
+            plan,
+            new FramePipeline.Limits(_options.ReadAheadBytes, _options.Concurrency, _options.DecodeThreads),
+            structure,
+            (frame, data, key) => WriteFrame(m, plan, frame, data, directories, files, key),
+            cancellationToken);
 
     /// <summary>
     /// Verifies and writes the chunks of one decoded frame. Chunks that lie one after the other both in the frame and
