@@ -9,12 +9,12 @@ using Cairn.Storage;
 namespace Cairn.Restore;
 
 /// <summary>
-/// Fetches the reads of a <see cref="RestorePlan"/> ahead, within a byte budget, and hands their frames one at a time
-/// to a fixed set of decode threads, which check, decompress and pass each frame on. The unit of CPU work is the
-/// frame, not the read: a 16 MiB read holds 8–40 frames, and a worker that had to decode all of them alone could be
-/// left working by itself at the end of a restore while the other cores idle (measured: wall time above CPU time on
-/// 2 cores). Reads run on the thread pool (they wait on storage); decoding runs on dedicated threads, so a read that
-/// blocks in pread(2) never holds up a frame that is ready.
+/// Fetches the reads of a <see cref="RestorePlan"/> ahead, within a byte budget, and hands their frames to a fixed
+/// set of decode threads (<see cref="FrameQueue"/>), which check, decompress and pass each frame on. The unit of CPU
+/// work is the frame, not the read: a 16 MiB read holds 8–40 frames, and a worker that had to decode all of them
+/// alone could be left working by itself at the end of a restore while the other cores idle (measured: wall time
+/// above CPU time on 2 cores). Reads run on the thread pool (they wait on storage); decoding runs on dedicated
+/// threads, so a read that blocks in pread(2) never holds up a frame that is ready.
 /// </summary>
 /// <remarks>
 /// Memory: at most <see cref="Limits.ReadAheadBytes"/> of fetched, not yet decoded data (whole reads, at least two),
@@ -35,10 +35,11 @@ internal sealed class FramePipeline : IDisposable
     private readonly IObjectStore _store;
     private readonly Manifest _m;
     private readonly RestorePlan _plan;
-    private readonly BlockingCollection<FrameJob> _jobs = [];
+    private readonly FrameQueue _queue = new();
     private readonly ConcurrentBag<PageAlignedBuffer> _freeBuffers = [];
     private readonly SemaphoreSlim _bufferSlots;
     private readonly CancellationTokenSource _stop;
+    private readonly CancellationTokenRegistration _stopQueue;
     private readonly int _readers;
     private readonly int _decodeThreads;
     private Exception? _failure;
@@ -54,6 +55,7 @@ internal sealed class FramePipeline : IDisposable
         _readers = Math.Clamp(limits.Reads, 1, buffers);
         _decodeThreads = Math.Max(limits.DecodeThreads, 1);
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _stopQueue = _stop.Token.Register(_queue.Stop);
     }
 
     /// <summary>Starts fetching right away; <paramref name="ready"/> completes when frames may be handled (the files they go to exist).</summary>
@@ -88,7 +90,7 @@ internal sealed class FramePipeline : IDisposable
         }
 
         await Task.WhenAll(readers).ConfigureAwait(false);
-        _jobs.CompleteAdding();
+        _queue.Complete();
         await Task.WhenAll(decoders).ConfigureAwait(false);
         if (_failure is not null)
         {
@@ -119,12 +121,9 @@ internal sealed class FramePipeline : IDisposable
                     buffer = new PageAlignedBuffer(_plan.MaxReadLength);
                 }
 
-                var slot = new ReadSlot(buffer, read, ObjectKeys.Pack(_m.Packs[read.Pack]));
-                await _store.ReadRangeAsync(slot.Key, read.Offset, buffer.Memory[..read.Length], _stop.Token).ConfigureAwait(false);
-                foreach (var frame in _plan.FramesOf(read))
-                {
-                    _jobs.Add(new FrameJob(slot, frame));
-                }
+                var fetched = new FetchedRead(buffer, read, ObjectKeys.Pack(_m.Packs[read.Pack]));
+                await _store.ReadRangeAsync(fetched.Key, read.Offset, buffer.Memory[..read.Length], _stop.Token).ConfigureAwait(false);
+                _queue.Add(fetched);
             }
         }
 #pragma warning disable CA1031 // Every failure is reported by RunAsync, after all threads have stopped.
@@ -141,15 +140,17 @@ internal sealed class FramePipeline : IDisposable
         var frameBuffer = new PageAlignedBuffer(_plan.MaxFrameLength);
         try
         {
-            foreach (var job in _jobs.GetConsumingEnumerable(_stop.Token))
+            var cursor = default(FrameQueue.Cursor);
+            while (_queue.TryTake(ref cursor, out var fetched, out var index))
             {
-                ref readonly var f = ref _m.Frames[job.Frame];
+                var frame = _plan.FramesOf(fetched.Read)[index];
+                ref readonly var f = ref _m.Frames[frame];
                 var data = frameBuffer.Span[..(int)f.UncompressedLength];
-                FrameCodec.Decode(job.Slot.Buffer.Span.Slice((int)(f.Offset - job.Slot.Read.Offset), (int)f.CompressedLength), f, data, job.Slot.Key);
-                handle(job.Frame, data, job.Slot.Key);
-                if (Interlocked.Decrement(ref job.Slot.Pending) == 0)
+                FrameCodec.Decode(fetched.Buffer.Span.Slice((int)(f.Offset - fetched.Read.Offset), (int)f.CompressedLength), f, data, fetched.Key);
+                handle(frame, data, fetched.Key);
+                if (Interlocked.Decrement(ref fetched.Pending) == 0)
                 {
-                    _freeBuffers.Add(job.Slot.Buffer);
+                    _freeBuffers.Add(fetched.Buffer);
                     _bufferSlots.Release();
                 }
             }
@@ -176,24 +177,8 @@ internal sealed class FramePipeline : IDisposable
 
     public void Dispose()
     {
-        _jobs.Dispose();
+        _stopQueue.Dispose();
         _bufferSlots.Dispose();
         _stop.Dispose();
     }
-
-    /// <summary>A fetched read, and how many of its frames are not done yet.</summary>
-    private sealed class ReadSlot(PageAlignedBuffer buffer, PackRead read, string key)
-    {
-        public PageAlignedBuffer Buffer { get; } = buffer;
-
-        public PackRead Read { get; } = read;
-
-        public string Key { get; } = key;
-
-#pragma warning disable CA1051 // Decremented with Interlocked by the decode threads.
-        public int Pending = read.FrameCount;
-#pragma warning restore CA1051
-    }
-
-    private readonly record struct FrameJob(ReadSlot Slot, int Frame);
 }
