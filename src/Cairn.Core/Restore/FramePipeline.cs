@@ -58,14 +58,13 @@ internal sealed class FramePipeline : IDisposable
         _stopQueue = _stop.Token.Register(_queue.Stop);
     }
 
-    /// <summary>Starts fetching right away; <paramref name="ready"/> completes when frames may be handled (the files they go to exist).</summary>
-    public static async Task RunAsync(IObjectStore store, Manifest m, RestorePlan plan, Limits limits, Task ready, FrameHandler handle, CancellationToken cancellationToken)
+    public static async Task RunAsync(IObjectStore store, Manifest m, RestorePlan plan, Limits limits, FrameHandler handle, CancellationToken cancellationToken)
     {
         using var pipeline = new FramePipeline(store, m, plan, limits, cancellationToken);
-        await pipeline.RunAsync(ready, handle, cancellationToken).ConfigureAwait(false);
+        await pipeline.RunAsync(handle, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task RunAsync(Task ready, FrameHandler handle, CancellationToken cancellationToken)
+    private async Task RunAsync(FrameHandler handle, CancellationToken cancellationToken)
     {
         var readers = new Task[_readers];
         for (var i = 0; i < readers.Length; i++)
@@ -73,16 +72,7 @@ internal sealed class FramePipeline : IDisposable
             readers[i] = Task.Run(ReadLoopAsync, CancellationToken.None);
         }
 
-        try
-        {
-            await ready.ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            Fail(e);
-        }
-
-        var decoders = new Task[_failure is null ? _decodeThreads : 0];
+        var decoders = new Task[_decodeThreads];
         for (var i = 0; i < decoders.Length; i++)
         {
             // LongRunning: a thread of its own, outside the thread pool.

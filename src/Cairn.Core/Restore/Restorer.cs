@@ -48,22 +48,31 @@ public sealed class Restorer
         PhaseTrace.Mark($"restore: manifest read ({manifest.Count} entries), target prepared");
         try
         {
-            using var files = new OpenFiles(manifest.Count);
+            using var files = new OpenFiles(manifest);
             using var progress = StartProgress(manifest);
             if (reflinkBase is null)
             {
-                // Fetching starts while the tree is created: on a cold cache both wait on the disk.
+                // Fetching and decoding start while the tree is created: files are written as soon as their directory exists.
                 var plan = RestorePlan.Build(manifest, _options.MaxReadSize);
-                var structure = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                var data = WriteDataAsync(manifest, plan, directories, files, structure.Task, cancellationToken);
-                CreateStructure(manifest, directories, files, structure);
+                var data = WriteDataAsync(manifest, plan, directories, files, cancellationToken);
+                try
+                {
+                    CreateStructure(manifest, directories, files);
+                }
+                catch (Exception e)
+                {
+                    files.Tree.Fail(e);
+                    await data.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    throw;
+                }
+
                 await data.ConfigureAwait(false);
             }
             else
             {
-                CreateStructure(manifest, directories, files, structure: null);
+                CreateStructure(manifest, directories, files);
                 var done = CloneFromBase(manifest, directories, files, reflinkBase);
-                await WriteDataAsync(manifest, RestorePlan.Build(manifest, _options.MaxReadSize, done), directories, files, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+                await WriteDataAsync(manifest, RestorePlan.Build(manifest, _options.MaxReadSize, done), directories, files, cancellationToken).ConfigureAwait(false);
             }
 
             PhaseTrace.Mark($"restore: data written ({_bytesWritten} bytes)");
@@ -90,25 +99,9 @@ public sealed class Restorer
     // ---------------------------------------------------------------- phase 1: structure
 
     /// <summary>
-    /// Creates everything but file data, hardlinks and directory metadata, and counts the chunk writes each file waits
-    /// for; then completes <paramref name="structure"/> (with the exception, if it fails).
+    /// Creates everything but file data, hardlinks and directory metadata, in manifest order, telling
+    /// <see cref="OpenFiles.Tree"/> how far it got.
     /// </summary>
-    private void CreateStructure(Manifest m, FileDescriptor?[] directories, OpenFiles files, TaskCompletionSource? structure)
-    {
-        try
-        {
-            CreateStructure(m, directories, files);
-        }
-        catch (Exception e) when (structure is not null)
-        {
-            structure.SetException(e);
-            return;
-        }
-
-        structure?.SetResult();
-        PhaseTrace.Mark("restore: structure created");
-    }
-
     private void CreateStructure(Manifest m, FileDescriptor?[] directories, OpenFiles files)
     {
         for (var i = 1; i < m.Count; i++)
@@ -121,6 +114,7 @@ public sealed class Restorer
                 case EntryKind.Directory:
                     LinuxFile.MakeDirectoryAt(parent, name, 0b111_000_000);
                     directories[i] = LinuxFile.OpenAt(parent, name, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow);
+                    files.Tree.Advance(i + 1);
                     break;
                 case EntryKind.Symlink:
                     LinuxFile.SymlinkAt(m.SymlinkTarget(i), parent, name);
@@ -140,7 +134,6 @@ public sealed class Restorer
                     CreateNode(m, i, parent);
                     break;
                 case EntryKind.Regular:
-                    files.Remaining[i] = (int)e.Count;
                     if (e.Count == 0)
                     {
                         using var fd = CreateFile(m, i, parent);
@@ -150,6 +143,9 @@ public sealed class Restorer
                     break;
             }
         }
+
+        files.Tree.Advance(m.Count);
+        PhaseTrace.Mark("restore: structure created");
     }
 
     private void CreateNode(Manifest m, int i, FileDescriptor parent)
@@ -240,14 +236,13 @@ public sealed class Restorer
         return done;
     }
 
-    /// <summary>Fetches, decodes and writes the plan's frames once <paramref name="structure"/> is complete (see <see cref="FramePipeline"/>).</summary>
-    private Task WriteDataAsync(Manifest m, RestorePlan plan, FileDescriptor?[] directories, OpenFiles files, Task structure, CancellationToken cancellationToken) =>
+    /// <summary>Fetches, decodes and writes the plan's frames (see <see cref="FramePipeline"/>); a file is created once its directory exists.</summary>
+    private Task WriteDataAsync(Manifest m, RestorePlan plan, FileDescriptor?[] directories, OpenFiles files, CancellationToken cancellationToken) =>
         FramePipeline.RunAsync(
             _repository.Store,
             m,
             plan,
             new FramePipeline.Limits(_options.ReadAheadBytes, _options.Concurrency, _options.DecodeThreads),
-            structure,
             (frame, data, key) => WriteFrame(m, plan, frame, data, directories, files, key),
             cancellationToken);
 
@@ -439,12 +434,26 @@ public sealed class Restorer
     /// Files open for writing, and how many chunk writes each still waits for. Lock-free: most files are one chunk
     /// written by one worker, and a global lock here showed up as tens of thousands of futex calls.
     /// </summary>
-    private sealed class OpenFiles(int count) : IDisposable
+    private sealed class OpenFiles : IDisposable
     {
-        private readonly FileDescriptor?[] _open = new FileDescriptor?[count];
+        private readonly FileDescriptor?[] _open;
         private readonly Lock _createLock = new();
 
-        public int[] Remaining { get; } = new int[count];
+        public OpenFiles(Manifest m)
+        {
+            _open = new FileDescriptor?[m.Count];
+            Remaining = new int[m.Count];
+            for (var i = 0; i < m.Count; i++)
+            {
+                Remaining[i] = m.Entries[i].Kind == EntryKind.Regular ? (int)m.Entries[i].Count : 0;
+            }
+        }
+
+        /// <summary>Chunk writes each file still waits for.</summary>
+        public int[] Remaining { get; }
+
+        /// <summary>Which directories exist yet.</summary>
+        public TreeProgress Tree { get; } = new();
 
         public FileDescriptor Get(int entry, Manifest m, FileDescriptor?[] directories)
         {
@@ -454,9 +463,11 @@ public sealed class Restorer
                 return fd;
             }
 
-            if (Remaining[entry] == 1)
+            Tree.WaitFor(m.ParentOf(entry));
+            if (m.Entries[entry].Count == 1)
             {
-                // The only chunk of the file: no other worker can race for it.
+                // The file's only chunk: no other worker can race for it. (Not "one chunk left": another worker may
+                // have written all the others since this one found no descriptor.)
                 return _open[entry] = CreateFile(m, entry, directories[m.ParentOf(entry)]!);
             }
 

@@ -42,7 +42,7 @@ public sealed class FramePipelineTests
             return ValueTask.CompletedTask;
         });
 
-        await FramePipeline.RunAsync(store, m, plan, new FramePipeline.Limits(ReadAheadBytes: 0, Reads: 2, decodeThreads), Task.CompletedTask, (frame, data, key) =>
+        await FramePipeline.RunAsync(store, m, plan, new FramePipeline.Limits(ReadAheadBytes: 0, Reads: 2, decodeThreads), (frame, data, key) =>
         {
             // Slow handling: a buffer released too early would be refilled by the next read before the frames still
             // in it are decoded, and fail their checksum.

@@ -74,15 +74,43 @@ public sealed class PipelineTests
     {
         await using var workspace = await Workspace.CreateAsync();
         var snapshot = await SnapshotBulkAsync(workspace);
+
+        var e = await RestoreToSmallTmpfsAsync(workspace, snapshot, "size=1m");
+
+        Assert.Equal(Errno.ENOSPC, e.Errno);
+        Assert.StartsWith("pwrite64 ", e.Message, StringComparison.Ordinal);
+    }
+
+    [RootFact]
+    public async Task Running_out_of_inodes_while_decode_threads_already_write_is_a_clear_error_and_the_target_file_system_is_left_empty()
+    {
+        // Files at the top are written while the 300 directories below are still being created, until inodes run out.
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        File.WriteAllBytes(Path.Combine(source, "a.bin"), XorShift.Bytes(3 << 20, seed: 1));
+        for (var d = 0; d < 300; d++)
+        {
+            File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(source, $"d{d:D3}")).FullName, "f"), $"file {d}");
+        }
+
+        var snapshot = (await workspace.SnapshotAsync(source)).Snapshot;
+
+        var e = await RestoreToSmallTmpfsAsync(workspace, snapshot, "size=64m,nr_inodes=150");
+
+        Assert.Equal(Errno.ENOSPC, e.Errno);
+        Assert.Matches("^(mkdirat|openat) ", e.Message);
+    }
+
+    /// <summary>Restores to a tmpfs mounted with <paramref name="options"/>; returns the error, once the tmpfs is checked empty and unmounted.</summary>
+    private static async Task<LinuxIOException> RestoreToSmallTmpfsAsync(Workspace workspace, SnapshotRecord snapshot, string options)
+    {
         var small = workspace.Dir.CreateSub("small");
-        await LoopXfs.Run("mount", "-t", "tmpfs", "-o", "size=1m", "cairn-test", small);
+        await LoopXfs.Run("mount", "-t", "tmpfs", "-o", options, "cairn-test", small);
         try
         {
             var e = await Assert.ThrowsAsync<LinuxIOException>(() => workspace.RestoreAsync(snapshot, Path.Combine(small, "out"), s_tight));
-
-            Assert.Equal(Errno.ENOSPC, e.Errno);
-            Assert.StartsWith("pwrite64 ", e.Message, StringComparison.Ordinal);
             Assert.Empty(Directory.EnumerateFileSystemEntries(small));
+            return e;
         }
         finally
         {
