@@ -6,8 +6,17 @@ public sealed record RestoreOptions
     /// <summary>Replace a non-empty target: the old contents are swapped out atomically once the restore is complete.</summary>
     public bool Replace { get; init; }
 
-    /// <summary>Frames decoded and written at once.</summary>
-    public int Concurrency { get; init; } = Math.Max(4, Environment.ProcessorCount * 2);
+    /// <summary>Ranged reads in flight at once (what hides the latency of an object store).</summary>
+    public int Concurrency { get; init; } = 4;
+
+    /// <summary>Threads that check, decompress, verify and write frames: one per core.</summary>
+    public int DecodeThreads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Fetched data not yet decoded, at most (whole reads, at least two): what lets reads run ahead of decoding
+    /// without holding a whole snapshot in memory.
+    /// </summary>
+    public long ReadAheadBytes { get; init; } = 64 << 20;
 
     /// <summary>Largest ranged read: adjacent frames of a pack are fetched together up to this size.</summary>
     public int MaxReadSize { get; init; } = 16 << 20;

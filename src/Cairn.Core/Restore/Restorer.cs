@@ -1,6 +1,5 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using Cairn.Buffers;
+using Cairn.Diagnostics;
 using Cairn.Format;
 using Cairn.Manifests;
 using Cairn.Native.Linux;
@@ -13,9 +12,10 @@ namespace Cairn.Restore;
 /// <list type="number">
 /// <item>structure: directories, symlinks, special and empty files, in manifest order, relative to directory
 /// descriptors and never following a link;</item>
-/// <item>data: the frames the snapshot needs, in pack order, fetched as coalesced ranged reads and decoded in
-/// parallel; every chunk is verified before it is written, to every file that holds it; a file gets its metadata
-/// and is closed as soon as its last chunk is written;</item>
+/// <item>data: the frames the snapshot needs, in pack order, fetched as coalesced ranged reads (starting while the
+/// structure is created) and decoded frame by frame on one thread per core (<see cref="FramePipeline"/>); every
+/// chunk is verified before it is written, to every file that holds it; a file gets its metadata and is closed as
+/// soon as its last chunk is written;</item>
 /// <item>hardlinks, then directory metadata deepest first (creating entries changes a directory's mtime).</item>
 /// </list>
 /// It all happens in a private sibling of the target that replaces it atomically at the end (<see cref="RestoreTarget"/>).
@@ -45,12 +45,37 @@ public sealed class Restorer
         using var destination = RestoreTarget.Prepare(target, _options.Replace);
         var directories = new FileDescriptor?[manifest.Count];
         directories[0] = destination.Staging;
+        PhaseTrace.Mark($"restore: manifest read ({manifest.Count} entries), target prepared");
         try
         {
-            using var files = CreateStructure(manifest, directories);
-            var done = reflinkBase is null ? null : CloneFromBase(manifest, directories, files, reflinkBase);
+            using var files = new OpenFiles(manifest);
             using var progress = StartProgress(manifest);
-            await WriteDataAsync(manifest, directories, files, done, cancellationToken).ConfigureAwait(false);
+            if (reflinkBase is null)
+            {
+                // Fetching and decoding start while the tree is created: files are written as soon as their directory exists.
+                var plan = RestorePlan.Build(manifest, _options.MaxReadSize);
+                var data = WriteDataAsync(manifest, plan, directories, files, cancellationToken);
+                try
+                {
+                    CreateStructure(manifest, directories, files);
+                }
+                catch (Exception e)
+                {
+                    files.Tree.Fail(e);
+                    await data.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    throw;
+                }
+
+                await data.ConfigureAwait(false);
+            }
+            else
+            {
+                CreateStructure(manifest, directories, files);
+                var done = CloneFromBase(manifest, directories, files, reflinkBase);
+                await WriteDataAsync(manifest, RestorePlan.Build(manifest, _options.MaxReadSize, done), directories, files, cancellationToken).ConfigureAwait(false);
+            }
+
+            PhaseTrace.Mark($"restore: data written ({_bytesWritten} bytes)");
             if (snapshot.Kind == SnapshotRecord.ImageKind)
             {
                 RestoreOrigin.Write(destination.Staging, snapshot, manifest);
@@ -58,6 +83,7 @@ public sealed class Restorer
 
             LinkAndFinish(manifest, directories);
             destination.Commit();
+            PhaseTrace.Mark("restore: links and directory metadata done, committed");
         }
         finally
         {
@@ -72,10 +98,12 @@ public sealed class Restorer
 
     // ---------------------------------------------------------------- phase 1: structure
 
-    /// <summary>Creates everything but file data, hardlinks and directory metadata; returns the files still to fill.</summary>
-    private OpenFiles CreateStructure(Manifest m, FileDescriptor?[] directories)
+    /// <summary>
+    /// Creates everything but file data, hardlinks and directory metadata, in manifest order, telling
+    /// <see cref="OpenFiles.Tree"/> how far it got.
+    /// </summary>
+    private void CreateStructure(Manifest m, FileDescriptor?[] directories, OpenFiles files)
     {
-        var files = new OpenFiles(m.Count);
         for (var i = 1; i < m.Count; i++)
         {
             ref readonly var e = ref m.Entries[i];
@@ -86,6 +114,7 @@ public sealed class Restorer
                 case EntryKind.Directory:
                     LinuxFile.MakeDirectoryAt(parent, name, 0b111_000_000);
                     directories[i] = LinuxFile.OpenAt(parent, name, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow);
+                    files.Tree.Advance(i + 1);
                     break;
                 case EntryKind.Symlink:
                     LinuxFile.SymlinkAt(m.SymlinkTarget(i), parent, name);
@@ -105,7 +134,6 @@ public sealed class Restorer
                     CreateNode(m, i, parent);
                     break;
                 case EntryKind.Regular:
-                    files.Remaining[i] = (int)e.Count;
                     if (e.Count == 0)
                     {
                         using var fd = CreateFile(m, i, parent);
@@ -116,7 +144,8 @@ public sealed class Restorer
             }
         }
 
-        return files;
+        files.Tree.Advance(m.Count);
+        PhaseTrace.Mark("restore: structure created");
     }
 
     private void CreateNode(Manifest m, int i, FileDescriptor parent)
@@ -207,37 +236,15 @@ public sealed class Restorer
         return done;
     }
 
-    private async Task WriteDataAsync(Manifest m, FileDescriptor?[] directories, OpenFiles files, bool[]? done, CancellationToken cancellationToken)
-    {
-        var plan = RestorePlan.Build(m, _options.MaxReadSize, done);
-
-        // Page-aligned buffers: the kernel copies to and from them at full speed (see PageAlignedBuffer).
-        var buffers = new ConcurrentBag<(PageAlignedBuffer Read, PageAlignedBuffer Frame)>();
-        await Parallel.ForEachAsync(plan.Reads, new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = cancellationToken }, async (read, ct) =>
-        {
-            var key = ObjectKeys.Pack(m.Packs[read.Pack]);
-            if (!buffers.TryTake(out var buffer))
-            {
-                buffer = (new PageAlignedBuffer(plan.MaxReadLength), new PageAlignedBuffer(plan.MaxFrameLength));
-            }
-
-            try
-            {
-                await _repository.Store.ReadRangeAsync(key, read.Offset, buffer.Read.Memory[..read.Length], ct).ConfigureAwait(false);
-                foreach (var frame in plan.FramesOf(read))
-                {
-                    ref readonly var f = ref m.Frames[frame];
-                    var data = buffer.Frame.Span[..(int)f.UncompressedLength];
-                    FrameCodec.Decode(buffer.Read.Span.Slice((int)(f.Offset - read.Offset), (int)f.CompressedLength), f, data, key);
-                    WriteFrame(m, plan, frame, data, directories, files, key);
-                }
-            }
-            finally
-            {
-                buffers.Add(buffer);
-            }
-        }).ConfigureAwait(false);
-    }
+    /// <summary>Fetches, decodes and writes the plan's frames (see <see cref="FramePipeline"/>); a file is created once its directory exists.</summary>
+    private Task WriteDataAsync(Manifest m, RestorePlan plan, FileDescriptor?[] directories, OpenFiles files, CancellationToken cancellationToken) =>
+        FramePipeline.RunAsync(
+            _repository.Store,
+            m,
+            plan,
+            new FramePipeline.Limits(_options.ReadAheadBytes, _options.Concurrency, _options.DecodeThreads),
+            (frame, data, key) => WriteFrame(m, plan, frame, data, directories, files, key),
+            cancellationToken);
 
     /// <summary>
     /// Verifies and writes the chunks of one decoded frame. Chunks that lie one after the other both in the frame and
@@ -427,12 +434,26 @@ public sealed class Restorer
     /// Files open for writing, and how many chunk writes each still waits for. Lock-free: most files are one chunk
     /// written by one worker, and a global lock here showed up as tens of thousands of futex calls.
     /// </summary>
-    private sealed class OpenFiles(int count) : IDisposable
+    private sealed class OpenFiles : IDisposable
     {
-        private readonly FileDescriptor?[] _open = new FileDescriptor?[count];
+        private readonly FileDescriptor?[] _open;
         private readonly Lock _createLock = new();
 
-        public int[] Remaining { get; } = new int[count];
+        public OpenFiles(Manifest m)
+        {
+            _open = new FileDescriptor?[m.Count];
+            Remaining = new int[m.Count];
+            for (var i = 0; i < m.Count; i++)
+            {
+                Remaining[i] = m.Entries[i].Kind == EntryKind.Regular ? (int)m.Entries[i].Count : 0;
+            }
+        }
+
+        /// <summary>Chunk writes each file still waits for.</summary>
+        public int[] Remaining { get; }
+
+        /// <summary>Which directories exist yet.</summary>
+        public TreeProgress Tree { get; } = new();
 
         public FileDescriptor Get(int entry, Manifest m, FileDescriptor?[] directories)
         {
@@ -442,9 +463,11 @@ public sealed class Restorer
                 return fd;
             }
 
-            if (Remaining[entry] == 1)
+            Tree.WaitFor(m.ParentOf(entry));
+            if (m.Entries[entry].Count == 1)
             {
-                // The only chunk of the file: no other worker can race for it.
+                // The file's only chunk: no other worker can race for it. (Not "one chunk left": another worker may
+                // have written all the others since this one found no descriptor.)
                 return _open[entry] = CreateFile(m, entry, directories[m.ParentOf(entry)]!);
             }
 
