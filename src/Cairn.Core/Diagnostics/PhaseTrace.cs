@@ -35,7 +35,7 @@ public static class PhaseTrace
             Console.Error.WriteLine(
                 $"cairn-trace: {Stopwatch.GetElapsedTime(s_start).TotalMilliseconds,9:F1} ms  " +
                 $"heap {gc.HeapSizeBytes >> 20,4} committed {gc.TotalCommittedBytes >> 20,4} rss {Environment.WorkingSet >> 20,4} MiB " +
-                $"gc {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}  {phase}");
+                $"gc {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} allocated {GC.GetTotalAllocatedBytes() >> 20,5} MiB  {phase}");
         }
     }
 }
