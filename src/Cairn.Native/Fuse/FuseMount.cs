@@ -97,7 +97,7 @@ public sealed class FuseMount : IDisposable
         }
 
         int errno = Marshal.GetLastPInvokeError();
-        return (errno == Errno.ENOTCONN || errno == Errno.ECONNABORTED) && FuseMountTable.IsFuseMount(mountPoint);
+        return (errno == Errno.ENOTCONN || errno == Errno.ECONNABORTED) && MountTable.IsFuseMount(mountPoint);
     }
 
     /// <summary>
@@ -109,7 +109,7 @@ public sealed class FuseMount : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(mountPoint);
         string fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
-        if (!FuseMountTable.IsFuseMount(fullPath))
+        if (!MountTable.IsFuseMount(fullPath))
         {
             return FuseUnmountResult.AlreadyUnmounted;
         }
@@ -127,7 +127,7 @@ public sealed class FuseMount : IDisposable
     public static bool IsMountedAt(string mountPoint)
     {
         ArgumentException.ThrowIfNullOrEmpty(mountPoint);
-        return FuseMountTable.IsFuseMount(mountPoint);
+        return MountTable.IsFuseMount(mountPoint);
     }
 
     /// <summary>
@@ -267,7 +267,7 @@ public sealed class FuseMount : IDisposable
         }
 
         _session = session;
-        _mountEntry = FuseMountTable.Find(MountPoint);
+        _mountEntry = MountTable.Find(MountPoint);
         var thread = new Thread(Loop) { IsBackground = true, Name = "cairn-fuse-loop" };
         thread.Start();
 
@@ -394,7 +394,7 @@ public sealed class FuseMount : IDisposable
     /// </summary>
     private void WakeLoop()
     {
-        MountInfo? current = FuseMountTable.Find(MountPoint);
+        MountInfo? current = MountTable.Find(MountPoint);
         if (_mountEntry is not null && current == _mountEntry)
         {
             // On a pool thread: it returns once a worker has answered, or with ENOTCONN once the connection is gone.

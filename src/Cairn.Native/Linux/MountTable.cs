@@ -43,6 +43,9 @@ public sealed record MountInfo(string MountPoint, string Device, string Type, st
 /// <summary>Reads /proc/self/mountinfo.</summary>
 public static class MountTable
 {
+    /// <summary>True if the topmost mount at <paramref name="mountPoint"/> is a FUSE file system.</summary>
+    public static bool IsFuseMount(string mountPoint) => Find(mountPoint) is { IsFuse: true };
+
     /// <summary>The topmost mount at <paramref name="mountPoint"/>, or null if it is not a mount point.</summary>
     public static MountInfo? Find(string mountPoint)
     {

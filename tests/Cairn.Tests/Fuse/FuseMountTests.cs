@@ -229,13 +229,13 @@ public sealed class FuseMountTests
     {
         using TestMount mount = TestMount.Start(CreateSampleTree());
         Assert.Equal(DeepData, await File.ReadAllBytesAsync(mount.PathOf("dir/sub/deep.txt")));
-        Assert.True(FuseMountTable.IsFuseMount(mount.MountPoint));
+        Assert.True(MountTable.IsFuseMount(mount.MountPoint));
 
         Assert.Equal(FuseUnmountResult.Unmounted, mount.Mount.Unmount());
         await mount.Mount.WaitAsync().WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.False(mount.Mount.IsRunning);
-        Assert.False(FuseMountTable.IsFuseMount(mount.MountPoint));
+        Assert.False(MountTable.IsFuseMount(mount.MountPoint));
         Assert.Equal(FuseUnmountResult.Unmounted, mount.Mount.Unmount());
     }
 
@@ -250,7 +250,7 @@ public sealed class FuseMountTests
         Assert.Equal(FuseUnmountResult.LazilyUnmounted, mount.Mount.Unmount());
         await mount.Mount.WaitAsync().WaitAsync(TimeSpan.FromSeconds(10));
 
-        Assert.False(FuseMountTable.IsFuseMount(mount.MountPoint));
+        Assert.False(MountTable.IsFuseMount(mount.MountPoint));
         stream.Position = 2 * 1024 * 1024; // not in the page cache: needs the (now gone) server
         Assert.Throws<IOException>(() => stream.Read(buffer));
         Assert.Equal(FuseUnmountResult.LazilyUnmounted, mount.Mount.Unmount());
@@ -301,7 +301,7 @@ public sealed class FuseMountTests
             await ProcessRunner.RunTextAsync("mksquashfs", source, image, "-quiet", "-noappend");
             server = Process.Start(new ProcessStartInfo("squashfuse", ["-f", image, mountPoint]) { UseShellExecute = false, RedirectStandardError = true })!;
             var deadline = Stopwatch.StartNew();
-            while (!FuseMountTable.IsFuseMount(mountPoint))
+            while (!MountTable.IsFuseMount(mountPoint))
             {
                 Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(20), "squashfuse did not mount.");
                 Assert.False(server.HasExited, "squashfuse exited.");
@@ -313,12 +313,12 @@ public sealed class FuseMountTests
 
             server.Kill();
             await server.WaitForExitAsync();
-            Assert.True(FuseMountTable.IsFuseMount(mountPoint)); // still mounted, but dead
+            Assert.True(MountTable.IsFuseMount(mountPoint)); // still mounted, but dead
             IOException dead = Assert.ThrowsAny<IOException>(() => Directory.GetFiles(mountPoint));
             Assert.Contains("not connected", dead.Message, StringComparison.Ordinal);
 
             Assert.True(FuseMount.CleanupStale(mountPoint));
-            Assert.False(FuseMountTable.IsFuseMount(mountPoint));
+            Assert.False(MountTable.IsFuseMount(mountPoint));
             Assert.False(FuseMount.CleanupStale(mountPoint));
             Assert.False(FuseMount.CleanupStale(root));
         }
@@ -344,7 +344,7 @@ public sealed class FuseMountTests
             Assert.Throws<DirectoryNotFoundException>(() => FuseMount.Start(Path.Combine(root, "missing"), CreateSampleTree()));
             Assert.Throws<ArgumentException>(() => FuseMount.Start(root, CreateSampleTree(), new FuseMountOptions { FsName = "a,b" }));
             Assert.Throws<ArgumentOutOfRangeException>(() => FuseMount.Start(root, CreateSampleTree(), new FuseMountOptions { MaxReadKiB = 2048 }));
-            Assert.False(FuseMountTable.IsFuseMount(root));
+            Assert.False(MountTable.IsFuseMount(root));
         }
         finally
         {
