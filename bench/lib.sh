@@ -34,6 +34,27 @@ bench_require_cmds() {
     bench_die "$BENCH_TIME_BIN is not GNU time (apt-get install time)"
 }
 
+# The loopback S3 server (scripts/s3-server.sh). bench_s3_up starts it if it is down (and only then does
+# bench_s3_down stop it again, by its PIDs), exports its AWS_* settings, and sets BENCH_S3_ENDPOINT and BENCH_S3_BUCKET.
+BENCH_S3_SERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/s3-server.sh"
+BENCH_S3_STARTED=0
+bench_s3_up() {
+  if ! "$BENCH_S3_SERVER" status >/dev/null; then
+    "$BENCH_S3_SERVER" start >&2
+    BENCH_S3_STARTED=1
+  fi
+  eval "$("$BENCH_S3_SERVER" env)"
+  BENCH_S3_ENDPOINT=$AWS_ENDPOINT_URL_S3
+  BENCH_S3_BUCKET=${CAIRN_S3_URI#s3://}
+  BENCH_S3_BUCKET=${BENCH_S3_BUCKET%%/*}
+}
+bench_s3_down() {
+  if ((BENCH_S3_STARTED)); then
+    "$BENCH_S3_SERVER" stop >&2
+    BENCH_S3_STARTED=0
+  fi
+}
+
 # bench_lock: take the machine-wide benchmark lock (fd 9) for the rest of the
 # script, waiting while another benchmark holds it. Dropping the page cache is
 # global, so two benchmarks running at once spoil each other's cold-cache

@@ -30,6 +30,8 @@ set -euo pipefail
 export LC_ALL=C
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 corpus=/var/tmp/cairn-corpus/ws
 work=/var/tmp/cairn-mount-bench
 runs=3
@@ -64,18 +66,11 @@ now_us() { echo "${EPOCHREALTIME/./}"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 # ---------------------------------------------------------------- S3 (only for the *-s3 tools)
-s3_started=0
 s3_prefix=""
 start_s3() {
-  local server="$here/scripts/s3-server.sh"
-  if ! "$server" status >/dev/null; then
-    "$server" start >&2
-    s3_started=1
-  fi
-  eval "$("$server" env)"
-  s3_endpoint="$AWS_ENDPOINT_URL_S3"
-  local bucket="${CAIRN_S3_URI#s3://}"
-  s3_prefix="s3://${bucket%%/*}/bench-mount-$$"
+  bench_s3_up
+  s3_endpoint="$BENCH_S3_ENDPOINT"
+  s3_prefix="s3://$BENCH_S3_BUCKET/bench-mount-$$"
   s3_repo="$s3_prefix/cairn"
   log "S3: snapshot of $corpus and upload of the squashfs image to $s3_prefix (once per run)"
   "$cairn" -r "$s3_repo" init >/dev/null
@@ -86,7 +81,7 @@ stop_s3() {
   if [[ -n $s3_prefix ]]; then
     aws s3 rm "$s3_prefix/" --recursive --quiet --endpoint-url "$s3_endpoint" >/dev/null 2>&1 || true
   fi
-  if ((s3_started)); then "$here/scripts/s3-server.sh" stop >&2; fi
+  bench_s3_down
 }
 
 # ---------------------------------------------------------------- preparation (untimed)

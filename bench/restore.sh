@@ -51,12 +51,11 @@ TOOLS="cairn${CAIRN_BASE:+ cairn-base}"
 [[ $WORK == /var/tmp/* && $WORK != /var/tmp/ ]] || bench_die "--work must be below /var/tmp"
 bench_lock
 
-S3_STARTED=0
 S3_PREFIX=
 cleanup() {
   rm -rf --one-file-system "$WORK"
   if [[ -n $S3_PREFIX ]]; then aws s3 rm "s3://$S3_BUCKET/$S3_PREFIX/" --recursive --quiet --endpoint-url "$S3_ENDPOINT" >/dev/null 2>&1 || true; fi
-  if ((S3_STARTED)); then "$HERE/../scripts/s3-server.sh" stop >/dev/null; fi
+  bench_s3_down
 }
 trap cleanup EXIT
 rm -rf --one-file-system "$WORK"
@@ -86,14 +85,9 @@ prepare() {
       ;;
     s3)
       bench_require_cmds aws zstd tar
-      if ! "$HERE/../scripts/s3-server.sh" status >/dev/null; then
-        "$HERE/../scripts/s3-server.sh" start >/dev/null
-        S3_STARTED=1
-      fi
-      eval "$("$HERE/../scripts/s3-server.sh" env)"
-      S3_ENDPOINT=$AWS_ENDPOINT_URL_S3
-      S3_BUCKET=${CAIRN_S3_URI#s3://}
-      S3_BUCKET=${S3_BUCKET%%/*}
+      bench_s3_up
+      S3_ENDPOINT=$BENCH_S3_ENDPOINT
+      S3_BUCKET=$BENCH_S3_BUCKET
       S3_PREFIX=bench-restore-$$
       tar -cf - -C "$CORPUS/ws" . | zstd -3 -T0 -q | aws s3 cp - "s3://$S3_BUCKET/$S3_PREFIX/ws.tar.zst" --endpoint-url "$S3_ENDPOINT" --quiet
       "$CAIRN" -r "s3://$S3_BUCKET/$S3_PREFIX/cairn" init >/dev/null

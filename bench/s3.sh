@@ -20,6 +20,8 @@
 set -Eeuo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 runs=3
 corpus=/var/tmp/cairn-corpus/ws
 work=/var/tmp/cairn-bench-s3
@@ -40,22 +42,16 @@ for tool in zstd tar restic aws bc python3; do command -v "$tool" >/dev/null || 
 cairn="${CAIRN:-$here/cairn}"
 [[ -e $work ]] && die "$work exists: remove it or pass --work"
 
-server="$here/scripts/s3-server.sh"
-started=0
-if ! "$server" status >/dev/null; then
-  "$server" start
-  started=1
-fi
-eval "$("$server" env)"
-endpoint="$AWS_ENDPOINT_URL_S3"
-bucket="${CAIRN_S3_URI#s3://}"; bucket="${bucket%%/*}"
+bench_s3_up
+endpoint="$BENCH_S3_ENDPOINT"
+bucket="$BENCH_S3_BUCKET"
 prefix="bench-s3-$$"
 export RESTIC_PASSWORD=bench
 
 cleanup() {
   rm -rf "$work"
   aws s3 rm "s3://$bucket/$prefix/" --recursive --quiet --endpoint-url "$endpoint" >/dev/null 2>&1 || true
-  if ((started)); then "$server" stop; fi
+  bench_s3_down
 }
 trap cleanup EXIT
 mkdir -p "$work"
