@@ -12,7 +12,7 @@ public static class PhaseTrace
 {
     private static readonly bool s_enabled = Environment.GetEnvironmentVariable("CAIRN_TRACE") is "1";
     private static readonly long s_start = Stopwatch.GetTimestamp();
-    private static Timer? s_sampler;
+    private static Timer? s_sampler; // held so that the timer is not collected
 
     public static bool Enabled => s_enabled;
 
@@ -21,7 +21,8 @@ public static class PhaseTrace
     {
         if (s_enabled)
         {
-            var sinceStart = DateTime.Now - Process.GetCurrentProcess().StartTime;
+            using var process = Process.GetCurrentProcess();
+            var sinceStart = DateTime.Now - process.StartTime;
             Mark($"main ({sinceStart.TotalMilliseconds:F1} ms after the process started)");
             s_sampler = new Timer(_ => Mark("sample"), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
