@@ -1,35 +1,40 @@
 namespace Cairn.Buffers;
 
 /// <summary>
-/// Reusable buffers of one exact size. <see cref="System.Buffers.ArrayPool{T}.Shared"/> rounds up to a power of two
-/// (a 2.25 MiB frame would take a 4 MiB array) and keeps arrays per core; for the few large buffers of the write
-/// path an exact-size stack keeps peak memory what the pipeline's bounds say it is.
+/// Reuses buffers of one size. Each is allocated on first need and reused after <see cref="Return"/>; all of them
+/// are unmapped by <see cref="Dispose"/>, which the owner calls once nothing rented can still be in use. Thread-safe.
 /// </summary>
-public sealed class FixedBufferPool
+public sealed class FixedBufferPool : IDisposable
 {
-    private readonly Stack<byte[]> _free = new();
+    private readonly Stack<PageAlignedBuffer> _free = new();
+    private readonly List<PageAlignedBuffer> _all = [];
+    private bool _disposed;
 
     public FixedBufferPool(int bufferSize)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bufferSize);
         BufferSize = bufferSize;
     }
 
     public int BufferSize { get; }
 
-    public byte[] Rent()
+    public PageAlignedBuffer Rent()
     {
         lock (_free)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             if (_free.TryPop(out var buffer))
             {
                 return buffer;
             }
-        }
 
-        return GC.AllocateUninitializedArray<byte>(BufferSize);
+            buffer = new PageAlignedBuffer(BufferSize);
+            _all.Add(buffer);
+            return buffer;
+        }
     }
 
-    public void Return(byte[] buffer)
+    public void Return(PageAlignedBuffer buffer)
     {
         if (buffer.Length != BufferSize)
         {
@@ -38,7 +43,31 @@ public sealed class FixedBufferPool
 
         lock (_free)
         {
-            _free.Push(buffer);
+            if (!_disposed)
+            {
+                _free.Push(buffer);
+            }
+        }
+    }
+
+    /// <summary>Unmaps every buffer this pool allocated, rented or not.</summary>
+    public void Dispose()
+    {
+        lock (_free)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            foreach (var buffer in _all)
+            {
+                buffer.Dispose();
+            }
+
+            _all.Clear();
+            _free.Clear();
         }
     }
 }

@@ -26,13 +26,13 @@ public sealed class PackWriter : IAsyncDisposable
     private readonly CancellationToken _cancellationToken;
 
     // The open frame.
-    private byte[]? _frame;
+    private PageAlignedBuffer? _frame;
     private int _frameLength;
     private int _frameNumber = -1;
     private List<(ContentId Id, int Offset, int Length)> _frameChunks = [];
 
     // The open pack.
-    private byte[]? _pack;
+    private PageAlignedBuffer? _pack;
     private int _packLength;
     private readonly List<FrameInfo> _packFrames = [];
     private readonly List<int> _packFrameNumbers = [];
@@ -40,7 +40,7 @@ public sealed class PackWriter : IAsyncDisposable
 
     private long _storedBytes;
 
-    // Reused exact-size buffers: fresh large arrays cost page faults and leave LOH garbage behind.
+    // Reused exact-size buffers outside the GC heap, unmapped when the writer is disposed (see PageAlignedBuffer).
     private readonly FixedBufferPool _frameBuffers;
     private readonly FixedBufferPool _compressedBuffers;
     private readonly FixedBufferPool _packBuffers;
@@ -74,7 +74,7 @@ public sealed class PackWriter : IAsyncDisposable
             _frameNumber = _index.ReserveFrame();
         }
 
-        data.CopyTo(_frame.AsSpan(_frameLength));
+        data.CopyTo(_frame.Span[_frameLength..]);
         _frameChunks.Add((id, _frameLength, data.Length));
         _index.AddChunk(id, new ChunkSlot(_frameNumber, _frameLength, data.Length));
         _frameLength += data.Length;
@@ -112,11 +112,11 @@ public sealed class PackWriter : IAsyncDisposable
             }
         }
 
-        if (_frame is not null)
-        {
-            _frameBuffers.Return(_frame);
-            _frame = null;
-        }
+        _frame = null;
+        _pack = null;
+        _frameBuffers.Dispose();
+        _compressedBuffers.Dispose();
+        _packBuffers.Dispose();
     }
 
     private async ValueTask SealFrameAsync()
@@ -140,14 +140,14 @@ public sealed class PackWriter : IAsyncDisposable
         }
     }
 
-    private CompressedFrame Compress(byte[] frame, int length, List<(ContentId Id, int Offset, int Length)> chunks, int number)
+    private CompressedFrame Compress(PageAlignedBuffer frame, int length, List<(ContentId Id, int Offset, int Length)> chunks, int number)
     {
         var encoder = CodecPool.RentEncoder(_repository.Config.CompressionLevel);
         try
         {
             var output = _compressedBuffers.Rent();
-            var written = encoder.Compress(frame.AsSpan(0, length), output);
-            return new CompressedFrame(output, written, length, Crc32C.Compute(output.AsSpan(0, written)), chunks, number);
+            var written = encoder.Compress(frame.Span[..length], output.Span);
+            return new CompressedFrame(output, written, length, Crc32C.Compute(output.Span[..written]), chunks, number);
         }
         finally
         {
@@ -170,11 +170,11 @@ public sealed class PackWriter : IAsyncDisposable
             if (_pack is null)
             {
                 _pack = _packBuffers.Rent();
-                PackFormat.WriteHeader(_pack);
+                PackFormat.WriteHeader(_pack.Span);
                 _packLength = PackFormat.HeaderSize;
             }
 
-            frame.Data.AsSpan(0, frame.Length).CopyTo(_pack.AsSpan(_packLength));
+            frame.Data.Span[..frame.Length].CopyTo(_pack.Span[_packLength..]);
             var frameIndex = _packFrames.Count;
             _packFrames.Add(new FrameInfo(_packLength, frame.Length, frame.UncompressedLength, frame.Checksum));
             _packFrameNumbers.Add(frame.Number);
@@ -215,16 +215,26 @@ public sealed class PackWriter : IAsyncDisposable
             CodecPool.Return(encoder);
         }
 
-        var pack = _pack;
-        if (_packLength + tail.Length > pack.Length)
+        var buffer = _pack;
+        var length = _packLength + tail.Length;
+        ReadOnlyMemory<byte> pack;
+        if (length <= buffer.Length)
         {
-            // Only a pathological index (hundreds of thousands of tiny chunks) gets here: give up on the reusable buffer.
-            Array.Resize(ref pack, _packLength + tail.Length);
+            tail.CopyTo(buffer.Span[_packLength..]);
+            pack = buffer.Memory[..length];
+        }
+        else
+        {
+            // Only a pathological index (hundreds of thousands of tiny chunks) gets here: the pack goes out of an array.
+            var whole = new byte[length];
+            buffer.Span[.._packLength].CopyTo(whole);
+            tail.CopyTo(whole.AsSpan(_packLength));
+            _packBuffers.Return(buffer);
+            buffer = null;
+            pack = whole;
         }
 
-        tail.CopyTo(pack.AsSpan(_packLength));
-        var length = _packLength + tail.Length;
-        var id = new ContentId(SHA256.HashData(pack.AsSpan(0, length)));
+        var id = new ContentId(SHA256.HashData(pack.Span));
         for (var i = 0; i < _packFrames.Count; i++)
         {
             _index.CompleteFrame(_packFrameNumbers[i], id, _packFrames[i]);
@@ -247,14 +257,14 @@ public sealed class PackWriter : IAsyncDisposable
 
         _uploading.Enqueue(Task.Run(async () =>
         {
-            await _repository.Store.PutAsync(key, pack.AsMemory(0, length), cancellationToken: _cancellationToken).ConfigureAwait(false);
+            await _repository.Store.PutAsync(key, pack, cancellationToken: _cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _storedBytes, length);
-            if (pack.Length == _packBuffers.BufferSize)
+            if (buffer is not null)
             {
-                _packBuffers.Return(pack);
+                _packBuffers.Return(buffer);
             }
         }, _cancellationToken));
     }
 
-    private sealed record CompressedFrame(byte[] Data, int Length, int UncompressedLength, uint Checksum, List<(ContentId Id, int Offset, int Length)> Chunks, int Number);
+    private sealed record CompressedFrame(PageAlignedBuffer Data, int Length, int UncompressedLength, uint Checksum, List<(ContentId Id, int Offset, int Length)> Chunks, int Number);
 }

@@ -37,6 +37,7 @@ internal sealed class FramePipeline : IDisposable
     private readonly RestorePlan _plan;
     private readonly FrameQueue _queue = new();
     private readonly ConcurrentBag<PageAlignedBuffer> _freeBuffers = [];
+    private readonly ConcurrentBag<PageAlignedBuffer> _allBuffers = [];
     private readonly SemaphoreSlim _bufferSlots;
     private readonly CancellationTokenSource _stop;
     private readonly CancellationTokenRegistration _stopQueue;
@@ -109,6 +110,7 @@ internal sealed class FramePipeline : IDisposable
                 {
                     // Page-aligned: the kernel copies to and from it at full speed (see PageAlignedBuffer).
                     buffer = new PageAlignedBuffer(_plan.MaxReadLength);
+                    _allBuffers.Add(buffer);
                 }
 
                 var fetched = new FetchedRead(buffer, read, ObjectKeys.Pack(_m.Packs[read.Pack]));
@@ -127,7 +129,7 @@ internal sealed class FramePipeline : IDisposable
     /// <summary>Decodes and handles frames until the queue is finished or the pipeline stops. Never throws.</summary>
     private void DecodeLoop(FrameHandler handle)
     {
-        var frameBuffer = new PageAlignedBuffer(_plan.MaxFrameLength);
+        using var frameBuffer = new PageAlignedBuffer(_plan.MaxFrameLength);
         try
         {
             var cursor = default(FrameQueue.Cursor);
@@ -165,8 +167,14 @@ internal sealed class FramePipeline : IDisposable
         _stop.Cancel();
     }
 
+    /// <summary>Unmaps the read buffers; called once every reader and decoder has ended.</summary>
     public void Dispose()
     {
+        foreach (var buffer in _allBuffers)
+        {
+            buffer.Dispose();
+        }
+
         _stopQueue.Dispose();
         _bufferSlots.Dispose();
         _stop.Dispose();

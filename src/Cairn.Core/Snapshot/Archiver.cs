@@ -148,6 +148,9 @@ public sealed class Archiver
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(Unwrap(walk, pack));
             }
 
+            // No file is read any more: give the read-ahead buffers back before the manifest is built.
+            _readAhead?.Dispose();
+            _readAhead = null;
             PhaseTrace.Mark("snapshot: walk and packing done");
             await writer.FlushAsync().ConfigureAwait(false);
             PhaseTrace.Mark("snapshot: packs flushed");
@@ -499,9 +502,9 @@ public sealed class Archiver
 
     private async Task PackAsync(ChannelReader<FileJob> jobs, ManifestBuilder builder, ChunkIndex index, PackWriter writer, Manifest? parent, Dictionary<int, FileResult> results, CancellationToken cancellationToken)
     {
-        var budget = new ByteBudget(_options.ReadAheadBytes);
-        var readers = new SemaphoreSlim(_options.ReadConcurrency);
-        var ordered = Channel.CreateBounded<(FileJob Job, Task<FileContent?>? Content)>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
+        using var ring = new ReadRing((int)Math.Min(_options.ReadAheadBytes, int.MaxValue), WholeFileLimit);
+        using var readers = new SemaphoreSlim(_options.ReadConcurrency);
+        var ordered = Channel.CreateBounded<(FileJob Job, Task<FileContent?>? Content, RingSlice Slice)>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
         var parentFrames = parent is null ? [] : Enumerable.Repeat(-1, parent.Frames.Length).ToArray();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
@@ -513,24 +516,28 @@ public sealed class Archiver
                 await foreach (var job in jobs.ReadAllAsync(stop.Token).ConfigureAwait(false))
                 {
                     Task<FileContent?>? content = null;
+                    var slice = default(RingSlice);
                     if (job.Unchanged < 0 && job.Stat.Size <= WholeFileLimit)
                     {
-                        await budget.AcquireAsync(BudgetOf(job), stop.Token).ConfigureAwait(false);
+                        slice = await ring.AcquireAsync((int)job.Stat.Size, stop.Token).ConfigureAwait(false);
                         await readers.WaitAsync(stop.Token).ConfigureAwait(false);
+
+                        // Not cancellable once queued: every read that holds a reader slot runs and gives it back,
+                        // which is how the end of this method knows no read into the ring is left.
                         content = Task.Run(() =>
                         {
                             try
                             {
-                                return ReadOrSkip(job);
+                                return ReadOrSkip(job, slice.Memory);
                             }
                             finally
                             {
                                 readers.Release();
                             }
-                        }, stop.Token);
+                        }, CancellationToken.None);
                     }
 
-                    await ordered.Writer.WriteAsync((job, content), stop.Token).ConfigureAwait(false);
+                    await ordered.Writer.WriteAsync((job, content, slice), stop.Token).ConfigureAwait(false);
                 }
             }
             catch (Exception e)
@@ -557,6 +564,12 @@ public sealed class Archiver
         finally
         {
             await dispatcher.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+
+            // Wait for reads still running (after a failure) before the ring they read into is unmapped.
+            for (var i = 0; i < _options.ReadConcurrency; i++)
+            {
+                await readers.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
         }
 
         if (dispatcher.IsFaulted)
@@ -567,7 +580,7 @@ public sealed class Archiver
         async Task ConsumeAsync()
         {
             var refs = new List<(long Offset, ContentId Id, ChunkSlot Slot)>();
-            await foreach (var (job, content) in ordered.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            await foreach (var (job, content, slice) in ordered.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
                 try
                 {
@@ -580,9 +593,9 @@ public sealed class Archiver
                     }
                     else if (content is not null)
                     {
-                        using var data = await content.ConfigureAwait(false);
-                        budget.Release(BudgetOf(job));
+                        var data = await content.ConfigureAwait(false);
                         result = data is null ? null : await PackContentAsync(data, index, writer, refs).ConfigureAwait(false);
+                        ring.Release(slice); // the chunks are copied into frames: the slice is free again
                     }
                     else
                     {
@@ -616,14 +629,11 @@ public sealed class Archiver
         }
     }
 
-    // What a read really holds: the pool rounds a rented buffer up to a power of two.
-    private static long BudgetOf(FileJob job) => (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(16, job.Stat.Size));
-
-    private FileContent? ReadOrSkip(FileJob job)
+    private FileContent? ReadOrSkip(FileJob job, Memory<byte> buffer)
     {
         try
         {
-            return FileContentReader.ReadWhole(job.Directory!, job.Name, _chunker);
+            return FileContentReader.ReadWhole(job.Directory!, job.Name, _chunker, buffer);
         }
         catch (Exception e) when (e is LinuxIOException or FileChangedException)
         {
@@ -669,7 +679,7 @@ public sealed class Archiver
         Interlocked.Add(ref _zeroBytes, content.ZeroBytes);
         foreach (var piece in content.Chunks)
         {
-            refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, content.Buffer.AsMemory(piece.BufferOffset, piece.Length), index, writer).ConfigureAwait(false)));
+            refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, content.Data.Slice(piece.BufferOffset, piece.Length), index, writer).ConfigureAwait(false)));
         }
 
         return new FileResult(content.Stat) { Xattrs = content.Xattrs };

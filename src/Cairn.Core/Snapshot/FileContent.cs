@@ -1,4 +1,3 @@
-using System.Buffers;
 using Cairn.Chunking;
 using Cairn.Format;
 using Cairn.Native.Linux;
@@ -9,9 +8,10 @@ namespace Cairn.Snapshot;
 internal readonly record struct ChunkPiece(long FileOffset, int BufferOffset, int Length, ContentId Id);
 
 /// <summary>The contents of a small file, read whole, cut and hashed by a reader thread.</summary>
-internal sealed class FileContent : IDisposable
+internal sealed class FileContent
 {
-    public required byte[] Buffer { get; init; }
+    /// <summary>The file's bytes (holes as they were in the buffer: the chunks say which ranges count).</summary>
+    public required ReadOnlyMemory<byte> Data { get; init; }
 
     public required List<ChunkPiece> Chunks { get; init; }
 
@@ -23,8 +23,6 @@ internal sealed class FileContent : IDisposable
 
     /// <summary>The file's xattrs, read through the same descriptor as its content.</summary>
     public required List<KeyValuePair<byte[], byte[]>> Xattrs { get; init; }
-
-    public void Dispose() => ArrayPool<byte>.Shared.Return(Buffer);
 }
 
 /// <summary>
@@ -77,8 +75,11 @@ internal static class FileContentReader
     public static bool SameVersion(in StatxInfo a, in StatxInfo b) =>
         a.Size == b.Size && a.MTimeNs == b.MTimeNs && a.CTimeNs == b.CTimeNs && a.Inode == b.Inode;
 
-    /// <summary>Reads a whole file into one pooled buffer, then cuts and hashes it.</summary>
-    public static FileContent ReadWhole(DirectoryHandle directory, byte[] name, IChunker chunker)
+    /// <summary>
+    /// Reads a whole file into <paramref name="buffer"/> (or, if it has grown past it since it was listed, into an
+    /// array of its own), then cuts and hashes it.
+    /// </summary>
+    public static FileContent ReadWhole(DirectoryHandle directory, byte[] name, IChunker chunker, Memory<byte> buffer)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -90,11 +91,11 @@ internal static class FileContentReader
             }
 
             var extents = DataExtents(fd, before, chunker.Alignment);
-            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, before.Size));
+            var data = before.Size <= buffer.Length ? buffer[..(int)before.Size] : new byte[before.Size];
             var complete = true;
             foreach (var (offset, length) in extents)
             {
-                complete &= ReadFully(fd, buffer.AsSpan((int)offset, (int)length), offset);
+                complete &= ReadFully(fd, data.Span.Slice((int)offset, (int)length), offset);
             }
 
             var after = LinuxFile.Stat(fd);
@@ -104,13 +105,12 @@ internal static class FileContentReader
                 long zeroBytes = 0;
                 foreach (var (offset, length) in extents)
                 {
-                    zeroBytes += Cut(chunker, buffer.AsSpan((int)offset, (int)length), offset, (int)offset, isFinal: true, chunks).ZeroBytes;
+                    zeroBytes += Cut(chunker, data.Span.Slice((int)offset, (int)length), offset, (int)offset, isFinal: true, chunks).ZeroBytes;
                 }
 
-                return new FileContent { Buffer = buffer, Chunks = chunks, Stat = before, ZeroBytes = zeroBytes, Xattrs = LinuxFile.ReadXattrs(fd) };
+                return new FileContent { Data = data, Chunks = chunks, Stat = before, ZeroBytes = zeroBytes, Xattrs = LinuxFile.ReadXattrs(fd) };
             }
 
-            ArrayPool<byte>.Shared.Return(buffer);
             if (attempt == Attempts)
             {
                 throw new FileChangedException(directory.PathOf(name));

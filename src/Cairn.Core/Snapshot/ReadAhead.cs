@@ -20,7 +20,7 @@ internal readonly record struct Segment(PageAlignedBuffer Buffer, long FileOffse
 /// Each buffer has headroom before the segment, so the packer can put the uncut tail of one segment in front of the
 /// next (content-defined chunks straddle segments) without moving the segment itself.
 /// </summary>
-internal sealed class ReadAhead
+internal sealed class ReadAhead : IDisposable
 {
     public const int SegmentSize = 4 << 20;
 
@@ -34,13 +34,24 @@ internal sealed class ReadAhead
     private const int BufferCount = 2 + ReadsInFlight;
 
     private readonly Channel<PageAlignedBuffer> _free = Channel.CreateUnbounded<PageAlignedBuffer>();
+    private readonly PageAlignedBuffer[] _buffers = new PageAlignedBuffer[BufferCount];
 
     public ReadAhead(int maxChunk)
     {
         Headroom = (maxChunk + PageAlignedBuffer.PageSize - 1) / PageAlignedBuffer.PageSize * PageAlignedBuffer.PageSize;
         for (var i = 0; i < BufferCount; i++)
         {
-            _free.Writer.TryWrite(new PageAlignedBuffer(Headroom + SegmentSize));
+            _buffers[i] = new PageAlignedBuffer(Headroom + SegmentSize);
+            _free.Writer.TryWrite(_buffers[i]);
+        }
+    }
+
+    /// <summary>Unmaps the buffers. Only once no file is being read.</summary>
+    public void Dispose()
+    {
+        foreach (var buffer in _buffers)
+        {
+            buffer.Dispose();
         }
     }
 

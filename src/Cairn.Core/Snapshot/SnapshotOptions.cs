@@ -33,7 +33,11 @@ public sealed record SnapshotOptions
     /// <summary>How many files are read at once: more than the cores, to keep the disk queue full.</summary>
     public int ReadConcurrency { get; init; } = 16;
 
-    /// <summary>Bytes of file data read ahead of the packer at most (the main term of peak memory).</summary>
+    /// <summary>
+    /// Size of the ring small files (up to 1 MiB) are read into ahead of the packer: the bytes read ahead at most.
+    /// Large files are read through four 4 MiB buffers of their own. Together with the packs being filled and
+    /// uploaded, the main term of a run's memory.
+    /// </summary>
     public long ReadAheadBytes { get; init; } = 16L << 20;
 }
 

@@ -21,6 +21,12 @@ internal static partial class Libc
     internal const int OAppend = 0x400;
     internal const int OPath = 0x200000;
 
+    internal const int ProtRead = 0x1;
+    internal const int ProtWrite = 0x2;
+    internal const int MapPrivate = 0x02;
+    internal const int MapAnonymous = 0x20;
+    internal static readonly IntPtr MapFailed = new(-1);
+
     internal const nuint FIClone = 0x40049409;
     internal const nuint FICloneRange = 0x4020940D;
 }

@@ -42,6 +42,12 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "pwrite64", SetLastError = true)]
     internal static partial nint PWrite(FileDescriptor fd, byte* buffer, nuint count, long offset);
 
+    [LibraryImport(Library, EntryPoint = "mmap", SetLastError = true)]
+    internal static partial IntPtr MMap(IntPtr address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport(Library, EntryPoint = "munmap", SetLastError = true)]
+    internal static partial int MUnmap(IntPtr address, nuint length);
+
     [LibraryImport(Library, EntryPoint = "lseek", SetLastError = true)]
     internal static partial long LSeek(FileDescriptor fd, long offset, int whence);
 
