@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
+using Cairn.Diagnostics;
 using Cairn.Buffers;
 using Cairn.Format;
 using Cairn.Native.Zstd;
@@ -39,6 +41,10 @@ public sealed class PackWriter : IAsyncDisposable
     private readonly List<PackChunk> _packChunks = [];
 
     private long _storedBytes;
+
+    // Time the producer spent waiting for a compressed frame or for an upload slot (reported by CAIRN_TRACE).
+    private long _frameWaitTicks;
+    private long _uploadWaitTicks;
 
     // Reused exact-size buffers outside the GC heap, unmapped when the writer is disposed (see PageAlignedBuffer).
     private readonly FixedBufferPool _frameBuffers;
@@ -91,6 +97,7 @@ public sealed class PackWriter : IAsyncDisposable
         }
 
         await FinishPackAsync().ConfigureAwait(false);
+        PhaseTrace.Mark($"packs: {_written.Count} written; the packer waited {Stopwatch.GetElapsedTime(0, _frameWaitTicks).TotalMilliseconds:F0} ms for compressed frames, {Stopwatch.GetElapsedTime(0, _uploadWaitTicks).TotalMilliseconds:F0} ms for upload slots");
         while (_uploading.Count > 0)
         {
             await _uploading.Dequeue().ConfigureAwait(false);
@@ -158,7 +165,9 @@ public sealed class PackWriter : IAsyncDisposable
 
     private async ValueTask AssembleOldestAsync()
     {
+        var started = Stopwatch.GetTimestamp();
         var frame = await _compressing.Dequeue().ConfigureAwait(false);
+        _frameWaitTicks += Stopwatch.GetTimestamp() - started;
         try
         {
             // The pack buffer has room for the target size plus one frame plus the index and trailer.
@@ -250,10 +259,13 @@ public sealed class PackWriter : IAsyncDisposable
         var key = ObjectKeys.Pack(id);
 
         // Wait for a slot before starting: with the pack being filled, at most maxPendingUploads + 1 pack buffers live.
+        var waitStarted = Stopwatch.GetTimestamp();
         while (_uploading.Count >= _maxPendingUploads)
         {
             await _uploading.Dequeue().ConfigureAwait(false);
         }
+
+        _uploadWaitTicks += Stopwatch.GetTimestamp() - waitStarted;
 
         _uploading.Enqueue(Task.Run(async () =>
         {
