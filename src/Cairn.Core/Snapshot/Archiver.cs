@@ -125,10 +125,27 @@ public sealed class Archiver
     {
         var stopwatch = Stopwatch.StartNew();
         PhaseTrace.Mark($"snapshot ({run.Kind}): start");
-        var parent = await ResolveParentAsync(run, cancellationToken).ConfigureAwait(false);
-        var parentManifest = parent is null ? null : await _repository.ReadManifestAsync(parent, cancellationToken).ConfigureAwait(false);
+
+        // The index and the parent are independent reads, each a few round trips to an object store: overlap them
+        // (an incremental snapshot to S3 spent ~150 ms on each, one after the other, of its ~0.8 s).
+        using var loading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var indexLoad = _repository.LoadIndexAsync(loading.Token);
+        SnapshotRecord? parent;
+        Manifest? parentManifest;
+        try
+        {
+            parent = await ResolveParentAsync(run, cancellationToken).ConfigureAwait(false);
+            parentManifest = parent is null ? null : await _repository.ReadManifestAsync(parent, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await loading.CancelAsync().ConfigureAwait(false);
+            await indexLoad.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            throw;
+        }
+
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
-        var index = await _repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
+        var index = await indexLoad.ConfigureAwait(false);
         PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
