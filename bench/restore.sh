@@ -128,7 +128,7 @@ for area in $AREAS; do prepare "$area"; done
 for ((round = 1; round <= RUNS; round++)); do
   for area in $AREAS; do
     for tool in peer $TOOLS; do
-      rm -rf --one-file-system "$WORK/out"
+      bench_retire "$WORK/out" "$WORK/retired" # not deleted now: see bench_retire in lib.sh
       [[ $area.$tool == ws.peer ]] || mkdir "$WORK/out" # unsquashfs creates its target
       cmd=$(command_for "$area" "$tool")
       ((round > 1)) || printf '%s\t%s\t%s\n' "$area" "$tool" "$cmd" >>"$WORK/commands.tsv"

@@ -105,18 +105,19 @@ for round in $(seq 1 "$runs"); do
   out="$work/out"
   timed cairn restore "$round" sh -c '"$0" -r "$1" restore "$2" "$3" --json >"$4"' "$cairn" "$repo" "$id" "$out" "$work/cairn-restore.json"
   printf 'cairn\tgets\t%s\t%s\n' "$round" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"]["gets"])' "$work/cairn-restore.json")" >>"$results"
-  rm -rf "$out"
+  bench_retire "$out" "$work/retired" # not deleted now: see bench_retire in lib.sh
 
   timed local restore "$round" sh -c '"$0" -r "$1" restore "$2" "$3" >/dev/null' "$cairn" "$local_repo" "$local_id" "$out"
-  rm -rf "$out" "$local_repo"
+  bench_retire "$out" "$work/retired"
+  rm -rf "$local_repo"
 
   mkdir "$out"
   timed pipe restore "$round" sh -c 'aws s3 cp "$0" - --endpoint-url "$1" | zstd -d -q | tar -xf - -C "$2"' \
     "s3://$bucket/$base/ws.tar.zst" "$endpoint" "$out"
-  rm -rf "$out"
+  bench_retire "$out" "$work/retired"
 
   timed restic restore "$round" restic -r "$restic_repo" restore latest --target "$out" -q
-  rm -rf "$out"
+  bench_retire "$out" "$work/retired"
 
   aws s3 rm "s3://$bucket/$base/" --recursive --quiet --endpoint-url "$endpoint"
 done
