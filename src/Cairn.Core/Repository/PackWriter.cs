@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using Cairn.Diagnostics;
 using Cairn.Buffers;
+using Cairn.Diagnostics;
 using Cairn.Format;
 using Cairn.Native.Zstd;
 

@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Numerics;
 using System.Threading.Channels;
 using Cairn.Buffers;
 using Cairn.Chunking;
