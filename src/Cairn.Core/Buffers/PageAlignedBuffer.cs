@@ -21,14 +21,21 @@ public sealed class PageAlignedBuffer : MemoryManager<byte>
 {
     public const int PageSize = 4096;
 
+    private static long s_mappedBytes;
+
     private readonly AnonymousMemory _memory;
+    private int _unmapped;
 
     public PageAlignedBuffer(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         _memory = AnonymousMemory.Allocate((nuint)Math.Max(length, 1)); // a mapping has at least one page
         Length = length;
+        Interlocked.Add(ref s_mappedBytes, length);
     }
+
+    /// <summary>The bytes of all buffers of the process not yet disposed: for traces, and for tests of who unmaps.</summary>
+    public static long MappedBytes => Interlocked.Read(ref s_mappedBytes);
 
     public int Length { get; }
 
@@ -57,5 +64,12 @@ public sealed class PageAlignedBuffer : MemoryManager<byte>
     /// <summary>Unmaps the buffer.</summary>
     public void Dispose() => ((IDisposable)this).Dispose();
 
-    protected override void Dispose(bool disposing) => _memory.Dispose();
+    protected override void Dispose(bool disposing)
+    {
+        if (Interlocked.Exchange(ref _unmapped, 1) == 0)
+        {
+            _memory.Dispose();
+            Interlocked.Add(ref s_mappedBytes, -Length);
+        }
+    }
 }

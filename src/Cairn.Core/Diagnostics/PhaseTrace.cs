@@ -5,7 +5,7 @@ namespace Cairn.Diagnostics;
 /// <summary>
 /// Phase timings on standard error when <c>CAIRN_TRACE=1</c>: "where did the time go" for a slow run in the field,
 /// without a profiler. Each line also gives memory (the managed heap as of the last GC, what the GC has committed,
-/// the process's resident set), and a sample line is written every second between marks, so a peak shows up too.
+/// the large I/O buffers mapped outside it, the process's resident set), and a sample line is written every second between marks, so a peak shows up too.
 /// Costs one branch per mark when off.
 /// </summary>
 public static class PhaseTrace
@@ -35,7 +35,7 @@ public static class PhaseTrace
             var gc = GC.GetGCMemoryInfo();
             Console.Error.WriteLine(
                 $"cairn-trace: {Stopwatch.GetElapsedTime(s_start).TotalMilliseconds,9:F1} ms  " +
-                $"heap {gc.HeapSizeBytes >> 20,4} committed {gc.TotalCommittedBytes >> 20,4} rss {Environment.WorkingSet >> 20,4} MiB " +
+                $"heap {gc.HeapSizeBytes >> 20,4} committed {gc.TotalCommittedBytes >> 20,4} buffers {Buffers.PageAlignedBuffer.MappedBytes >> 20,4} rss {Environment.WorkingSet >> 20,4} MiB " +
                 $"gc {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} allocated {GC.GetTotalAllocatedBytes() >> 20,5} MiB  {phase}");
         }
     }

@@ -157,15 +157,17 @@ public sealed class Archiver
             var walk = RunStage(() => walkStage(builder, parentManifest, jobs.Writer, linked.Token), linked);
             var pack = RunStage(() => PackAsync(jobs.Reader, builder, index, writer, parentManifest, results, linked.Token), linked);
             await Task.WhenAll(walk, pack).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+
+            // No file is read any more, whatever the outcome: unmap the read-ahead buffers (before the manifest is
+            // built, or for good when the run failed: a daemon runs many snapshots in one process).
+            _readAhead?.Dispose();
+            _readAhead = null;
             if (walk.IsFaulted || pack.IsFaulted || walk.IsCanceled || pack.IsCanceled)
             {
                 // Rethrow the first real failure with its own stack trace, not the cancellations it caused.
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(Unwrap(walk, pack));
             }
 
-            // No file is read any more: give the read-ahead buffers back before the manifest is built.
-            _readAhead?.Dispose();
-            _readAhead = null;
             PhaseTrace.Mark("snapshot: walk and packing done");
             await writer.FlushAsync().ConfigureAwait(false);
             PhaseTrace.Mark("snapshot: packs flushed");
