@@ -154,7 +154,11 @@ osd_memory_target = 1073741824
 osd_crush_update_on_start = false
 osd_class_update_on_start = false
 [client.rgw.local]
-rgw_frontends = beast endpoint=$HOST:$PORT
+# tcp_nodelay: without it a small response body sent after its headers waits
+# for the client's delayed ACK (up to 40 ms on Linux): measured as ~45 ms on
+# each small GET (a tag, a snapshot record) of a mount's start. S3 itself and
+# most S3-compatible servers send without Nagle's delay.
+rgw_frontends = beast endpoint=$HOST:$PORT tcp_nodelay=1
 rgw_data = $STATE/rgw
 rgw_thread_pool_size = 128
 rgw_enable_usage_log = false
