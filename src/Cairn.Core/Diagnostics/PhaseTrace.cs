@@ -5,8 +5,8 @@ namespace Cairn.Diagnostics;
 /// <summary>
 /// Phase timings on standard error when <c>CAIRN_TRACE=1</c>: "where did the time go" for a slow run in the field,
 /// without a profiler. Each line also gives memory (the managed heap as of the last GC, what the GC has committed,
-/// the large I/O buffers mapped outside it, the process's resident set), and a sample line is written every second between marks, so a peak shows up too.
-/// Costs one branch per mark when off.
+/// the large I/O buffers mapped outside it, the process's resident set), and a sample line is written every second
+/// between marks, so a peak shows up too. Costs one branch per mark when off.
 /// </summary>
 public static class PhaseTrace
 {

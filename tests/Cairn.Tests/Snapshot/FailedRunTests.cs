@@ -1,4 +1,5 @@
 using Cairn.Buffers;
+using Cairn.Repository;
 using Cairn.Snapshot;
 using Cairn.Storage;
 using Cairn.Tests.Buffers;
@@ -31,39 +32,21 @@ public sealed class FailedRunTests
     }
 
     /// <summary>A real local store whose pack uploads fail, as a disk that fills up mid-run does.</summary>
-    private sealed class FailingPackStore(IObjectStore inner) : IObjectStore
+    private sealed class FailingPackStore(IObjectStore inner) : DelegatingStore(inner)
     {
         private int _packWrites;
 
         public int PackWrites => _packWrites;
 
-        public string Location => inner.Location;
-
-        public StoreStatistics Statistics => inner.Statistics;
-
-        public ValueTask PutAsync(string key, ReadOnlyMemory<byte> data, WriteCondition condition = default, CancellationToken cancellationToken = default)
+        public override ValueTask PutAsync(string key, ReadOnlyMemory<byte> data, WriteCondition condition = default, CancellationToken cancellationToken = default)
         {
-            if (key.StartsWith("packs/", StringComparison.Ordinal))
+            if (key.StartsWith(ObjectKeys.PacksPrefix, StringComparison.Ordinal))
             {
                 Interlocked.Increment(ref _packWrites);
                 throw new IOException($"injected failure writing {key}");
             }
 
-            return inner.PutAsync(key, data, condition, cancellationToken);
+            return base.PutAsync(key, data, condition, cancellationToken);
         }
-
-        public ValueTask ReadRangeAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadRangeAsync(key, offset, buffer, cancellationToken);
-
-        public ValueTask<byte[]> ReadAllAsync(string key, CancellationToken cancellationToken = default) => inner.ReadAllAsync(key, cancellationToken);
-
-        public ValueTask<VersionedObject> ReadVersionedAsync(string key, CancellationToken cancellationToken = default) => inner.ReadVersionedAsync(key, cancellationToken);
-
-        public ValueTask<long?> TryGetSizeAsync(string key, CancellationToken cancellationToken = default) => inner.TryGetSizeAsync(key, cancellationToken);
-
-        public ValueTask DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
-
-        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }
