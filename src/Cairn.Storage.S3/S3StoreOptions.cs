@@ -74,7 +74,10 @@ public sealed class S3StoreOptions
     /// <summary>Objects larger than this are written with a multipart upload.</summary>
     public int MultipartThreshold { get; set; } = DefaultMultipartThreshold;
 
-    /// <summary>The size of every part but the last (S3 minimum 5 MiB; raised when an object would need more than 10,000 parts).</summary>
+    /// <summary>
+    /// The largest part of a multipart upload: an object is cut into as few parts as this allows, all of one size (in
+    /// whole MiB, at least S3's 5 MiB) but the last. Raised when an object would need more than 10,000 parts.
+    /// </summary>
     public int PartSize { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>Parts of one multipart upload in flight at once.</summary>

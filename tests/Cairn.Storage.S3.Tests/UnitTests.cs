@@ -38,13 +38,22 @@ public sealed class UnitTests
 
     [Theory]
     [InlineData(40L << 20, 8 << 20, 5, 8 << 20)]
-    [InlineData((41L << 20) + 123, 8 << 20, 6, (1 << 20) + 123)]
+    [InlineData((41L << 20) + 123, 8 << 20, 6, (6 << 20) + 123)]                // 7 MiB parts, not 8 and a 1 MiB tail
     [InlineData(16L << 20, 8 << 20, 2, 8 << 20)]
+    [InlineData((16L << 20) + (400 << 10), 8 << 20, 3, (4 << 20) + (400 << 10))] // a pack: 6, 6 and 4.4 MiB
+    [InlineData(9L << 20, 8 << 20, 2, 4 << 20)]                                 // 5 and 4: no part under 5 MiB but the last
     [InlineData(100L << 30, 8 << 20, 9_310, 1 << 20)]
     public void Parts_are_equal_but_the_last(long size, int preferred, int count, int last)
     {
         var plan = PartPlan.For(size, preferred);
         Assert.Equal(count, plan.Count);
+        var fewest = (size + preferred - 1) / preferred;
+        if (fewest <= PartPlan.MaxParts)
+        {
+            Assert.Equal(fewest, plan.Count); // as few parts as the largest part size allows
+        }
+
+        Assert.True(plan.PartSize >= PartPlan.MinPartSize);
         Assert.True(plan.Count <= PartPlan.MaxParts);
         Assert.Equal(last, plan.Part(plan.Count - 1).Length);
         var total = 0L;
