@@ -9,6 +9,7 @@ using Cairn.Manifests;
 using Cairn.Native.Linux;
 using Cairn.Repository;
 using Cairn.Storage;
+using Cairn.Threading;
 
 namespace Cairn.Snapshot;
 
@@ -50,6 +51,7 @@ public sealed class Archiver
     private long _newChunks;
     private long _unchanged;
     private ReadAhead? _readAhead;
+    private BlockingIoScheduler? _io; // the run's, owned by RunAsync
     private OverlayFlavor? _overlay;
 
     public Archiver(Repository.Repository repository, SnapshotOptions? options = null)
@@ -152,6 +154,9 @@ public sealed class Archiver
         using var progressTimer = StartProgress(stopwatch);
         await using (var writer = new PackWriter(_repository, index, cancellationToken))
         {
+            // Reads and listings block their threads: they get threads of their own (see BlockingIoScheduler).
+            using var io = new BlockingIoScheduler(_options.ReadConcurrency, "cairn-read");
+            _io = io;
             var jobs = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var walk = RunStage(() => walkStage(builder, parentManifest, jobs.Writer, linked.Token), linked);
@@ -292,7 +297,7 @@ public sealed class Archiver
     {
         try
         {
-            using var walker = new TreeWalker(_options.ReadConcurrency, _options.SkipUnreadable, _skipped);
+            using var walker = new TreeWalker(_options.ReadConcurrency, _io!, _options.SkipUnreadable, _skipped);
             var rootStat = LinuxFile.Stat(rootHandle.Descriptor);
             var root = builder.AddEntry(EntryFor(rootStat), [], SourceFor(rootStat));
             var rootXattrs = LinuxFile.ReadXattrs(rootHandle.Descriptor);
@@ -541,7 +546,7 @@ public sealed class Archiver
 
                         // Not cancellable once queued: every read that holds a reader slot runs and gives it back,
                         // which is how the end of this method knows no read into the ring is left.
-                        content = Task.Run(() =>
+                        content = _io!.Run(() =>
                         {
                             try
                             {
@@ -718,7 +723,7 @@ public sealed class Archiver
     /// <summary>Large files are not read ahead whole: the packer streams them in segments, cutting and hashing as it goes.</summary>
     private async ValueTask<FileResult?> StreamLargeFileAsync(FileJob job, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, CancellationToken cancellationToken)
     {
-        _readAhead ??= new ReadAhead(_chunker.MaxSize);
+        _readAhead ??= new ReadAhead(_chunker.MaxSize, _io!);
         for (var attempt = 1; ; attempt++)
         {
             refs.Clear();

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Cairn.Buffers;
 using Cairn.Native.Linux;
+using Cairn.Threading;
 
 namespace Cairn.Snapshot;
 
@@ -35,9 +36,11 @@ internal sealed class ReadAhead : IDisposable
 
     private readonly Channel<PageAlignedBuffer> _free = Channel.CreateUnbounded<PageAlignedBuffer>();
     private readonly PageAlignedBuffer[] _buffers = new PageAlignedBuffer[BufferCount];
+    private readonly BlockingIoScheduler _io;
 
-    public ReadAhead(int maxChunk)
+    public ReadAhead(int maxChunk, BlockingIoScheduler io)
     {
+        _io = io;
         Headroom = (maxChunk + PageAlignedBuffer.PageSize - 1) / PageAlignedBuffer.PageSize * PageAlignedBuffer.PageSize;
         for (var i = 0; i < BufferCount; i++)
         {
@@ -100,7 +103,7 @@ internal sealed class ReadAhead : IDisposable
                     var buffer = await _free.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                     var want = (int)Math.Min(SegmentSize, end - position);
                     var segment = new Segment(buffer, position, want, position + want == end);
-                    reads.Enqueue((Task.Run(() => ReadSegment(fd, mode, buffer.Memory[Headroom..], segment.FileOffset, segment.Length), cancellationToken), segment));
+                    reads.Enqueue((_io.Run(() => ReadSegment(fd, mode, buffer.Memory[Headroom..], segment.FileOffset, segment.Length), cancellationToken), segment));
                     position += segment.Length;
                 }
             }

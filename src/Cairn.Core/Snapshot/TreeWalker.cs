@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Cairn.Manifests;
 using Cairn.Native.Linux;
+using Cairn.Threading;
 
 namespace Cairn.Snapshot;
 
@@ -20,30 +21,31 @@ internal sealed record ChildInfo(byte[] Name, StatxInfo Stat, byte[]? LinkTarget
 internal sealed class TreeWalker : IDisposable
 {
     private readonly SemaphoreSlim _gate;
+    private readonly BlockingIoScheduler _io;
     private readonly bool _skipUnreadable;
     private readonly ConcurrentQueue<string> _skipped;
 
-    public TreeWalker(int concurrency, bool skipUnreadable, ConcurrentQueue<string> skipped)
+    public TreeWalker(int concurrency, BlockingIoScheduler io, bool skipUnreadable, ConcurrentQueue<string> skipped)
     {
         _gate = new SemaphoreSlim(concurrency);
+        _io = io;
         _skipUnreadable = skipUnreadable;
         _skipped = skipped;
     }
 
     /// <summary>Starts listing a directory in the background. Children come sorted by name (byte-wise).</summary>
-    public Task<List<ChildInfo>> ListAsync(DirectoryHandle directory, CancellationToken cancellationToken) =>
-        Task.Run(async () =>
+    public async Task<List<ChildInfo>> ListAsync(DirectoryHandle directory, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                return List(directory);
-            }
-            finally
-            {
-                _gate.Release();
-            }
-        }, cancellationToken);
+            return await _io.Run(() => List(directory), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     private List<ChildInfo> List(DirectoryHandle directory)
     {

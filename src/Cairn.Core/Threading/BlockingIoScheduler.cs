@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+
+namespace Cairn.Threading;
+
+/// <summary>
+/// Runs blocking system calls (file reads, directory listings) on threads of its own, at most
+/// <see cref="MaximumConcurrencyLevel"/> at once, started as work arrives and kept until disposed.
+/// </summary>
+/// <remarks>
+/// A read that waits for the disk holds its thread. On the thread pool, sixteen such reads occupy the few threads a
+/// 2-core machine starts with, the pool adds more only slowly (it cannot tell a thread blocked in the kernel from a
+/// busy one), and the CPU work queued behind them (compressing frames) waits with the cores idle. Measured on a cold
+/// snapshot of <c>ws</c> to S3: 16 threads in the process instead of ~45, and 19 % longer. Work given to this
+/// scheduler must not wait for other work of the same scheduler: it is meant for leaf calls.
+/// </remarks>
+public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
+{
+    private readonly ConcurrentQueue<Task> _queue = new();
+    private readonly SemaphoreSlim _ready = new(0); // one count per queued task, plus one per thread on dispose
+    private readonly int _maxThreads;
+    private readonly string _threadName;
+    private int _threads;
+    private int _idle; // threads waiting for work that no queued task has claimed yet
+    private volatile bool _disposed;
+
+    public BlockingIoScheduler(int maxThreads, string threadName)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxThreads, 1);
+        _maxThreads = maxThreads;
+        _threadName = threadName;
+    }
+
+    public override int MaximumConcurrencyLevel => _maxThreads;
+
+    /// <summary>Runs <paramref name="work"/> on one of the scheduler's threads.</summary>
+    public Task<T> Run<T>(Func<T> work, CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.DenyChildAttach, this);
+
+    /// <summary>Lets the threads end once the work already queued is done. Queuing more then fails.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        var threads = Volatile.Read(ref _threads);
+        if (threads > 0)
+        {
+            _ready.Release(threads);
+        }
+    }
+
+    protected override void QueueTask(Task task)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _queue.Enqueue(task);
+
+        // Claim an idle thread, or start one: as many threads as tasks waiting, up to the maximum.
+        if (Interlocked.Decrement(ref _idle) < 0)
+        {
+            Interlocked.Increment(ref _idle);
+            TryStartThread();
+        }
+
+        _ready.Release();
+    }
+
+    // Blocking work never runs on the thread that waits for it.
+    protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => false;
+
+    protected override IEnumerable<Task> GetScheduledTasks() => _queue.ToArray();
+
+    private void TryStartThread()
+    {
+        int count;
+        do
+        {
+            count = Volatile.Read(ref _threads);
+            if (count == _maxThreads)
+            {
+                return; // the task waits for a thread to finish its current work
+            }
+        }
+        while (Interlocked.CompareExchange(ref _threads, count + 1, count) != count);
+
+        new Thread(Loop) { IsBackground = true, Name = _threadName }.Start();
+    }
+
+    private void Loop()
+    {
+        while (true)
+        {
+            _ready.Wait();
+            if (_queue.TryDequeue(out var task))
+            {
+                TryExecuteTask(task);
+                Interlocked.Increment(ref _idle);
+            }
+            else if (_disposed)
+            {
+                return;
+            }
+        }
+    }
+}

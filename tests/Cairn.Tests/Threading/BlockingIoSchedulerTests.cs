@@ -1,0 +1,70 @@
+using Cairn.Threading;
+
+namespace Cairn.Tests.Threading;
+
+public sealed class BlockingIoSchedulerTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Blocking_work_runs_side_by_side_up_to_the_maximum_on_threads_of_its_own()
+    {
+        const int max = 6;
+        using var scheduler = new BlockingIoScheduler(max, "test-io");
+
+        // Every item blocks until `max` of them are running at once: this completes only if the scheduler runs
+        // that many together, whatever the thread pool's size.
+        using var allRunning = new Barrier(max);
+        var running = 0;
+        var peak = 0;
+        var work = Enumerable.Range(0, 3 * max).Select(_ => scheduler.Run(() =>
+        {
+            var now = Interlocked.Increment(ref running);
+            InterlockedMax(ref peak, now);
+            var together = allRunning.SignalAndWait(s_timeout);
+            Interlocked.Decrement(ref running);
+            return (together, Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name);
+        }, CancellationToken.None)).ToArray();
+
+        var results = await Task.WhenAll(work).WaitAsync(s_timeout);
+
+        Assert.All(results, r => Assert.True(r.together, "an item waited for the others in vain"));
+        Assert.All(results, r => Assert.False(r.IsThreadPoolThread));
+        Assert.All(results, r => Assert.Equal("test-io", r.Name));
+        Assert.Equal(max, peak);
+    }
+
+    [Fact]
+    public async Task Work_queued_before_dispose_still_runs_and_later_work_is_refused()
+    {
+        var scheduler = new BlockingIoScheduler(1, "test-io");
+        using var gate = new ManualResetEventSlim();
+        var first = scheduler.Run(() => gate.Wait(s_timeout), CancellationToken.None);
+        var second = scheduler.Run(() => 42, CancellationToken.None);
+
+        scheduler.Dispose();
+        gate.Set();
+
+        Assert.True(await first.WaitAsync(s_timeout));
+        Assert.Equal(42, await second.WaitAsync(s_timeout));
+        Assert.Throws<TaskSchedulerException>(() => { _ = scheduler.Run(() => 0, CancellationToken.None); });
+    }
+
+    [Fact]
+    public async Task A_failure_reaches_the_awaiting_caller()
+    {
+        using var scheduler = new BlockingIoScheduler(2, "test-io");
+
+        var failure = await Assert.ThrowsAsync<IOException>(() => scheduler.Run<int>(() => throw new IOException("disk gone"), CancellationToken.None));
+
+        Assert.Equal("disk gone", failure.Message);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
