@@ -1,16 +1,24 @@
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
+using Cairn.Threading;
 
 namespace Cairn.Storage;
 
 /// <summary>
 /// An object store in a local directory: one file per object, key = relative path.
 /// Writes go to a temporary file that is flushed to disk and then renamed into place, so an object
-/// is either absent or complete, also after a crash.
+/// is either absent or complete, also after a crash. Reads and writes wait for the disk on threads of the store's own
+/// (<see cref="BlockingIoScheduler"/>), never on the thread pool, whose few threads a mount's decoding, a restore's
+/// readers and a snapshot's compression need.
 /// </summary>
 public sealed class LocalObjectStore : IObjectStore
 {
     private const string TempDirectoryName = ".tmp";
+
+    // Enough for the reads in flight of a restore or of a mount's readers, and a snapshot's pack writes.
+    private const int IoThreads = 16;
+
+    private readonly BlockingIoScheduler _io = new(IoThreads, "cairn-store");
     private readonly string _root;
     private readonly string _tempDirectory;
     private bool _tempSwept;
@@ -30,7 +38,7 @@ public sealed class LocalObjectStore : IObjectStore
         var path = PathOf(key);
         try
         {
-            var data = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+            var data = await _io.Run(() => File.ReadAllBytes(path), cancellationToken).ConfigureAwait(false);
             Statistics.CountGet(data.Length);
             return data;
         }
@@ -50,34 +58,21 @@ public sealed class LocalObjectStore : IObjectStore
         return new VersionedObject(data, VersionOf(data));
     }
 
-    public ValueTask ReadRangeAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public async ValueTask ReadRangeAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         var path = PathOf(key);
         try
         {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var total = 0;
-            while (total < buffer.Length)
-            {
-                var n = RandomAccess.Read(handle, buffer.Span[total..], offset + total);
-                if (n == 0)
-                {
-                    throw new StoreException(key, $"range {offset}+{buffer.Length} is past the end of '{key}' in {_root}");
-                }
-
-                total += n;
-            }
-
-            Statistics.CountGet(total);
-            return ValueTask.CompletedTask;
+            await _io.Run(() => ReadRange(key, path, offset, buffer.Span), cancellationToken).ConfigureAwait(false);
+            Statistics.CountGet(buffer.Length);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return ValueTask.FromException(new ObjectNotFoundException(key, _root));
+            throw new ObjectNotFoundException(key, _root);
         }
         catch (IOException e)
         {
-            return ValueTask.FromException(new StoreException(key, $"cannot read '{key}' in {_root}: {e.Message}", e));
+            throw new StoreException(key, $"cannot read '{key}' in {_root}: {e.Message}", e);
         }
     }
 
@@ -91,8 +86,14 @@ public sealed class LocalObjectStore : IObjectStore
     public async ValueTask PutAsync(string key, ReadOnlyMemory<byte> data, WriteCondition condition = default, CancellationToken cancellationToken = default)
     {
         var path = PathOf(key);
+        await _io.Run(() => Put(key, path, data.Span, condition), cancellationToken).ConfigureAwait(false);
+        Statistics.CountPut(data.Length);
+    }
+
+    private void Put(string key, string path, ReadOnlySpan<byte> data, WriteCondition condition)
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = await WriteTempAsync(key, data, cancellationToken).ConfigureAwait(false);
+        var temp = WriteTemp(key, data);
         try
         {
             switch (condition.Kind)
@@ -116,8 +117,6 @@ public sealed class LocalObjectStore : IObjectStore
                     ReplaceIfMatch(key, path, temp, condition.Version!);
                     break;
             }
-
-            Statistics.CountPut(data.Length);
         }
         finally
         {
@@ -159,7 +158,27 @@ public sealed class LocalObjectStore : IObjectStore
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        _io.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private void ReadRange(string key, string path, long offset, Span<byte> buffer)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var total = 0;
+        while (total < buffer.Length)
+        {
+            var n = RandomAccess.Read(handle, buffer[total..], offset + total);
+            if (n == 0)
+            {
+                throw new StoreException(key, $"range {offset}+{buffer.Length} is past the end of '{key}' in {_root}");
+            }
+
+            total += n;
+        }
+    }
 
     private static string VersionOf(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(SHA256.HashData(data))[..32];
 
@@ -200,7 +219,7 @@ public sealed class LocalObjectStore : IObjectStore
         }
     }
 
-    private async Task<string> WriteTempAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    private string WriteTemp(string key, ReadOnlySpan<byte> data)
     {
         if (!_tempSwept)
         {
@@ -212,7 +231,7 @@ public sealed class LocalObjectStore : IObjectStore
         try
         {
             using var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, data.Length);
-            await RandomAccess.WriteAsync(handle, data, 0, cancellationToken).ConfigureAwait(false);
+            RandomAccess.Write(handle, data, 0);
             RandomAccess.FlushToDisk(handle);
             return temp;
         }

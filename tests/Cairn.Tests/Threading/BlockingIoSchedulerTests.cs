@@ -51,6 +51,21 @@ public sealed class BlockingIoSchedulerTests
     }
 
     [Fact]
+    public async Task What_awaits_the_work_goes_on_elsewhere_leaving_the_thread_to_the_next_call()
+    {
+        using var scheduler = new BlockingIoScheduler(1, "test-io");
+
+        for (var i = 0; i < 20; i++)
+        {
+            // A synchronous continuation runs on the thread that completes the task, unless the task forbids it.
+            var continuedOn = await scheduler.Run(() => Thread.Sleep(1), CancellationToken.None)
+                .ContinueWith(_ => Thread.CurrentThread.Name, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+            Assert.NotEqual("test-io", continuedOn);
+        }
+    }
+
+    [Fact]
     public async Task A_failure_reaches_the_awaiting_caller()
     {
         using var scheduler = new BlockingIoScheduler(2, "test-io");
