@@ -17,11 +17,11 @@ namespace Cairn.Threading;
 public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
 {
     private readonly ConcurrentQueue<Task> _queue = new();
-    private readonly SemaphoreSlim _ready = new(0); // one count per queued task, plus one per thread on dispose
+    private readonly SemaphoreSlim _ready = new(0); // one count per queued task, plus the maximum of threads on dispose
     private readonly int _maxThreads;
     private readonly string _threadName;
     private int _threads;
-    private int _idle; // threads waiting for work that no queued task has claimed yet
+    private int _idle; // idle threads no queued task has claimed, minus queued tasks waiting for a thread
     private volatile bool _disposed;
 
     public BlockingIoScheduler(int maxThreads, string threadName)
@@ -52,12 +52,10 @@ public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
             return;
         }
 
+        // One wake-up per thread there can ever be, not per thread there is now: a thread started by a QueueTask that
+        // raced with this call must find its way out too. Spare wake-ups are harmless (the semaphore ends with us).
         _disposed = true;
-        var threads = Volatile.Read(ref _threads);
-        if (threads > 0)
-        {
-            _ready.Release(threads);
-        }
+        _ready.Release(_maxThreads);
     }
 
     protected override void QueueTask(Task task)
@@ -65,11 +63,11 @@ public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         _queue.Enqueue(task);
 
-        // Claim an idle thread, or start one: as many threads as tasks waiting, up to the maximum.
-        if (Interlocked.Decrement(ref _idle) < 0)
+        // Claim an idle thread, else start one for the task, else (at the maximum) leave the claim on the next thread
+        // to become idle: _idle stays exact, idle threads minus tasks that no thread has been found for.
+        if (Interlocked.Decrement(ref _idle) < 0 && TryStartThread())
         {
             Interlocked.Increment(ref _idle);
-            TryStartThread();
         }
 
         _ready.Release();
@@ -80,7 +78,7 @@ public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
 
     protected override IEnumerable<Task> GetScheduledTasks() => _queue.ToArray();
 
-    private void TryStartThread()
+    private bool TryStartThread()
     {
         int count;
         do
@@ -88,12 +86,13 @@ public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
             count = Volatile.Read(ref _threads);
             if (count == _maxThreads)
             {
-                return; // the task waits for a thread to finish its current work
+                return false;
             }
         }
         while (Interlocked.CompareExchange(ref _threads, count + 1, count) != count);
 
         new Thread(Loop) { IsBackground = true, Name = _threadName }.Start();
+        return true;
     }
 
     private void Loop()
