@@ -12,9 +12,9 @@ internal readonly record struct PartPlan(long Size, int PartSize, int Count)
     private const int Alignment = 1024 * 1024;
 
     /// <summary>
-    /// Plans as few parts as <paramref name="maxPartSize"/> allows (more if 10,000 would not do), then spreads the
-    /// object evenly over them, in whole MiB. Even parts upload in about the same time, so the parts in flight finish
-    /// together: a pack a little over 16 MiB went up as 8, 8 and 0.4 MiB, and goes up as 6, 6 and 4.4 (measured on
+    /// Plans as few parts as <paramref name="maxPartSize"/> allows (10,000 larger ones if that many would not hold
+    /// the object), then spreads the object evenly over them, in whole MiB. Even parts upload in about the same time,
+    /// so the parts in flight finish together: a pack a little over 16 MiB went up as 8, 8 and 0.4 MiB, and goes up as 6, 6 and 4.4 (measured on
     /// `ws` to the loopback server, 8 rounds each: 7.2 s median against 7.7, 4% less CPU).
     /// </summary>
     public static PartPlan For(long size, int maxPartSize)

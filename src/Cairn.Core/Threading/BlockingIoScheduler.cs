@@ -10,12 +10,15 @@ namespace Cairn.Threading;
 /// A read that waits for the disk holds its thread. On the thread pool, sixteen such reads occupy the few threads a
 /// 2-core machine starts with, the pool adds more only slowly (it cannot tell a thread blocked in the kernel from a
 /// busy one), and the CPU work queued behind them (compressing frames) waits with the cores idle. Measured on a cold
-/// snapshot of <c>ws</c> to S3: 16 threads in the process instead of ~45, and 19 % longer. Used for a snapshot's
+/// snapshot of <c>ws</c> to S3: 16 threads in the process 3 s in, and 6.98 s against 6.00 s with this scheduler
+/// (medians of 4, interleaved). Used for a snapshot's
 /// reads of its source and for a local object store's reads and writes. Work given to this scheduler must not wait
 /// for other work of the same scheduler: it is meant for leaf calls.
 /// </remarks>
 public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
 {
+    private const TaskCreationOptions RunOptions = TaskCreationOptions.DenyChildAttach | TaskCreationOptions.RunContinuationsAsynchronously;
+
     private readonly ConcurrentQueue<Task> _queue = new();
     private readonly SemaphoreSlim _ready = new(0); // one count per queued task, plus the maximum of threads on dispose
     private readonly int _maxThreads;
@@ -38,11 +41,11 @@ public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
     /// thread pool), so the thread is free for the next blocking call at once and is never held by, say, a decoder.
     /// </summary>
     public Task<T> Run<T>(Func<T> work, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.DenyChildAttach | TaskCreationOptions.RunContinuationsAsynchronously, this);
+        Task.Factory.StartNew(work, cancellationToken, RunOptions, this);
 
     /// <inheritdoc cref="Run{T}(Func{T}, CancellationToken)"/>
     public Task Run(Action work, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.DenyChildAttach | TaskCreationOptions.RunContinuationsAsynchronously, this);
+        Task.Factory.StartNew(work, cancellationToken, RunOptions, this);
 
     /// <summary>Lets the threads end once the work already queued is done. Queuing more then fails.</summary>
     public void Dispose()
