@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Cairn.Format;
+using Cairn.IO;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cairn.Mount;
@@ -124,10 +125,8 @@ internal sealed class FrameCache
         var temp = Path.Combine(_temp, Guid.NewGuid().ToString("N"));
         try
         {
-            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, data.Length))
-            {
-                RandomAccess.Write(handle, data, 0);
-            }
+            // Past the page cache (see UncachedFile): what a mount reads is in the kernel's cache of the mount already.
+            UncachedFile.Create(temp, data, durable: false);
 
             using var ledger = LockLedger();
             if (File.Exists(destination))

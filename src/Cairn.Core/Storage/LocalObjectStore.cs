@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
+using Cairn.IO;
 using Cairn.Threading;
 
 namespace Cairn.Storage;
@@ -230,9 +231,8 @@ public sealed class LocalObjectStore : IObjectStore
         var temp = Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N"));
         try
         {
-            using var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, data.Length);
-            RandomAccess.Write(handle, data, 0);
-            RandomAccess.FlushToDisk(handle);
+            // Past the page cache: a pack is read back rarely, and in ranges (see UncachedFile).
+            UncachedFile.Create(temp, data, durable: true);
             return temp;
         }
         catch (IOException e)

@@ -46,12 +46,24 @@ public static partial class LinuxFile
     });
 
     /// <summary>Opens a directory by path (relative to the current directory), for the *At calls.</summary>
-    public static unsafe FileDescriptor OpenDirectory(string path)
+    public static FileDescriptor OpenDirectory(string path) => Open(path, OpenFlags.Directory);
+
+    /// <summary>
+    /// Opens a file by path (relative to the current directory); <paramref name="mode"/> is for
+    /// <see cref="OpenFlags.Create"/> (the umask applies). O_CLOEXEC is always added.
+    /// </summary>
+    public static unsafe FileDescriptor Open(string path, OpenFlags flags, uint mode = 0)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (path.Contains('\0', StringComparison.Ordinal))
         {
             throw new ArgumentException("The path contains a NUL character.", nameof(path));
+        }
+
+        var nativeFlags = OpenFlagsConversion.ToNative(flags);
+        if (nativeFlags < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(flags), flags, "Unknown open flags.");
         }
 
         var maxLength = Encoding.UTF8.GetMaxByteCount(path.Length) + 1;
@@ -66,7 +78,7 @@ public static partial class LinuxFile
             {
                 do
                 {
-                    fd = Libc.OpenAt(Libc.AtFdCwd, p, OpenFlagsConversion.ToNative(OpenFlags.Directory), 0);
+                    fd = Libc.OpenAt(Libc.AtFdCwd, p, nativeFlags, mode);
                 }
                 while (Interrupted(fd));
             }
