@@ -15,6 +15,7 @@ internal static class BackgroundThread
         new Thread(() =>
         {
             LinuxProcess.TryLowerThreadPriority(19);
+            LinuxProcess.TryIdleThreadIo();
             try
             {
                 work();

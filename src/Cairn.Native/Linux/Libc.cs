@@ -99,6 +99,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long CacheStat(long number, FileDescriptor fd, CacheStatRange* range, CacheStatResult* result, uint flags);
 
+    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial long IoPrioSet(long number, int which, int who, int priority);
+
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
     internal static partial int FSync(FileDescriptor fd);
 

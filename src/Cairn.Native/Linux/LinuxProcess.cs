@@ -33,6 +33,30 @@ public static class LinuxProcess
     }
 
     /// <summary>
+    /// Puts the disk I/O of the calling thread in the idle class (ioprio_set, IOPRIO_CLASS_IDLE): the block layer
+    /// serves it only when no other I/O is waiting, where its scheduler knows priorities (mq-deadline since Linux
+    /// 5.14, bfq). Only the I/O the thread issues itself: buffered writes are written back later by the kernel's
+    /// threads, at their priority. False if it could not be set (or the architecture's call number is not known here).
+    /// </summary>
+    public static bool TryIdleThreadIo()
+    {
+        long number = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => 251,
+            Architecture.Arm64 => 30, // the generic table's
+            _ => -1,
+        };
+        if (number < 0)
+        {
+            return false;
+        }
+
+        const int whoProcess = 1; // IOPRIO_WHO_PROCESS: with a thread id, that one thread
+        const int idleClass = 3 << 13; // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)
+        return Libc.IoPrioSet(number, whoProcess, Libc.GetTid(), idleClass) == 0;
+    }
+
+    /// <summary>
     /// Keeps the pages of the process's read-only file mappings (its code and the read-only data of the runtime, the
     /// assemblies and the native libraries) in memory once they are used: mlock2(MLOCK_ONFAULT) on each, which pins
     /// what is resident now and what is faulted in later, and never reads in the rest. For a server on the data path

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using Cairn.Native.Linux;
+
+namespace Cairn.Tests.Native;
+
+public sealed class LinuxProcessTests
+{
+    [Fact]
+    public void Idle_disk_priority_applies_to_the_calling_thread_only()
+    {
+        string? background = null;
+        var thread = new Thread(() =>
+        {
+            if (LinuxProcess.TryIdleThreadIo())
+            {
+                background = IoniceOf(CurrentThreadId());
+            }
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.Equal("idle", background);
+        Assert.NotEqual("idle", IoniceOf(CurrentThreadId()));
+    }
+
+    [Fact]
+    public void A_lowered_cpu_priority_applies_to_the_calling_thread_only()
+    {
+        var nice = -1;
+        var thread = new Thread(() =>
+        {
+            if (LinuxProcess.TryLowerThreadPriority(19))
+            {
+                nice = NiceOf(CurrentThreadId());
+            }
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.Equal(19, nice);
+        Assert.NotEqual(19, NiceOf(CurrentThreadId()));
+    }
+
+    // /proc/thread-self links to "PID/task/TID".
+    private static int CurrentThreadId() => int.Parse(Path.GetFileName(new FileInfo("/proc/thread-self").LinkTarget!), System.Globalization.CultureInfo.InvariantCulture);
+
+    // The 19th field of /proc/PID/stat, counted after the command name (which may hold spaces) ends with ')'.
+    private static int NiceOf(int tid)
+    {
+        var stat = File.ReadAllText($"/proc/self/task/{tid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    // util-linux's ionice prints "idle", "best-effort: prio 4", "none: prio 4", ...
+    private static string IoniceOf(int tid)
+    {
+        using var ionice = Process.Start(new ProcessStartInfo("ionice", ["-p", tid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true })!;
+        var output = ionice.StandardOutput.ReadToEnd().Trim();
+        ionice.WaitForExit();
+        Assert.Equal(0, ionice.ExitCode);
+        return output;
+    }
+}
