@@ -10,7 +10,8 @@ namespace Cairn.Storage;
 /// Writes go to a temporary file that is flushed to disk and then renamed into place, so an object
 /// is either absent or complete, also after a crash. Reads and writes wait for the disk on threads of the store's own
 /// (<see cref="BlockingIoScheduler"/>), never on the thread pool, whose few threads a mount's decoding, a restore's
-/// readers and a snapshot's compression need.
+/// readers and a snapshot's compression need; a caller on a thread of its own waits on that thread, at its own
+/// priorities (a mount's background fetches: nice 19, idle-class disk I/O).
 /// </summary>
 public sealed class LocalObjectStore : IObjectStore
 {
@@ -39,7 +40,7 @@ public sealed class LocalObjectStore : IObjectStore
         var path = PathOf(key);
         try
         {
-            var data = await _io.Run(() => File.ReadAllBytes(path), cancellationToken).ConfigureAwait(false);
+            var data = await _io.RunOffThePool(() => File.ReadAllBytes(path), cancellationToken).ConfigureAwait(false);
             Statistics.CountGet(data.Length);
             return data;
         }
@@ -64,7 +65,7 @@ public sealed class LocalObjectStore : IObjectStore
         var path = PathOf(key);
         try
         {
-            await _io.Run(() => ReadRange(key, path, offset, buffer.Span), cancellationToken).ConfigureAwait(false);
+            await _io.RunOffThePool(() => ReadRange(key, path, offset, buffer.Span), cancellationToken).ConfigureAwait(false);
             Statistics.CountGet(buffer.Length);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
@@ -87,7 +88,7 @@ public sealed class LocalObjectStore : IObjectStore
     public async ValueTask PutAsync(string key, ReadOnlyMemory<byte> data, WriteCondition condition = default, CancellationToken cancellationToken = default)
     {
         var path = PathOf(key);
-        await _io.Run(() => Put(key, path, data.Span, condition), cancellationToken).ConfigureAwait(false);
+        await _io.RunOffThePool(() => Put(key, path, data.Span, condition), cancellationToken).ConfigureAwait(false);
         Statistics.CountPut(data.Length);
     }
 

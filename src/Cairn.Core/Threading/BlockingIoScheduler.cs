@@ -47,6 +47,48 @@ public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
     public Task Run(Action work, CancellationToken cancellationToken) =>
         Task.Factory.StartNew(work, cancellationToken, RunOptions, this);
 
+    /// <summary>
+    /// Runs <paramref name="work"/> off the thread pool: on the calling thread if that is not one of the pool's (a
+    /// thread of its own would only wait for ours, and its own priorities — a background thread's nice value and disk
+    /// I/O class — then apply to the call), else on one of this scheduler's threads, as <see cref="Run{T}"/>. A failure
+    /// is returned in the task either way.
+    /// </summary>
+    public Task<T> RunOffThePool<T>(Func<T> work, CancellationToken cancellationToken)
+    {
+        if (Thread.CurrentThread.IsThreadPoolThread)
+        {
+            return Run(work, cancellationToken);
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<T>(cancellationToken);
+        }
+
+        try
+        {
+            return Task.FromResult(work());
+        }
+        catch (OperationCanceledException e) when (e.CancellationToken == cancellationToken)
+        {
+            return Task.FromCanceled<T>(cancellationToken);
+        }
+#pragma warning disable CA1031 // Handed to the caller through the task, as Run does.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            return Task.FromException<T>(e);
+        }
+    }
+
+    /// <inheritdoc cref="RunOffThePool{T}(Func{T}, CancellationToken)"/>
+    public Task RunOffThePool(Action work, CancellationToken cancellationToken) =>
+        RunOffThePool(() =>
+        {
+            work();
+            return true;
+        }, cancellationToken);
+
     /// <summary>Lets the threads end once the work already queued is done. Queuing more then fails.</summary>
     public void Dispose()
     {

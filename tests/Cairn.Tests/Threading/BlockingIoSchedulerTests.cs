@@ -35,6 +35,31 @@ public sealed class BlockingIoSchedulerTests
     }
 
     [Fact]
+    public async Task Off_the_pool_work_runs_on_a_caller_of_its_own_and_on_the_schedulers_threads_for_the_pool()
+    {
+        using var scheduler = new BlockingIoScheduler(2, "test-io");
+
+        // A thread of its own: the work runs right there, and a failure comes back in the task.
+        (int Caller, int Ran, Task<int> Failed)? own = null;
+        var thread = new Thread(() =>
+        {
+            var ran = scheduler.RunOffThePool(() => Environment.CurrentManagedThreadId, CancellationToken.None);
+            var failed = scheduler.RunOffThePool<int>(() => throw new IOException("disk"), CancellationToken.None);
+            own = (Environment.CurrentManagedThreadId, ran.IsCompletedSuccessfully ? ran.Result : -1, failed);
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.NotNull(own);
+        Assert.Equal(own.Value.Caller, own.Value.Ran);
+        Assert.Equal("disk", (await Assert.ThrowsAsync<IOException>(() => own.Value.Failed)).Message);
+
+        // A thread of the pool: the work goes to the scheduler's threads.
+        var name = await Task.Run(() => scheduler.RunOffThePool(() => Thread.CurrentThread.Name, CancellationToken.None)).WaitAsync(s_timeout);
+        Assert.Equal("test-io", name);
+    }
+
+    [Fact]
     public async Task Work_queued_before_dispose_still_runs_and_later_work_is_refused()
     {
         var scheduler = new BlockingIoScheduler(1, "test-io");
