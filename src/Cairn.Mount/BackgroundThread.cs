@@ -6,8 +6,9 @@ namespace Cairn.Mount;
 internal static class BackgroundThread
 {
     /// <summary>
-    /// Runs <paramref name="work"/> on a new thread at the lowest CPU priority (nice 19), so background work takes
-    /// only the CPU that reads, and everything else on the machine, leave over.
+    /// Runs <paramref name="work"/> on a new thread at the lowest CPU priority (nice 19) and with its disk I/O in the
+    /// idle class, so background work takes only the CPU and the disk time that reads, and everything else on the
+    /// machine, leave over.
     /// </summary>
     public static Task Start(Action work, string name)
     {
