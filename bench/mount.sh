@@ -3,7 +3,9 @@
 # squashfs (zstd image) and restic mount, measured in the same run.
 #
 # Every figure comes from a fresh, cold mount: cairn's frame cache wiped, any previous mount gone, and the page cache
-# dropped (sync; echo 3 > /proc/sys/vm/drop_caches) right before the timed step. Medians of --runs (default 3).
+# dropped (sync; echo 3 > /proc/sys/vm/drop_caches) right before the timed step. Medians of --runs (default 3);
+# rounds are interleaved (round 1 of every tool, then round 2, ...). Server peak RSS: the median over the runs of the
+# `all` step of the server's VmHWM.
 #
 # Steps:
 #   answers   process start -> `stat MNT/package.json` succeeds (polled every ~1 ms)
@@ -202,14 +204,21 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]
 
 prepare
 : >"$results"
-declare -A figure
-for tool in $tools; do
-  for step in $steps; do
-    if [[ $tool == cairn-learned && $step != workload ]]; then continue; fi
-    if [[ $tool == download-s3 && $step != startwork && $step != download ]]; then continue; fi
-    if [[ $step == download && $tool != download-s3 ]]; then continue; fi
-    values=()
-    for ((r = 1; r <= runs; r++)); do
+declare -A figure samples rss
+wanted() { # TOOL STEP: whether the tool has that step
+  case $1:$2 in
+    cairn-learned:workload) return 0 ;;
+    cairn-learned:*) return 1 ;;
+    download-s3:startwork | download-s3:download) return 0 ;;
+    download-s3:* | *:download) return 1 ;;
+  esac
+}
+# Rounds are interleaved, round 1 of every tool before round 2 of any, so drift on the shared machine (load, the disk's
+# speed of the moment) spreads over all tools instead of falling on one.
+for step in $steps; do
+  for ((r = 1; r <= runs; r++)); do
+    for tool in $tools; do
+      wanted "$tool" "$step" || continue
       fresh "$tool"
       if [[ $tool == cairn-learned ]]; then
         # One untimed run of the workload records the trace; then a cold cache again.
@@ -219,19 +228,19 @@ for tool in $tools; do
         fresh cairn-learned
       fi
       run_step "$tool" "$step"
-      v=$step_seconds
-      values+=("$v")
-      printf '%s\t%s\t%d\t%s\t%s\n' "$tool" "$step" "$r" "$v" "$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
-      log "$tool $step run $r: $v s"
+      samples[$tool.$step]+="$step_seconds"$'\n'
+      printf '%s\t%s\t%d\t%s\t%s\n' "$tool" "$step" "$r" "$step_seconds" "$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
+      log "$tool $step run $r: $step_seconds s"
+      if [[ $step == all && -n $server_rss_kib ]]; then
+        rss[$tool]+="$((server_rss_kib / 1024))"$'\n'
+        server_rss_kib=""
+      fi
+      stop_mount
     done
-    stop_mount
-    figure[$tool.$step]=$(printf '%s\n' "${values[@]}" | median)
-    if [[ $step == all && -n $server_rss_kib ]]; then
-      figure[$tool.rss]=$((server_rss_kib / 1024))
-      server_rss_kib=""
-    fi
   done
 done
+for key in "${!samples[@]}"; do figure[$key]=$(printf '%s' "${samples[$key]}" | median); done
+for tool in "${!rss[@]}"; do figure[$tool.rss]=$(printf '%s' "${rss[$tool]}" | median); done
 
 printf '\n| tool |'; for step in $steps; do printf ' %s s |' "$step"; done; printf ' server peak RSS MiB |\n|---|'
 for step in $steps; do printf -- '---|'; done; printf -- '---|\n'
