@@ -6,9 +6,9 @@ namespace Cairn.Mount;
 internal static class BackgroundThread
 {
     /// <summary>
-    /// Runs <paramref name="work"/> on a new thread at the lowest CPU priority (nice 19) and with its disk I/O in the
-    /// idle class, so background work takes only the CPU and the disk time that reads, and everything else on the
-    /// machine, leave over.
+    /// Runs <paramref name="work"/> on a new thread at the lowest CPU priority (nice 19), so background work takes
+    /// only the CPU that reads, and everything else on the machine, leave over. (Its disk writes go in the idle I/O
+    /// class where they are made: see FrameFetcher.)
     /// </summary>
     public static Task Start(Action work, string name)
     {
@@ -16,7 +16,6 @@ internal static class BackgroundThread
         new Thread(() =>
         {
             LinuxProcess.TryLowerThreadPriority(19);
-            LinuxProcess.TryIdleThreadIo();
             try
             {
                 work();

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using Cairn.Format;
+using Cairn.Native.Linux;
 
 namespace Cairn.Mount;
 
@@ -240,6 +241,10 @@ internal sealed class FrameFetcher
         }
 
         pending.Complete(decoded);
+
+        // A background fetch writes the cache in the idle I/O class, behind every read the disk has queued. Only the
+        // write: its read of the pack stays at normal priority, because a demand read may have joined it and waits.
+        var idle = !demand && LinuxProcess.TrySetThreadIoIdle(true);
         try
         {
             _context.Cache?.TryStore(_context.Manifest.Packs[f.Pack], f.Offset, decoded.Data);
@@ -250,6 +255,11 @@ internal sealed class FrameFetcher
         }
         finally
         {
+            if (idle)
+            {
+                LinuxProcess.TrySetThreadIoIdle(false);
+            }
+
             _inFlight.TryRemove(new KeyValuePair<int, PendingFrame>(pending.Frame, pending));
             decoded.Release();
         }

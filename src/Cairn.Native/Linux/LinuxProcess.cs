@@ -33,12 +33,14 @@ public static class LinuxProcess
     }
 
     /// <summary>
-    /// Puts the disk I/O of the calling thread in the idle class (ioprio_set, IOPRIO_CLASS_IDLE): the block layer
-    /// serves it only when no other I/O is waiting, where its scheduler knows priorities (mq-deadline since Linux
-    /// 5.14, bfq). Only the I/O the thread issues itself: buffered writes are written back later by the kernel's
-    /// threads, at their priority. False if it could not be set (or the architecture's call number is not known here).
+    /// Puts the disk I/O of the calling thread in the idle class (ioprio_set, IOPRIO_CLASS_IDLE), or, with
+    /// <paramref name="idle"/> false, back in the default class (best effort, at a level that follows its nice value).
+    /// Idle-class I/O is served only when no other I/O is waiting, where the block layer's scheduler knows priorities
+    /// (mq-deadline since Linux 5.14, bfq). Only the I/O the thread issues itself: buffered writes are written back
+    /// later by the kernel's threads, at their priority. False if it could not be set (or the architecture's call
+    /// number is not known here).
     /// </summary>
-    public static bool TryIdleThreadIo()
+    public static bool TrySetThreadIoIdle(bool idle)
     {
         long number = RuntimeInformation.ProcessArchitecture switch
         {
@@ -53,7 +55,8 @@ public static class LinuxProcess
 
         const int whoProcess = 1; // IOPRIO_WHO_PROCESS: with a thread id, that one thread
         const int idleClass = 3 << 13; // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)
-        return Libc.IoPrioSet(number, whoProcess, Libc.GetTid(), idleClass) == 0;
+        const int defaultClass = 0; // IOPRIO_CLASS_NONE
+        return Libc.IoPrioSet(number, whoProcess, Libc.GetTid(), idle ? idleClass : defaultClass) == 0;
     }
 
     /// <summary>

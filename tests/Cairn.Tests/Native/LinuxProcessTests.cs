@@ -6,20 +6,24 @@ namespace Cairn.Tests.Native;
 public sealed class LinuxProcessTests
 {
     [Fact]
-    public void Idle_disk_priority_applies_to_the_calling_thread_only()
+    public void Idle_disk_priority_applies_to_the_calling_thread_only_and_can_be_undone()
     {
         string? background = null;
+        string? restored = null;
         var thread = new Thread(() =>
         {
-            if (LinuxProcess.TryIdleThreadIo())
+            if (LinuxProcess.TrySetThreadIoIdle(true))
             {
                 background = IoniceOf(CurrentThreadId());
+                restored = LinuxProcess.TrySetThreadIoIdle(false) ? IoniceOf(CurrentThreadId()) : null;
             }
         });
         thread.Start();
         thread.Join();
 
         Assert.Equal("idle", background);
+        Assert.NotNull(restored);
+        Assert.NotEqual("idle", restored);
         Assert.NotEqual("idle", IoniceOf(CurrentThreadId()));
     }
 
