@@ -70,6 +70,23 @@ bench_lock() {
 
 # bench_drop_caches: write back dirty data, then drop page cache, dentries and
 # inodes, so the next step starts cold. The sync is NOT part of any timing.
+# bench_settle: after a clean-up that deleted much (a frame cache, a restored tree), wait until the disks have had no
+# request in flight for 0.3 s (10 s at most). On a file system mounted with `discard` a big deletion keeps the disk
+# busy for seconds after `rm` returns, and that time would fall on the next timed step, whichever tool's it is.
+bench_settle() {
+  sync
+  local quiet=0 deadline=$((SECONDS + 10)) f r w busy
+  while ((quiet < 3 && SECONDS < deadline)); do
+    busy=0
+    for f in /sys/block/*/inflight; do
+      read -r r w <"$f"
+      if ((r + w > 0)); then busy=1; fi
+    done
+    if ((busy)); then quiet=0; else quiet=$((quiet + 1)); fi
+    sleep 0.1
+  done
+}
+
 bench_drop_caches() {
   sync
   echo 3 >/proc/sys/vm/drop_caches

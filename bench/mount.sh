@@ -159,6 +159,7 @@ fresh() { # TOOL: the cold state every run starts from
   rm -rf "$cache"
   if [[ $1 != cairn-learned ]]; then rm -rf "$repo/traces"; fi
   if [[ $1 == cairn-s3 ]]; then aws s3 rm "$s3_repo/traces/" --recursive --quiet --endpoint-url "$s3_endpoint" >/dev/null; fi
+  bench_settle # the deleted cache (up to 760 MB) must not stall the next timed step
 }
 trap 'stop_mount; stop_s3' EXIT
 
