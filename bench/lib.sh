@@ -68,8 +68,6 @@ bench_lock() {
   fi
 }
 
-# bench_drop_caches: write back dirty data, then drop page cache, dentries and
-# inodes, so the next step starts cold. The sync is NOT part of any timing.
 # bench_settle: after a clean-up that deleted much (a frame cache, a restored tree), wait until the disks have had no
 # request in flight for 0.3 s (10 s at most). On a file system mounted with `discard` a big deletion keeps the disk
 # busy for seconds after `rm` returns, and that time would fall on the next timed step, whichever tool's it is.
@@ -87,6 +85,8 @@ bench_settle() {
   done
 }
 
+# bench_drop_caches: write back dirty data, then drop page cache, dentries and
+# inodes, so the next step starts cold. The sync is NOT part of any timing.
 bench_drop_caches() {
   sync
   echo 3 >/proc/sys/vm/drop_caches

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using Cairn.Buffers;
 using Cairn.Native.Linux;
 
 namespace Cairn.IO;
@@ -27,10 +27,8 @@ public static class UncachedFile
     private const int BounceSize = 1 << 20;
 
     // Bounce buffers for unaligned sources, kept for the life of the process: allocating (and faulting in) a fresh
-    // mapping per write would cost what the direct write saves. At most this many are kept; more are made (and
-    // unmapped after use) only while that many writers are copying at once.
-    private const int BouncesKept = 4;
-    private static readonly ConcurrentBag<AnonymousMemory> s_bounces = [];
+    // mapping per write would cost what the direct write saves. There are as many as writers ever copied at once.
+    private static readonly FixedBufferPool s_bounces = new(BounceSize);
 
     /// <summary>
     /// Creates <paramref name="path"/> (it must not exist; mode 0666 less the umask) holding <paramref name="data"/>;
@@ -48,7 +46,7 @@ public static class UncachedFile
     }
 
     /// <summary>Writes <paramref name="data"/> at the start of <paramref name="fd"/>, directly where it can.</summary>
-    public static void Write(FileDescriptor fd, ReadOnlySpan<byte> data)
+    private static void Write(FileDescriptor fd, ReadOnlySpan<byte> data)
     {
         var written = data.Length >= DirectThreshold ? WriteDirect(fd, data) : 0;
         if (written < data.Length)
@@ -82,10 +80,10 @@ public static class UncachedFile
             }
             else
             {
-                var bounce = RentBounce();
+                var bounce = s_bounces.Rent();
                 try
                 {
-                    var buffer = new Span<byte>((void*)bounce.Address, BounceSize);
+                    var buffer = bounce.Span;
                     while (written < length)
                     {
                         var n = Math.Min(BounceSize, length - written);
@@ -96,7 +94,7 @@ public static class UncachedFile
                 }
                 finally
                 {
-                    ReturnBounce(bounce);
+                    s_bounces.Return(bounce);
                 }
             }
         }
@@ -111,20 +109,5 @@ public static class UncachedFile
         }
 
         return written;
-    }
-
-    private static AnonymousMemory RentBounce() =>
-        s_bounces.TryTake(out var bounce) ? bounce : AnonymousMemory.Allocate(BounceSize);
-
-    private static void ReturnBounce(AnonymousMemory bounce)
-    {
-        if (s_bounces.Count < BouncesKept)
-        {
-            s_bounces.Add(bounce);
-        }
-        else
-        {
-            bounce.Dispose();
-        }
     }
 }

@@ -11,7 +11,7 @@ namespace Cairn.Storage;
 /// is either absent or complete, also after a crash. Reads and writes wait for the disk on threads of the store's own
 /// (<see cref="BlockingIoScheduler"/>), never on the thread pool, whose few threads a mount's decoding, a restore's
 /// readers and a snapshot's compression need; a caller on a thread of its own waits on that thread, at its own
-/// priorities (a mount's background fetches: nice 19, idle-class disk I/O).
+/// priorities (a mount's background fetches: nice 19).
 /// </summary>
 public sealed class LocalObjectStore : IObjectStore
 {

@@ -43,10 +43,6 @@ public sealed class BlockingIoScheduler : TaskScheduler, IDisposable
     public Task<T> Run<T>(Func<T> work, CancellationToken cancellationToken) =>
         Task.Factory.StartNew(work, cancellationToken, RunOptions, this);
 
-    /// <inheritdoc cref="Run{T}(Func{T}, CancellationToken)"/>
-    public Task Run(Action work, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(work, cancellationToken, RunOptions, this);
-
     /// <summary>
     /// Runs <paramref name="work"/> off the thread pool: on the calling thread if that is not one of the pool's (a
     /// thread of its own would only wait for ours, and its own priorities — a background thread's nice value and disk

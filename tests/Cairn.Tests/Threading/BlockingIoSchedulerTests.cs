@@ -83,7 +83,11 @@ public sealed class BlockingIoSchedulerTests
         for (var i = 0; i < 20; i++)
         {
             // A synchronous continuation runs on the thread that completes the task, unless the task forbids it.
-            var continuedOn = await scheduler.Run(() => Thread.Sleep(1), CancellationToken.None)
+            var continuedOn = await scheduler.Run(() =>
+                {
+                    Thread.Sleep(1);
+                    return 0;
+                }, CancellationToken.None)
                 .ContinueWith(_ => Thread.CurrentThread.Name, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
             Assert.NotEqual("test-io", continuedOn);
