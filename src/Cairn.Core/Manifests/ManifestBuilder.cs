@@ -6,7 +6,7 @@ using Cairn.Repository;
 namespace Cairn.Manifests;
 
 /// <summary>
-/// Accumulates a manifest while a tree is walked breadth-first. Entries are appended in their final order; chunks
+/// Accumulates a manifest while a tree is walked. Entries are appended in their final order; chunks
 /// are kept with the number of the frame they live in (<see cref="ChunkIndex"/> numbering), translated into the
 /// manifest's own frame and pack tables by <see cref="Build"/> once every pack is written.
 /// </summary>

@@ -81,7 +81,7 @@ internal static class ManifestValidator
     private static void ValidateDirectory(Manifest m, int i, byte[] parentCount, string what)
     {
         ref readonly var e = ref m.Entries[i];
-        // Breadth-first order puts every child after its parent: with the exactly-one-parent check this rules out cycles.
+        // Every child comes after its parent: with the exactly-one-parent check this rules out cycles.
         if (e.Count > 0 && (e.First <= (uint)i || (ulong)e.First + e.Count > (ulong)m.Entries.Length))
         {
             throw Fail(what, $"directory entry {i} has children out of range");

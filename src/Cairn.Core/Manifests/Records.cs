@@ -27,9 +27,9 @@ public enum EntryTraits : byte
 }
 
 /// <summary>
-/// One tree entry, 56 bytes, little-endian, exactly as stored in the ENTRIES section. Entries are in breadth-first
-/// order with index 0 the root directory; a directory's children are contiguous and sorted by name (byte-wise), so
-/// an entry's index is a stable inode number and a name lookup is a binary search.
+/// One tree entry, 56 bytes, little-endian, exactly as stored in the ENTRIES section. Index 0 is the root directory;
+/// a directory's children are contiguous, after it, and sorted by name (byte-wise), so an entry's index is a stable
+/// inode number and a name lookup is a binary search.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
 public struct EntryRecord

@@ -2,8 +2,8 @@ namespace Cairn.Restore;
 
 /// <summary>
 /// How far the structure phase of a restore has got, in manifest order: lets the decode threads write files while the
-/// directories further down the tree are still being created (a tree's entries are breadth-first, so a directory
-/// always comes before everything in it). On the ws workspace creating the 4,500 directories takes ~0.2 s of one
+/// directories further down the tree are still being created (in a manifest a directory always comes before
+/// everything in it). On the ws workspace creating the 4,500 directories takes ~0.2 s of one
 /// core, which the other core now spends decoding.
 /// </summary>
 internal sealed class TreeProgress

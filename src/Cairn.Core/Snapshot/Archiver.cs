@@ -16,8 +16,8 @@ namespace Cairn.Snapshot;
 /// <summary>
 /// Snapshots a directory tree, or a set of VM image files, into a repository. Three stages run at once:
 /// <list type="number">
-/// <item>the walk lists directories breadth-first (several at a time) and appends entries to the manifest (for
-/// images: the files named, as the entries of the root directory);</item>
+/// <item>the walk goes depth-first in name order (listing several directories at a time ahead of it) and appends
+/// entries to the manifest (for images: the files named, as the entries of the root directory);</item>
 /// <item>readers read, cut and hash files in parallel, in walk order, within a byte budget;</item>
 /// <item>one packer takes the files in order, looks every chunk up in the index and hands new ones to the
 /// <see cref="PackWriter"/>, which compresses frames in parallel and uploads packs.</item>
@@ -288,10 +288,14 @@ public sealed class Archiver
     // ---------------------------------------------------------------- stage 1: the walk
 
     /// <summary>
-    /// Lists the tree breadth-first and appends its entries. A plain snapshot takes every directory's listing as it
-    /// is (the parent manifest only lets unchanged files go unread); an overlay snapshot merges each upper directory's
-    /// listing with the base directory below it (<see cref="OverlayUpper.Merge"/>) and descends into base directories
-    /// the upper one does not have without any I/O.
+    /// Walks the tree depth-first, in name order, and appends its entries; files go to the readers in that order, which
+    /// is the order the packer stores them in. It is the order <c>tar</c>, <c>find</c> and <c>cp -r</c> visit a tree,
+    /// so a walk through a lazy mount reads the packs front to back, and the files of one directory (an npm package, a
+    /// source folder) sit in few frames. A directory's children are appended together when it is reached, so they
+    /// stay contiguous, after it; listings run ahead, several at once, as soon as their directory is appended. A plain
+    /// snapshot takes every directory's listing as it is (the parent manifest only lets unchanged files go unread); an
+    /// overlay snapshot merges each upper directory's listing with the base directory below it
+    /// (<see cref="OverlayUpper.Merge"/>) and descends into base directories the upper one does not have without any I/O.
     /// </summary>
     private async Task WalkAsync(DirectoryHandle rootHandle, ManifestBuilder builder, Manifest? parent, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
     {
@@ -303,42 +307,65 @@ public sealed class Archiver
             var rootXattrs = LinuxFile.ReadXattrs(rootHandle.Descriptor);
             SetXattrs(builder, root, rootXattrs);
             Interlocked.Increment(ref _directories);
-
-            var queue = new Queue<(int Entry, int ParentMatch, DirectoryHandle? Handle, Task<List<ChildInfo>>? Listing)>();
-            var rootMatch = parent is null || (_overlay is not null && OverlayUpper.IsOpaque(rootXattrs)) ? -1 : 0;
-            queue.Enqueue((root, rootMatch, rootHandle, walker.ListAsync(rootHandle, cancellationToken)));
             var hardlinks = new Dictionary<(ulong Device, ulong Inode), int>();
 
             // Overlay: the entry each base file (by its canonical entry) got in the new tree, so that base hardlinks
             // stay linked; one whose first name the upper directory replaced or deleted is stored in full instead.
             var baseLinks = new Dictionary<int, int>();
 
-            while (queue.TryDequeue(out var directory))
+            // The directories being walked, innermost on top, each with its children still to visit. An explicit
+            // stack, not recursion: a tree can be deeper than a thread's stack.
+            var open = new Stack<PendingDirectory>();
+            var rootMatch = parent is null || (_overlay is not null && OverlayUpper.IsOpaque(rootXattrs)) ? -1 : 0;
+            open.Push(await AppendChildrenAsync(new WalkItem(root, rootMatch, rootHandle, walker.ListAsync(rootHandle, cancellationToken), null)).ConfigureAwait(false));
+            while (open.TryPeek(out var directory))
+            {
+                if (directory.Next == directory.Items.Count)
+                {
+                    open.Pop();
+                    continue;
+                }
+
+                var item = directory.Items[directory.Next++];
+                if (item.Job is { } job)
+                {
+                    await jobs.WriteAsync(job, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    open.Push(await AppendChildrenAsync(item).ConfigureAwait(false));
+                }
+            }
+
+            // Appends the children of a directory reached by the walk; returns them, files as jobs, in name order.
+            async Task<PendingDirectory> AppendChildrenAsync(WalkItem directory)
             {
                 var children = directory.Listing is null ? [] : await directory.Listing.ConfigureAwait(false);
                 var merged = _overlay is { } flavor
                     ? (directory.Handle is null ? BaseChildren(parent!, directory.ParentMatch) : OverlayUpper.Merge(directory.Handle, children, parent!, directory.ParentMatch, flavor))
                     : children.ConvertAll(c => new MergedChild(c, directory.ParentMatch >= 0 ? parent!.Lookup(directory.ParentMatch, c.Name) : -1));
                 var first = builder.EntryCount;
+                var items = new List<WalkItem>();
                 foreach (var child in merged)
                 {
                     if (child.Listed is { } listed)
                     {
-                        await AddListedAsync(directory.Handle!, listed, child.Parent).ConfigureAwait(false);
+                        AddListed(directory.Handle!, listed, child.Parent, items);
                     }
                     else
                     {
-                        await AddFromBaseAsync(child.Parent).ConfigureAwait(false);
+                        AddFromBase(child.Parent, items);
                     }
                 }
 
                 ref var d = ref builder.Entry(directory.Entry);
                 d.First = (uint)first;
                 d.Count = (uint)(builder.EntryCount - first);
-                directory.Handle?.Release();
+                directory.Handle?.Release(); // each job holds its own reference
+                return new PendingDirectory(items);
             }
 
-            async ValueTask AddListedAsync(DirectoryHandle handle, ChildInfo child, int match)
+            void AddListed(DirectoryHandle handle, ChildInfo child, int match, List<WalkItem> items)
             {
                 var kind = KindOf(child.Stat.Kind);
                 if (kind is null)
@@ -378,17 +405,17 @@ public sealed class Archiver
                     }
 
                     // An overlay's upper file is new or changed by definition: read it.
-                    await QueueFileAsync(index, handle, child.Name, child.Stat, parent, _overlay is null ? match : -1, jobs, cancellationToken).ConfigureAwait(false);
+                    items.Add(WalkItem.For(FileJobFor(index, handle, child.Name, child.Stat, parent, _overlay is null ? match : -1)));
                 }
                 else if (child.Subdirectory is not null)
                 {
                     Interlocked.Increment(ref _directories);
                     var parentMatch = match >= 0 && parent!.Entries[match].Kind == EntryKind.Directory ? match : -1;
-                    queue.Enqueue((index, parentMatch, child.Subdirectory, walker.ListAsync(child.Subdirectory, cancellationToken)));
+                    items.Add(new WalkItem(index, parentMatch, child.Subdirectory, walker.ListAsync(child.Subdirectory, cancellationToken), null));
                 }
             }
 
-            async ValueTask AddFromBaseAsync(int b)
+            void AddFromBase(int b, List<WalkItem> items)
             {
                 var name = parent!.NameOf(b);
                 var canonical = parent.Canonical(b);
@@ -406,13 +433,13 @@ public sealed class Archiver
                         baseLinks[canonical] = file;
                         Interlocked.Increment(ref _files);
                         Interlocked.Add(ref _bytes, e.Size);
-                        await jobs.WriteAsync(new FileJob(file, null, [], default, canonical), cancellationToken).ConfigureAwait(false);
+                        items.Add(WalkItem.For(new FileJob(file, null, [], default, canonical)));
                         return;
                     case EntryKind.Directory:
                         var subdirectory = builder.AddEntry(entry, name, source);
                         builder.SetXattrs(subdirectory, XattrsOf(parent, b));
                         Interlocked.Increment(ref _directories);
-                        queue.Enqueue((subdirectory, b, null, null));
+                        items.Add(new WalkItem(subdirectory, b, null, null, null));
                         return;
                     case EntryKind.Symlink:
                         entry.First = builder.AddString(parent.SymlinkTarget(b));
@@ -430,6 +457,23 @@ public sealed class Archiver
         {
             jobs.TryComplete();
         }
+    }
+
+    /// <summary>
+    /// A child the walk has appended and will visit: a file to hand to the readers (<see cref="Job"/>), or a directory
+    /// to descend into (its entry, its entry in the parent manifest or -1, its handle and listing if it is on disk).
+    /// </summary>
+    private sealed record WalkItem(int Entry, int ParentMatch, DirectoryHandle? Handle, Task<List<ChildInfo>>? Listing, FileJob? Job)
+    {
+        public static WalkItem For(FileJob job) => new(job.Entry, -1, null, null, job);
+    }
+
+    /// <summary>A directory of the walk's path: its children, and how many of them have been visited.</summary>
+    private sealed class PendingDirectory(List<WalkItem> items)
+    {
+        public List<WalkItem> Items { get; } = items;
+
+        public int Next { get; set; }
     }
 
     /// <summary>The children of a base directory the upper directory does not have: all taken from the base as they are.</summary>
@@ -462,7 +506,7 @@ public sealed class Archiver
                 var index = builder.AddEntry(EntryFor(image.Stat), image.Name, SourceFor(image.Stat));
                 SetXattrs(builder, index, image.Xattrs);
                 var match = parent?.Lookup(0, image.Name) ?? -1;
-                await QueueFileAsync(index, image.Directory, image.FileName, image.Stat, parent, match, jobs, cancellationToken).ConfigureAwait(false);
+                await jobs.WriteAsync(FileJobFor(index, image.Directory, image.FileName, image.Stat, parent, match), cancellationToken).ConfigureAwait(false);
             }
 
             ref var d = ref builder.Entry(root);
@@ -475,14 +519,14 @@ public sealed class Archiver
         }
     }
 
-    /// <summary>Hands a regular file to the readers; <paramref name="match"/> is its entry in the parent, or -1.</summary>
-    private ValueTask QueueFileAsync(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, Manifest? parent, int match, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
+    /// <summary>The readers' job for a regular file (it holds a reference to its directory); <paramref name="match"/> is its entry in the parent, or -1.</summary>
+    private FileJob FileJobFor(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, Manifest? parent, int match)
     {
         Interlocked.Increment(ref _files);
         Interlocked.Add(ref _bytes, stat.Size);
         var unchanged = match >= 0 && IsUnchanged(parent!, match, stat) ? match : -1;
         directory.AddReference();
-        return jobs.WriteAsync(new FileJob(entry, directory, name, stat, unchanged), cancellationToken);
+        return new FileJob(entry, directory, name, stat, unchanged);
     }
 
     private static bool IsUnchanged(Manifest parent, int match, in StatxInfo stat)
