@@ -1,11 +1,12 @@
 using System.Diagnostics;
+using Cairn.Manifests;
 using Cairn.Restore;
 
 namespace Cairn.Mount;
 
 /// <summary>
 /// Background fetching after the mount answers: first the frames a trace predicts the workload will read, then (if
-/// hydrating) every other frame of the snapshot in pack order, as coalesced ranged reads, a few in flight, each
+/// hydrating) every other frame of the snapshot in reverse pack order, as coalesced ranged reads, a few in flight, each
 /// waiting while demand fetches are in flight, all on threads at the lowest CPU priority. Once it is done, no read
 /// needs the repository.
 /// </summary>
@@ -36,9 +37,26 @@ internal sealed class Hydrator
     /// <summary>Fetches every frame of the snapshot not yet cached; returns how many had to be fetched. Blocks the calling thread.</summary>
     public int Hydrate(CancellationToken cancellationToken)
     {
-        var plan = RestorePlan.Build(_context.Manifest, _context.Options.BackgroundReadSize);
+        var (order, reads) = PlanHydration(_context.Manifest, _context.Options.BackgroundReadSize);
+        return Run(order, reads, cancellationToken);
+    }
+
+    /// <summary>
+    /// Every frame of <paramref name="manifest"/> in pack order, and the ranged reads that fetch them (positions in
+    /// that order), to be made in reverse: the last frames first.
+    /// </summary>
+    /// <remarks>
+    /// Back to front, because packs hold files in the order a walk of the tree visits them: a reader that walks it
+    /// (tar, cp -r, grep -r) starts at the front, where its demand fetches serve it from memory. Hydrating toward it
+    /// from the far end, the two seldom want the same frames. From the front, in step with it, hydration made the
+    /// reader find its next frames in the disk cache and read them back from there instead (a full read through a
+    /// mount: 0.96× the kernel's squashfs against 1.12×, docs/benchmarks.md).
+    /// </remarks>
+    internal static (int[] Order, PackRead[] Reads) PlanHydration(Manifest manifest, int readSize)
+    {
+        var plan = RestorePlan.Build(manifest, readSize);
         var order = plan.Reads.SelectMany(r => plan.FramesOf(r).ToArray()).ToArray();
-        return Run(order, plan.Reads, cancellationToken);
+        return (order, plan.Reads.Reverse().ToArray());
     }
 
     /// <summary>Runs the reads on the calling thread and <see cref="MountOptions.BackgroundConcurrency"/> - 1 more, all at low priority.</summary>
