@@ -2,6 +2,7 @@ using System.Net;
 using System.Runtime.CompilerServices;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Cairn.Diagnostics;
 
 namespace Cairn.Storage.S3;
 
@@ -40,6 +41,7 @@ public sealed class S3ObjectStore : IObjectStore
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PartSize, PartPlan.MinPartSize, nameof(options));
         _options = options;
         _client = S3ClientFactory.Create(options, out var endpoint);
+        PhaseTrace.Mark("s3: client created");
         _endpoint = endpoint?.GetLeftPart(UriPartial.Authority) ?? $"S3 ({_client.Config.RegionEndpoint?.SystemName})";
         _runner = new RetryRunner(options, Statistics, _endpoint);
         _multipart = new MultipartUploader(_client, _runner, options);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Cairn.Diagnostics;
 using Cairn.Format;
 using Cairn.Manifests;
 using Cairn.Storage;
@@ -58,6 +59,7 @@ public sealed class Repository : IAsyncDisposable
         try
         {
             bytes = await store.ReadAllAsync(ObjectKeys.Config, cancellationToken).ConfigureAwait(false);
+            PhaseTrace.Mark("repository: config read");
         }
         catch (ObjectNotFoundException)
         {
