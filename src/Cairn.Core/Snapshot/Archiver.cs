@@ -301,7 +301,7 @@ public sealed class Archiver
     {
         try
         {
-            using var walker = new TreeWalker(_options.ReadConcurrency, _io!, _options.SkipUnreadable, _skipped);
+            var walker = new TreeWalker(_options.ReadConcurrency, _io!, _options.SkipUnreadable, _skipped, cancellationToken);
             var rootStat = LinuxFile.Stat(rootHandle.Descriptor);
             var root = builder.AddEntry(EntryFor(rootStat), [], SourceFor(rootStat));
             var rootXattrs = LinuxFile.ReadXattrs(rootHandle.Descriptor);
@@ -317,7 +317,7 @@ public sealed class Archiver
             // stack, not recursion: a tree can be deeper than a thread's stack.
             var open = new Stack<PendingDirectory>();
             var rootMatch = parent is null || (_overlay is not null && OverlayUpper.IsOpaque(rootXattrs)) ? -1 : 0;
-            open.Push(await AppendChildrenAsync(new WalkItem(root, rootMatch, rootHandle, walker.ListAsync(rootHandle, cancellationToken), null)).ConfigureAwait(false));
+            open.Push(await AppendChildrenAsync(new WalkItem(root, rootMatch, rootHandle, walker.ListAsync(rootHandle), null)).ConfigureAwait(false));
             while (open.TryPeek(out var directory))
             {
                 if (directory.Next == directory.Items.Count)
@@ -355,6 +355,16 @@ public sealed class Archiver
                     else
                     {
                         AddFromBase(child.Parent, items);
+                    }
+                }
+
+                // Listings of the subdirectories on disk (most already listed ahead), asked for last name first: the
+                // walker takes the last asked first, so they come in the order the walk reaches them.
+                for (var i = items.Count - 1; i >= 0; i--)
+                {
+                    if (items[i] is { Job: null, Handle: { } subdirectory })
+                    {
+                        items[i] = items[i] with { Listing = walker.ListAsync(subdirectory) };
                     }
                 }
 
@@ -411,7 +421,7 @@ public sealed class Archiver
                 {
                     Interlocked.Increment(ref _directories);
                     var parentMatch = match >= 0 && parent!.Entries[match].Kind == EntryKind.Directory ? match : -1;
-                    items.Add(new WalkItem(index, parentMatch, child.Subdirectory, walker.ListAsync(child.Subdirectory, cancellationToken), null));
+                    items.Add(new WalkItem(index, parentMatch, child.Subdirectory, null, null)); // listed below
                 }
             }
 

@@ -21,6 +21,12 @@ internal sealed class DirectoryHandle
     /// <summary>Path relative to the snapshot root, for messages.</summary>
     public byte[] Path { get; }
 
+    /// <summary>Its listing, once one was asked for (by the walk, or by <see cref="TreeWalker"/> ahead of it); under the walker's lock.</summary>
+    internal Task<List<ChildInfo>>? Listing { get; set; }
+
+    /// <summary>Listed ahead of the walk, which has not asked for it yet; under the walker's lock.</summary>
+    internal bool Ahead { get; set; }
+
     public void AddReference() => Interlocked.Increment(ref _references);
 
     public void Release()
