@@ -105,46 +105,48 @@ internal sealed class TreeWalker
         return result.Task;
     }
 
-    // Not cancellable once started: a lister always drains the stack, so no listing is left without an answer.
-    private void StartLister() => _ = _io.Run(ListWaiting, CancellationToken.None);
+    // Not cancellable once started: a lister takes turns until the stack is empty, so no listing is left unanswered.
+    private void StartLister() => _ = _io.Run(ListNext, CancellationToken.None);
 
-    /// <summary>Takes listings off the stack until it is empty (one of at most <c>concurrency</c> listers).</summary>
-    private bool ListWaiting()
+    /// <summary>
+    /// One turn of a lister (at most <c>concurrency</c> of them): lists the directory on top of the stack, then queues
+    /// its next turn, so the file reads waiting for the same threads get theirs in between. A lister ends when it
+    /// finds the stack empty.
+    /// </summary>
+    private bool ListNext()
     {
-        while (true)
+        (DirectoryHandle Directory, TaskCompletionSource<List<ChildInfo>> Result) next;
+        lock (_lock)
         {
-            (DirectoryHandle Directory, TaskCompletionSource<List<ChildInfo>> Result) next;
-            lock (_lock)
+            if (!_waiting.TryPop(out next))
             {
-                if (!_waiting.TryPop(out next))
-                {
-                    _listers--;
-                    return true;
-                }
+                _listers--;
+                return false;
             }
+        }
 
-            if (_cancellationToken.IsCancellationRequested)
-            {
-                next.Result.TrySetCanceled(_cancellationToken);
-                continue;
-            }
-
-            List<ChildInfo> children;
+        if (_cancellationToken.IsCancellationRequested)
+        {
+            next.Result.TrySetCanceled(_cancellationToken);
+        }
+        else
+        {
             try
             {
-                children = List(next.Directory);
+                var children = List(next.Directory);
+                QueueAhead(children);
+                next.Result.TrySetResult(children);
             }
 #pragma warning disable CA1031 // Handed to the walk, which awaits the listing.
             catch (Exception e)
 #pragma warning restore CA1031
             {
                 next.Result.TrySetException(e);
-                continue;
             }
-
-            QueueAhead(children);
-            next.Result.TrySetResult(children);
         }
+
+        StartLister();
+        return true;
     }
 
     /// <summary>
