@@ -312,12 +312,13 @@ check_tree() {
   if ((n == 0)); then echo ok; else echo "MISMATCH ($n lines differ)"; fi
 }
 
-# A round's outputs are moved aside, not deleted, until the run ends (the work dir goes then): a tree created right
-# after another was deleted pays for ext4's scan of recently freed inodes (bench_retire in lib.sh). Up to ~2 GB a
-# round stays on disk until the end.
+# A round's two trees (the source copy and the restore) are moved aside, not deleted, until the run ends (the work
+# dir goes then): a tree created right after another was deleted pays for ext4's scan of recently freed inodes
+# (bench_retire in lib.sh). They are ~1.5 GB a round. The tool's own output is a few files: deleted at once.
 retire_round_outputs() {
-  local p
-  for p in "$D" "$OUTDIR" "$SRC" "$WORK/borg"; do bench_retire "$p" "$WORK/trash"; done
+  bench_retire "$SRC" "$WORK/trash"
+  bench_retire "$OUTDIR" "$WORK/trash"
+  rm -rf "$D" "$WORK/borg"
 }
 
 run_tool_round() {
@@ -391,6 +392,10 @@ for t in "${TOOL_LIST[@]}"; do [[ -n ${SKIP[$t]:-} ]] || RUN_TOOLS+=("$t"); done
 START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_log "corpus $CORPUS/ws, delta ws.$DELTA, runs $RUNS, tools: ${RUN_TOOLS[*]:-none}"
+# Two trees of each round stay on disk until the end (retire_round_outputs), plus the largest output (tar's archive).
+NEED_KB=$(( (RUNS * ${#RUN_TOOLS[@]} * 2 + 1) * $(du -sk "$CORPUS/ws" | cut -f1) ))
+FREE_KB=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
+((FREE_KB >= NEED_KB)) || bench_warn "the run needs about $((NEED_KB / 1048576)) GiB in $WORK, $((FREE_KB / 1048576)) GiB are free"
 bench_log "results: $OUT, $RAW, $JSON"
 
 # Reference listings (type, mode, size, path) to check the delta and restores.
