@@ -317,7 +317,7 @@ public sealed class Archiver
             // stack, not recursion: a tree can be deeper than a thread's stack.
             var open = new Stack<PendingDirectory>();
             var rootMatch = parent is null || (_overlay is not null && OverlayUpper.IsOpaque(rootXattrs)) ? -1 : 0;
-            open.Push(await AppendChildrenAsync(new WalkItem(root, rootMatch, rootHandle, walker.ListAsync(rootHandle), null)).ConfigureAwait(false));
+            open.Push(await AppendChildrenAsync(new WalkItem(root, rootMatch, rootHandle, null)).ConfigureAwait(false));
             while (open.TryPeek(out var directory))
             {
                 if (directory.Next == directory.Items.Count)
@@ -340,7 +340,7 @@ public sealed class Archiver
             // Appends the children of a directory reached by the walk; returns them, files as jobs, in name order.
             async Task<PendingDirectory> AppendChildrenAsync(WalkItem directory)
             {
-                var children = directory.Listing is null ? [] : await directory.Listing.ConfigureAwait(false);
+                var children = directory.Handle is null ? [] : await walker.ListAsync(directory.Handle).ConfigureAwait(false);
                 var merged = _overlay is { } flavor
                     ? (directory.Handle is null ? BaseChildren(parent!, directory.ParentMatch) : OverlayUpper.Merge(directory.Handle, children, parent!, directory.ParentMatch, flavor))
                     : children.ConvertAll(c => new MergedChild(c, directory.ParentMatch >= 0 ? parent!.Lookup(directory.ParentMatch, c.Name) : -1));
@@ -359,12 +359,13 @@ public sealed class Archiver
                 }
 
                 // Listings of the subdirectories on disk (most already listed ahead), asked for last name first: the
-                // walker takes the last asked first, so they come in the order the walk reaches them.
+                // walker takes the last asked first, so they come in the order the walk reaches them. Reaching one
+                // asks again and gets the same listing.
                 for (var i = items.Count - 1; i >= 0; i--)
                 {
                     if (items[i] is { Job: null, Handle: { } subdirectory })
                     {
-                        items[i] = items[i] with { Listing = walker.ListAsync(subdirectory) };
+                        _ = walker.ListAsync(subdirectory);
                     }
                 }
 
@@ -421,7 +422,7 @@ public sealed class Archiver
                 {
                     Interlocked.Increment(ref _directories);
                     var parentMatch = match >= 0 && parent!.Entries[match].Kind == EntryKind.Directory ? match : -1;
-                    items.Add(new WalkItem(index, parentMatch, child.Subdirectory, null, null)); // listed below
+                    items.Add(new WalkItem(index, parentMatch, child.Subdirectory, null));
                 }
             }
 
@@ -449,7 +450,7 @@ public sealed class Archiver
                         var subdirectory = builder.AddEntry(entry, name, source);
                         builder.SetXattrs(subdirectory, XattrsOf(parent, b));
                         Interlocked.Increment(ref _directories);
-                        items.Add(new WalkItem(subdirectory, b, null, null, null));
+                        items.Add(new WalkItem(subdirectory, b, null, null));
                         return;
                     case EntryKind.Symlink:
                         entry.First = builder.AddString(parent.SymlinkTarget(b));
@@ -471,11 +472,11 @@ public sealed class Archiver
 
     /// <summary>
     /// A child the walk has appended and will visit: a file to hand to the readers (<see cref="Job"/>), or a directory
-    /// to descend into (its entry, its entry in the parent manifest or -1, its handle and listing if it is on disk).
+    /// to descend into (its entry, its entry in the parent manifest or -1, its handle if it is on disk).
     /// </summary>
-    private sealed record WalkItem(int Entry, int ParentMatch, DirectoryHandle? Handle, Task<List<ChildInfo>>? Listing, FileJob? Job)
+    private sealed record WalkItem(int Entry, int ParentMatch, DirectoryHandle? Handle, FileJob? Job)
     {
-        public static WalkItem For(FileJob job) => new(job.Entry, -1, null, null, job);
+        public static WalkItem For(FileJob job) => new(job.Entry, -1, null, job);
     }
 
     /// <summary>A directory of the walk's path: its children, and how many of them have been visited.</summary>

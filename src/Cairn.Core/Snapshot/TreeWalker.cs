@@ -59,8 +59,9 @@ internal sealed class TreeWalker
     }
 
     /// <summary>
-    /// The listing of <paramref name="directory"/>: already done or under way if a lister ran ahead to it, else queued
-    /// before every listing asked for earlier (last in, first out). Children come sorted by name (byte-wise).
+    /// The listing of <paramref name="directory"/>: already done or under way if a lister ran ahead to it or it was
+    /// asked for before (the same task again), else queued before every listing asked for earlier (last in, first
+    /// out). Children come sorted by name (byte-wise).
     /// </summary>
     public Task<List<ChildInfo>> ListAsync(DirectoryHandle directory)
     {
@@ -113,6 +114,7 @@ internal sealed class TreeWalker
     /// its next turn, so the file reads waiting for the same threads get theirs in between. A lister ends when it
     /// finds the stack empty.
     /// </summary>
+    /// <returns>False if the stack was empty and the lister ended.</returns>
     private bool ListNext()
     {
         (DirectoryHandle Directory, TaskCompletionSource<List<ChildInfo>> Result) next;

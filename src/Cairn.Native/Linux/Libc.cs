@@ -99,6 +99,14 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long CacheStat(long number, FileDescriptor fd, CacheStatRange* range, CacheStatResult* result, uint flags);
 
+    // ioprio_set(2) has no glibc wrapper; its number differs between architectures (-1: not known here).
+    internal static readonly long SysIoPrioSet = RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => 251,
+        Architecture.Arm64 => 30, // the generic table's
+        _ => -1,
+    };
+
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long IoPrioSet(long number, int which, int who, int priority);
 

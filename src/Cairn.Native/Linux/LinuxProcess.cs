@@ -5,14 +5,6 @@ namespace Cairn.Native.Linux;
 /// <summary>Process-level calls .NET does not expose.</summary>
 public static class LinuxProcess
 {
-    // ioprio_set's system call number, -1 where it is not known here.
-    private static readonly long s_ioPrioSet = RuntimeInformation.ProcessArchitecture switch
-    {
-        Architecture.X64 => 251,
-        Architecture.Arm64 => 30, // the generic table's
-        _ => -1,
-    };
-
     /// <summary>
     /// Starts a new session with this process as its leader (setsid): no controlling terminal, so closing the
     /// terminal that started it sends no SIGHUP. What a process detaching into the background needs.
@@ -50,7 +42,7 @@ public static class LinuxProcess
     /// </summary>
     public static bool TrySetThreadIoIdle(bool idle)
     {
-        if (s_ioPrioSet < 0)
+        if (Libc.SysIoPrioSet < 0)
         {
             return false;
         }
@@ -58,7 +50,7 @@ public static class LinuxProcess
         const int whoProcess = 1; // IOPRIO_WHO_PROCESS: with a thread id, that one thread
         const int idleClass = 3 << 13; // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)
         const int defaultClass = 0; // IOPRIO_CLASS_NONE
-        return Libc.IoPrioSet(s_ioPrioSet, whoProcess, Libc.GetTid(), idle ? idleClass : defaultClass) == 0;
+        return Libc.IoPrioSet(Libc.SysIoPrioSet, whoProcess, Libc.GetTid(), idle ? idleClass : defaultClass) == 0;
     }
 
     /// <summary>

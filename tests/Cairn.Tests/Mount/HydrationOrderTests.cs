@@ -22,6 +22,6 @@ public sealed class HydrationOrderTests
 
         // The first snapshot's packs are numbered in the order they were written: the last one written comes first.
         var positions = fetched.Select(f => (Pack: (long)manifest.Frames[f].Pack, manifest.Frames[f].Offset)).ToArray();
-        Assert.Equal(positions.OrderByDescending(p => p.Pack).ThenByDescending(p => p.Offset), positions.Select(p => p));
+        Assert.Equal(positions.OrderByDescending(p => p.Pack).ThenByDescending(p => p.Offset), positions);
     }
 }
