@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Cairn.Format;
@@ -40,24 +41,24 @@ public static class ManifestCodec
     public static byte[] Encode(Manifest manifest, int compressionLevel = 3)
     {
         CheckPlatform();
-        var sections = new List<(Section Id, byte[] Raw)>
+        var sections = new List<SectionData>
         {
-            (Section.Entries, Bytes(manifest.Entries)),
-            (Section.Strings, manifest.Strings),
-            (Section.Xattrs, Bytes(manifest.Xattrs)),
-            (Section.ChunkRefs, Bytes(manifest.ChunkRefs)),
-            (Section.Chunks, Bytes(manifest.Chunks)),
-            (Section.Packs, Bytes(manifest.Packs)),
-            (Section.Frames, Bytes(manifest.Frames)),
-            (Section.Locations, Bytes(manifest.Locations)),
+            SectionData.Of(Section.Entries, manifest.Entries),
+            SectionData.Of(Section.Strings, manifest.Strings),
+            SectionData.Of(Section.Xattrs, manifest.Xattrs),
+            SectionData.Of(Section.ChunkRefs, manifest.ChunkRefs),
+            SectionData.Of(Section.Chunks, manifest.Chunks),
+            SectionData.Of(Section.Packs, manifest.Packs),
+            SectionData.Of(Section.Frames, manifest.Frames),
+            SectionData.Of(Section.Locations, manifest.Locations),
         };
         if (manifest.Sources is not null)
         {
-            sections.Add((Section.Sources, Bytes(manifest.Sources)));
+            sections.Add(SectionData.Of(Section.Sources, manifest.Sources));
         }
 
-        manifest.TreeHash = ComputeTreeHash(sections.Where(s => IsIdentity(s.Id)).Select(s => (s.Id, (ReadOnlyMemory<byte>)s.Raw)));
-        var compressed = sections.Select(s => ZstdFrames.Compress(s.Raw, compressionLevel)).ToArray();
+        manifest.TreeHash = ComputeTreeHash(sections);
+        var compressed = sections.Select(s => ZstdFrames.Compress(s.Bytes, compressionLevel)).ToArray();
 
         var output = new BinaryBuilder(HeaderSize + (sections.Count * SectionEntrySize) + compressed.Sum(c => c.Length) + TrailerSize);
         output.Write(Magic);
@@ -70,7 +71,7 @@ public static class ManifestCodec
             output.WriteUInt32(1); // encoding: zstd
             output.WriteUInt64((ulong)offset);
             output.WriteUInt64((ulong)compressed[i].Length);
-            output.WriteUInt64((ulong)sections[i].Raw.Length);
+            output.WriteUInt64((ulong)sections[i].ByteLength);
             offset += compressed[i].Length;
         }
 
@@ -110,7 +111,7 @@ public static class ManifestCodec
         }
 
         var count = cursor.ReadInt32Checked(64);
-        var raw = new Dictionary<Section, byte[]>();
+        var sections = new List<SectionData>(count);
         for (var i = 0; i < count; i++)
         {
             var id = (Section)cursor.ReadUInt32();
@@ -123,75 +124,115 @@ public static class ManifestCodec
                 throw new CorruptDataException($"{what}: section {(uint)id} is out of bounds");
             }
 
-            var body = data.Slice((int)offset, (int)stored);
-            var bytes = encoding == 1 ? ZstdFrames.Decompress(body, (int)length, what) : body.ToArray();
-            if (bytes.Length != (int)length)
-            {
-                throw new CorruptDataException($"{what}: section {(uint)id} has the wrong length");
-            }
-
-            if (!raw.TryAdd(id, bytes))
+            if (sections.Exists(s => s.Id == id))
             {
                 throw new CorruptDataException($"{what}: section {(uint)id} appears twice");
             }
+
+            var body = data.Slice((int)offset, (int)stored);
+            var compressed = encoding == 1;
+            sections.Add(id switch
+            {
+                Section.Entries => Read<EntryRecord>(id, body, compressed, (int)length, what),
+                Section.Xattrs => Read<XattrRecord>(id, body, compressed, (int)length, what),
+                Section.ChunkRefs => Read<ChunkRef>(id, body, compressed, (int)length, what),
+                Section.Chunks => Read<ChunkRecord>(id, body, compressed, (int)length, what),
+                Section.Packs => Read<ContentId>(id, body, compressed, (int)length, what),
+                Section.Frames => Read<FrameRecord>(id, body, compressed, (int)length, what),
+                Section.Locations => Read<ChunkLocation>(id, body, compressed, (int)length, what),
+                Section.Sources => Read<SourceRecord>(id, body, compressed, (int)length, what),
+                _ => Read<byte>(id, body, compressed, (int)length, what), // Strings, and sections newer than this reader
+            });
         }
 
         var manifest = new Manifest(
-            Records<EntryRecord>(raw, Section.Entries, what, required: true),
-            raw.GetValueOrDefault(Section.Strings) ?? [],
-            Records<XattrRecord>(raw, Section.Xattrs, what, required: true),
-            Records<ChunkRef>(raw, Section.ChunkRefs, what, required: true),
-            Records<ChunkRecord>(raw, Section.Chunks, what, required: true),
-            Records<ContentId>(raw, Section.Packs, what, required: true),
-            Records<FrameRecord>(raw, Section.Frames, what, required: true),
-            Records<ChunkLocation>(raw, Section.Locations, what, required: true),
-            raw.ContainsKey(Section.Sources) ? Records<SourceRecord>(raw, Section.Sources, what, required: true) : null);
-        manifest.TreeHash = ComputeTreeHash(raw.Where(kv => IsIdentity(kv.Key)).Select(kv => (kv.Key, (ReadOnlyMemory<byte>)kv.Value)));
+            Records<EntryRecord>(sections, Section.Entries, what, required: true),
+            Records<byte>(sections, Section.Strings, what, required: false),
+            Records<XattrRecord>(sections, Section.Xattrs, what, required: true),
+            Records<ChunkRef>(sections, Section.ChunkRefs, what, required: true),
+            Records<ChunkRecord>(sections, Section.Chunks, what, required: true),
+            Records<ContentId>(sections, Section.Packs, what, required: true),
+            Records<FrameRecord>(sections, Section.Frames, what, required: true),
+            Records<ChunkLocation>(sections, Section.Locations, what, required: true),
+            sections.Exists(s => s.Id == Section.Sources) ? Records<SourceRecord>(sections, Section.Sources, what, required: true) : null);
+        manifest.TreeHash = ComputeTreeHash(sections);
         ManifestValidator.Validate(manifest, what);
         return manifest;
     }
 
     private static bool IsIdentity(Section id) => (uint)id < 16;
 
-    private static ContentId ComputeTreeHash(IEnumerable<(Section Id, ReadOnlyMemory<byte> Raw)> sections)
+    /// <summary>SHA-256 over the identity sections in id order, each as its id, its length and its bytes.</summary>
+    private static ContentId ComputeTreeHash(List<SectionData> sections)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(TreeHashDomain);
         Span<byte> header = stackalloc byte[12];
-        foreach (var (id, bytes) in sections.OrderBy(s => s.Id))
+        foreach (var section in sections.Where(s => IsIdentity(s.Id)).OrderBy(s => s.Id))
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)id);
-            BinaryPrimitives.WriteUInt64LittleEndian(header[4..], (ulong)bytes.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)section.Id);
+            BinaryPrimitives.WriteUInt64LittleEndian(header[4..], (ulong)section.ByteLength);
             hash.AppendData(header);
-            hash.AppendData(bytes.Span);
+            hash.AppendData(section.Bytes);
         }
 
         return new ContentId(hash.GetHashAndReset());
     }
 
-    private static byte[] Bytes<T>(T[] records)
-        where T : unmanaged => MemoryMarshal.AsBytes(records.AsSpan()).ToArray();
-
-    private static T[] Records<T>(Dictionary<Section, byte[]> raw, Section id, string what, bool required)
+    /// <summary>
+    /// Reads a section straight into an array of its records: no copy of its bytes is made, and the records are what
+    /// the manifest keeps.
+    /// </summary>
+    private static SectionData Read<T>(Section id, ReadOnlySpan<byte> body, bool compressed, int length, string what)
         where T : unmanaged
     {
-        if (!raw.TryGetValue(id, out var bytes))
-        {
-            if (required)
-            {
-                throw new CorruptDataException($"{what}: section {id} is missing");
-            }
-
-            return [];
-        }
-
-        var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-        if (bytes.Length % size != 0)
+        var size = Unsafe.SizeOf<T>();
+        if (length % size != 0)
         {
             throw new CorruptDataException($"{what}: section {id} is not a whole number of {size}-byte records");
         }
 
-        return MemoryMarshal.Cast<byte, T>(bytes).ToArray();
+        // The sizes are checked before anything is allocated for them.
+        var available = compressed ? ZstdFrames.ContentLength(body, length, what) : body.Length;
+        if (available != length)
+        {
+            throw new CorruptDataException($"{what}: section {(uint)id} has the wrong length");
+        }
+
+        var records = GC.AllocateUninitializedArray<T>(length / size);
+        var section = SectionData.Of(id, records);
+        var bytes = MemoryMarshal.AsBytes(records.AsSpan());
+        if (compressed)
+        {
+            ZstdFrames.DecompressInto(body, bytes, what);
+        }
+        else
+        {
+            body.CopyTo(bytes);
+        }
+
+        return section;
+    }
+
+    private static T[] Records<T>(List<SectionData> sections, Section id, string what, bool required)
+        where T : unmanaged
+    {
+        var index = sections.FindIndex(s => s.Id == id);
+        if (index < 0)
+        {
+            return required ? throw new CorruptDataException($"{what}: section {id} is missing") : [];
+        }
+
+        return (T[])sections[index].Records;
+    }
+
+    /// <summary>A section's records and their bytes, seen without a copy.</summary>
+    private readonly record struct SectionData(Section Id, Array Records, int ByteLength)
+    {
+        public ReadOnlySpan<byte> Bytes => MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetArrayDataReference(Records), ByteLength);
+
+        public static SectionData Of<T>(Section id, T[] records)
+            where T : unmanaged => new(id, records, records.Length * Unsafe.SizeOf<T>());
     }
 
     private static void CheckPlatform()

@@ -123,4 +123,88 @@ public sealed class ManifestCodecTests
         Assert.Equal(baseline.TreeHash, movedManifest.TreeHash);
         Assert.NotEqual(baseline.TreeHash, touchedManifest.TreeHash);
     }
+
+    [Fact]
+    public void Sections_stored_uncompressed_decode_as_compressed_ones_do()
+    {
+        var original = SampleManifest.Build();
+        var bytes = ManifestCodec.Encode(original);
+        var stored = Rebuild(bytes, Sections(bytes).Select(s => (s.Id, Encoding: 0u, Body: s.Raw, s.Raw.Length)));
+
+        var decoded = ManifestCodec.Decode(stored, "m");
+
+        Assert.Equal(original.TreeHash, decoded.TreeHash);
+        Assert.Equal(original.Entries, decoded.Entries);
+        Assert.Equal(original.Strings, decoded.Strings);
+        Assert.Equal(original.Chunks, decoded.Chunks);
+        Assert.Equal(original.Locations, decoded.Locations);
+    }
+
+    [Fact]
+    public void A_section_this_reader_does_not_know_is_read_past_and_hashed_only_if_it_is_an_identity_section()
+    {
+        var original = SampleManifest.Build();
+        var bytes = ManifestCodec.Encode(original);
+        byte[] extra = [.. Enumerable.Range(0, 1000).Select(i => (byte)(i * 7))];
+        (uint, uint, byte[], int) Extra(uint id) => (id, 1u, Cairn.Format.ZstdFrames.Compress(extra, 3), extra.Length);
+        var known = Sections(bytes).Select(s => (s.Id, 1u, s.Body, s.Raw.Length)).ToList();
+
+        var advisory = ManifestCodec.Decode(Rebuild(bytes, [.. known, Extra(40)]), "m");
+        var identity = ManifestCodec.Decode(Rebuild(bytes, [.. known, Extra(9)]), "m");
+
+        Assert.Equal(original.TreeHash, advisory.TreeHash);
+        Assert.Equal(original.Entries, advisory.Entries);
+        Assert.NotEqual(original.TreeHash, identity.TreeHash);
+        Assert.Equal(original.Entries, identity.Entries);
+    }
+
+    /// <summary>The sections of an encoded manifest: id, compressed body and raw bytes (docs/format.md, "Manifest").</summary>
+    private static List<(uint Id, byte[] Body, byte[] Raw)> Sections(byte[] manifest)
+    {
+        var count = BinaryPrimitives.ReadInt32LittleEndian(manifest.AsSpan(12));
+        var sections = new List<(uint, byte[], byte[])>();
+        for (var i = 0; i < count; i++)
+        {
+            var entry = manifest.AsSpan(16 + (i * 32), 32);
+            var offset = (int)BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
+            var stored = (int)BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]);
+            var length = (int)BinaryPrimitives.ReadUInt64LittleEndian(entry[24..]);
+            var body = manifest.AsSpan(offset, stored).ToArray();
+            sections.Add((BinaryPrimitives.ReadUInt32LittleEndian(entry), body, Cairn.Format.ZstdFrames.Decompress(body, length, "m")));
+        }
+
+        return sections;
+    }
+
+    /// <summary>A manifest made of these sections (id, encoding, stored body, raw length), with its checksum.</summary>
+    private static byte[] Rebuild(byte[] original, IEnumerable<(uint Id, uint Encoding, byte[] Body, int Length)> sections)
+    {
+        var list = sections.ToList();
+        var output = new List<byte>(original[..12]);
+        Span<byte> word = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(word, (uint)list.Count);
+        output.AddRange(word[..4].ToArray());
+        long offset = 16 + (list.Count * 32);
+        foreach (var (id, encoding, body, length) in list)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(word, id);
+            BinaryPrimitives.WriteUInt32LittleEndian(word[4..], encoding);
+            output.AddRange(word.ToArray());
+            foreach (var value in new[] { (ulong)offset, (ulong)body.Length, (ulong)length })
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(word, value);
+                output.AddRange(word.ToArray());
+            }
+
+            offset += body.Length;
+        }
+
+        foreach (var (_, _, body, _) in list)
+        {
+            output.AddRange(body);
+        }
+
+        output.AddRange(SHA256.HashData(output.ToArray()));
+        return [.. output];
+    }
 }
