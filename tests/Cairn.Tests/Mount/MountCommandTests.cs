@@ -213,8 +213,41 @@ public sealed class MountCommandTests
 
         public async Task<int> ExitAsync()
         {
-            await Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            try
+            {
+                await Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (TimeoutException)
+            {
+                // Say where the server is stuck before the test kills it: each thread's name, state and kernel wait.
+                var threads = string.Join("\n", Directory.EnumerateDirectories($"/proc/{Process.Id}/task").Select(Describe));
+                Process.Kill();
+                Assert.Fail($"cairn mount did not exit within 30 s. Its threads:\n{threads}\nIts standard error:\n{await Process.StandardError.ReadToEndAsync()}");
+            }
+
             return Process.ExitCode;
+        }
+
+        private static string Describe(string task)
+        {
+            static string Read(string path)
+            {
+                try
+                {
+                    return File.ReadAllText(path).Trim();
+                }
+                catch (IOException e)
+                {
+                    return e.Message;
+                }
+                catch (UnauthorizedAccessException e)
+                {
+                    return e.Message;
+                }
+            }
+
+            var state = Read(Path.Combine(task, "stat")).Split(") ").ElementAtOrDefault(1)?.Split(' ')[0];
+            return $"{Path.GetFileName(task)} {Read(Path.Combine(task, "comm"))} {state} wchan={Read(Path.Combine(task, "wchan"))} {Read(Path.Combine(task, "stack")).Replace('\n', ' ')}";
         }
 
         public void Dispose()
