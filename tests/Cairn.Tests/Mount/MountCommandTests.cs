@@ -184,9 +184,16 @@ public sealed class MountCommandTests
 
     private static string[] Arguments(MountLab lab, params string[] command) => ["-r", lab.RepositoryPath, .. command, "--cache-dir", lab.CacheRoot];
 
+    /// <summary>
+    /// Starts <c>cairn</c> in the foreground, as from a terminal: with SIGINT's default action restored (by
+    /// <c>env</c>, which then execs it, keeping the PID). A test run launched in the background by a non-interactive
+    /// shell inherits SIGINT ignored, and a process that starts with SIGINT ignored keeps ignoring it, as it should.
+    /// </summary>
     private static Process Start(MountLab lab, params string[] command)
     {
-        var info = new ProcessStartInfo(s_cairn) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo("env") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add("--default-signal=INT");
+        info.ArgumentList.Add(s_cairn);
         foreach (var argument in Arguments(lab, command))
         {
             info.ArgumentList.Add(argument);
