@@ -14,21 +14,19 @@ internal static class ZstdFrames
     }
 
     /// <summary>
-    /// Decompresses a frame that declares its size into <paramref name="destination"/>, refusing a frame larger than
-    /// it (hostile input); returns the frame's size, which may be smaller.
+    /// Decompresses a frame into <paramref name="destination"/>, which it must fill exactly: the caller has checked the
+    /// size the frame declares (<see cref="ContentLength"/>) and sized the destination by it. A frame whose data does
+    /// not match that size is refused (zstd stops at the end of the destination).
     /// </summary>
-    public static int DecompressInto(ReadOnlySpan<byte> frame, Span<byte> destination, string what)
+    public static void DecompressInto(ReadOnlySpan<byte> frame, Span<byte> destination, string what)
     {
-        var length = ContentLength(frame, destination.Length, what);
         var decoder = CodecPool.RentDecoder();
         try
         {
-            if (!decoder.TryDecompress(frame, destination, out var written, out var error) || written != length)
+            if (!decoder.TryDecompress(frame, destination, out var written, out var error) || written != destination.Length)
             {
                 throw new CorruptDataException($"{what}: invalid compressed data ({error ?? "size mismatch"})");
             }
-
-            return written;
         }
         finally
         {

@@ -180,31 +180,26 @@ public sealed class ManifestCodecTests
     private static byte[] Rebuild(byte[] original, IEnumerable<(uint Id, uint Encoding, byte[] Body, int Length)> sections)
     {
         var list = sections.ToList();
-        var output = new List<byte>(original[..12]);
-        Span<byte> word = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt32LittleEndian(word, (uint)list.Count);
-        output.AddRange(word[..4].ToArray());
+        var output = new Cairn.Format.BinaryBuilder();
+        output.Write(original.AsSpan(0, 12)); // magic and version
+        output.WriteUInt32((uint)list.Count);
         long offset = 16 + (list.Count * 32);
         foreach (var (id, encoding, body, length) in list)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(word, id);
-            BinaryPrimitives.WriteUInt32LittleEndian(word[4..], encoding);
-            output.AddRange(word.ToArray());
-            foreach (var value in new[] { (ulong)offset, (ulong)body.Length, (ulong)length })
-            {
-                BinaryPrimitives.WriteUInt64LittleEndian(word, value);
-                output.AddRange(word.ToArray());
-            }
-
+            output.WriteUInt32(id);
+            output.WriteUInt32(encoding);
+            output.WriteUInt64((ulong)offset);
+            output.WriteUInt64((ulong)body.Length);
+            output.WriteUInt64((ulong)length);
             offset += body.Length;
         }
 
         foreach (var (_, _, body, _) in list)
         {
-            output.AddRange(body);
+            output.Write(body);
         }
 
-        output.AddRange(SHA256.HashData(output.ToArray()));
-        return [.. output];
+        output.Write(SHA256.HashData(output.WrittenSpan));
+        return output.ToArray();
     }
 }
