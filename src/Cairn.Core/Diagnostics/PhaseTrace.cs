@@ -6,7 +6,9 @@ namespace Cairn.Diagnostics;
 /// Phase timings on standard error when <c>CAIRN_TRACE=1</c>: "where did the time go" for a slow run in the field,
 /// without a profiler. Each line also gives memory (the managed heap as of the last GC, what the GC has committed,
 /// the large I/O buffers mapped outside it, the process's resident set), and a sample line is written every second
-/// between marks, so a peak shows up too. Costs one branch per mark when off.
+/// between marks, so a peak shows up too, and what the JIT has compiled so far (methods the ReadyToRun image does not
+/// hold, such as async state machine boxes: what a short command's start-up spends beyond the runtime's own).
+/// Costs one branch per mark when off.
 /// </summary>
 public static class PhaseTrace
 {
@@ -36,7 +38,8 @@ public static class PhaseTrace
             Console.Error.WriteLine(
                 $"cairn-trace: {Stopwatch.GetElapsedTime(s_start).TotalMilliseconds,9:F1} ms  " +
                 $"heap {gc.HeapSizeBytes >> 20,4} committed {gc.TotalCommittedBytes >> 20,4} buffers {Buffers.PageAlignedBuffer.MappedBytes >> 20,4} rss {Environment.WorkingSet >> 20,4} MiB " +
-                $"gc {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} allocated {GC.GetTotalAllocatedBytes() >> 20,5} MiB  {phase}");
+                $"gc {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} allocated {GC.GetTotalAllocatedBytes() >> 20,5} MiB " +
+                $"jit {System.Runtime.JitInfo.GetCompiledMethodCount(),5} in {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds,6:F1} ms  {phase}");
         }
     }
 }
