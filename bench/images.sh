@@ -15,12 +15,15 @@
 # blocksize  Stored bytes of the diff snapshot, and its manifest's size, with 4, 8, 16 and 64 KiB image blocks.
 #
 # Every timed step starts with a cold page cache (sync; drop_caches); times are medians of RUNS runs, with min and
-# max. Environment: CORPUS (/var/tmp/cairn-corpus), WORK (/var/tmp/cairn-bench-images), RUNS (3), CHAIN_RUNS (500),
+# max. Each pair of images is read once, untimed, before its rounds (on a VM the host's cache is not dropped with the
+# guest's: see bench_warm_host), and each round starts with another tool. Environment: CORPUS (/var/tmp/cairn-corpus), WORK (/var/tmp/cairn-bench-images), RUNS (3), CHAIN_RUNS (500),
 # CAIRN (the ./cairn launcher of this checkout). Raw rows: $WORK/results.tsv; the step logs: $WORK/logs/.
 set -euo pipefail
 export LC_ALL=C
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 CORPUS=${CORPUS:-/var/tmp/cairn-corpus}
 WORK=${WORK:-/var/tmp/cairn-bench-images}
 RUNS=${RUNS:-3}
@@ -65,8 +68,12 @@ images_section() {
   local item a b tool run full repo out
   for item in rootfs mem; do
     if [[ $item == rootfs ]]; then a=rootfs.ext4 b=rootfs2.ext4; else a=mem.img b=mem2.img; fi
+    bench_warm_host "$CORPUS/$a" "$CORPUS/$b"
     for run in $(seq 1 "$RUNS"); do
-      for tool in cairn restic borg-zstd3 borg-lz4 cp; do
+      # Each round starts with another tool, so no tool always runs first (after the previous round's deletions).
+      local tools=(cairn restic borg-zstd3 borg-lz4 cp)
+      tools=("${tools[@]:$(((run - 1) % ${#tools[@]}))}" "${tools[@]:0:$(((run - 1) % ${#tools[@]}))}")
+      for tool in "${tools[@]}"; do
         repo=$WORK/repo out=$WORK/out
         rm -rf "$repo" "$out"
         mkdir -p "$out"
@@ -111,6 +118,7 @@ images_section() {
         if [[ -z $restored ]] || ! cmp -s "$restored" "$CORPUS/$b"; then die "$tool did not restore $b identically"; fi
         row images $item $tool restore.allocated_bytes "$run" "$(allocated "$restored")"
         rm -rf "$repo" "$out"
+        bench_settle # the discards of that deletion (up to 1.6 GB) must not fall on the next tool's first step
       done
     done
   done
