@@ -30,6 +30,12 @@ public sealed class CommitOrderTests
         }
 
         Assert.True(store.Failures > 0, $"a write under {failingPrefix} was attempted");
+        if (failingPrefix == ObjectKeys.IndexPrefix)
+        {
+            // The interleaving under test: the manifest was stored, the index object failed after it.
+            Assert.NotEmpty(await workspace.Repository.Store.ListAsync(ObjectKeys.ManifestsPrefix).ToListAsync());
+        }
+
         Assert.Empty(await workspace.Repository.ListSnapshotsAsync());
         Assert.Null(await workspace.Repository.TryReadTagAsync("main"));
 
