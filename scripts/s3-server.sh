@@ -190,11 +190,20 @@ our_pid() { # NAME -> prints the PID if that daemon is running, else fails
 running() { our_pid "$1" >/dev/null; }
 
 launch() { # NAME COMMAND...
-  local name=$1; shift
+  local name=$1 pid i; shift
   running "$name" && return 0
   # No stdin, output to a log, the lock fd (9) not inherited.
   setsid "$@" </dev/null >>"$LOG/$name.out" 2>&1 9>&- &
-  echo $! >"$(pidfile "$name")"
+  pid=$!
+  echo "$pid" >"$(pidfile "$name")"
+  # The forked shell execs setsid, which execs the daemon in place. Until then the process is not yet the daemon and
+  # `running` says no: a start that checked too soon took a daemon that was starting for one that had exited, started
+  # a second one (which failed on the first one's lock) and left the first running with no PID file. Wait until the
+  # process is the daemon or has exited (2 s at most).
+  for ((i = 0; i < 100; i++)); do
+    [[ -e /proc/$pid && "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$(binary_of "$name")" ]] || break
+    sleep 0.02
+  done
 }
 
 stop_daemon() { # NAME: TERM, wait up to 30 s (the OSD flushes), then KILL
