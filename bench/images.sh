@@ -16,8 +16,9 @@
 #
 # Every timed step starts with a cold page cache (sync; drop_caches); times are medians of RUNS runs, with min and
 # max. Each pair of images is read once, untimed, before its rounds (on a VM the host's cache is not dropped with the
-# guest's: see bench_warm_host), and each round starts with another tool. Environment: CORPUS (/var/tmp/cairn-corpus), WORK (/var/tmp/cairn-bench-images), RUNS (3), CHAIN_RUNS (500),
-# CAIRN (the ./cairn launcher of this checkout). Raw rows: $WORK/results.tsv; the step logs: $WORK/logs/.
+# guest's: see bench_warm_host), and each round starts with another tool. Environment: CORPUS (/var/tmp/cairn-corpus),
+# WORK (/var/tmp/cairn-bench-images), RUNS (3), CHAIN_RUNS (500), CAIRN (the ./cairn launcher of this checkout).
+# Raw rows: $WORK/results.tsv; the step logs: $WORK/logs/.
 set -euo pipefail
 export LC_ALL=C
 
@@ -35,7 +36,6 @@ export RESTIC_PASSWORD=bench BORG_PASSPHRASE='' BORG_UNKNOWN_UNENCRYPTED_REPO_AC
 
 log() { printf '[images %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 # row SECTION ITEM TOOL METRIC RUN VALUE: one raw result (with the 1-minute load average, to spot noisy neighbours).
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RESULTS"; }
@@ -46,7 +46,7 @@ timed() {
   local section=$1 item=$2 tool=$3 step=$4 run=$5 t0 t1 name
   shift 5
   name="$LOGS/$section.$item.$tool.$step.$run"
-  drop_caches
+  bench_drop_caches
   t0=${EPOCHREALTIME/./}
   /usr/bin/time -f '%M %U %S' -o "$name.time" "$@" </dev/null >"$name.out" 2>"$name.err" ||
     die "$section $item $tool $step (run $run) failed: $(tail -n 3 "$name.err")"
@@ -71,9 +71,9 @@ images_section() {
     bench_warm_host "$CORPUS/$a" "$CORPUS/$b"
     for run in $(seq 1 "$RUNS"); do
       # Each round starts with another tool, so no tool always runs first (after the previous round's deletions).
-      local tools=(cairn restic borg-zstd3 borg-lz4 cp)
-      tools=("${tools[@]:$(((run - 1) % ${#tools[@]}))}" "${tools[@]:0:$(((run - 1) % ${#tools[@]}))}")
-      for tool in "${tools[@]}"; do
+      local tools=(cairn restic borg-zstd3 borg-lz4 cp) first
+      first=$(((run - 1) % ${#tools[@]}))
+      for tool in "${tools[@]:first}" "${tools[@]:0:first}"; do
         repo=$WORK/repo out=$WORK/out
         rm -rf "$repo" "$out"
         mkdir -p "$out"

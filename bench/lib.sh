@@ -86,11 +86,10 @@ bench_settle() {
 }
 
 # bench_warm_host PATH...: reads each file (each file under a directory) once, past this machine's page cache
-# (O_DIRECT), and untimed. On a VM the
-# host caches the virtual disk too, and dropping the guest's page cache leaves that cache alone: the first tool to read
-# a file the host has evicted waits for the host's disk (measured: 72 MB/s for an image untouched for a day, then
-# 520 MB/s on the next read, the guest's cache dropped both times). Without this, that wait falls on whichever tool a
-# round runs first.
+# (O_DIRECT), and untimed. On a VM the host caches the virtual disk too, and dropping the guest's page cache leaves
+# that cache alone: the first tool to read a file the host has evicted waits for the host's disk (measured: 72 MB/s
+# for an image untouched for a day, then 520 MB/s on the next read, the guest's cache dropped both times). Without
+# this, that wait falls on whichever tool a round runs first.
 bench_warm_host() {
   local f
   find "$@" -type f -print0 | while IFS= read -r -d '' f; do

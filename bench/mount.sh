@@ -65,7 +65,6 @@ mkdir -p "$work" "$mnt"
 
 log() { printf '[mount-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 now_us() { echo "${EPOCHREALTIME/./}"; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 # ---------------------------------------------------------------- S3 (only for the *-s3 tools)
 s3_prefix=""
@@ -175,14 +174,14 @@ server_rss_kib="" # peak RSS of the server process after reading everything (FUS
 run_step() { # TOOL STEP -> sets step_seconds (runs in this shell: the server must stay its child)
   local tool=$1 step=$2 t0 t1
   if [[ $step == answers || $step == startwork ]]; then
-    drop_caches
+    bench_drop_caches
     t0=$(now_us)
     start_mount "$tool"
     wait_answers
     if [[ $step == startwork ]]; then (cd "$root" && node -e "require('typescript')"); fi
     t1=$(now_us)
   elif [[ $step == download ]]; then
-    drop_caches
+    bench_drop_caches
     t0=$(now_us)
     aws s3 cp "$s3_prefix/ws.sqsh" "$downloaded" --endpoint-url "$s3_endpoint" --quiet
     t1=$(now_us)
@@ -190,7 +189,7 @@ run_step() { # TOOL STEP -> sets step_seconds (runs in this shell: the server mu
   else
     start_mount "$tool"
     wait_answers
-    drop_caches
+    bench_drop_caches
     t0=$(now_us)
     case $step in
       find) find "$root" | wc -l >/dev/null ;;

@@ -243,11 +243,7 @@ public sealed class MountCommandTests
                 {
                     return File.ReadAllText(path).Trim();
                 }
-                catch (IOException e)
-                {
-                    return e.Message;
-                }
-                catch (UnauthorizedAccessException e)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     return e.Message;
                 }
