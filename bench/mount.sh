@@ -17,15 +17,16 @@
 #   startwork process start -> the workload done: mount, first answer and the workload as one span (the time a
 #             sandbox waits before its first command has run)
 # cairn rows: "cairn" (defaults: hydration on; traces wiped before every run, so nothing is learned),
-# "cairn-nohydrate" (--no-hydrate), and "cairn-learned": the workload step of a mount whose repository holds the
+# "cairn-nohydrate" (--no-hydrate), "cairn-nopush" (--no-push: every file read through FUSE, none put into the page
+# cache with its neighbour), and "cairn-learned": the workload step of a mount whose repository holds the
 # trace recorded by one earlier (untimed) run of the same workload (cache wiped again before the timed run).
 # S3 rows (the loopback server of scripts/s3-server.sh, started for the run and stopped after if it was not running):
 # "cairn-s3" mounts the same snapshot from an S3 repository with an empty cache; "download-s3" is the eager way it
 # replaces, for the startwork step only: `aws s3 cp` of the squashfs image to local disk, then squashfuse_ll on it and
 # the workload; its "download" step is the `aws s3 cp` alone (the full download the lazy mount must beat).
 #
-# Usage: sudo bench/mount.sh [--corpus DIR] [--work DIR] [--runs N] [--tools "cairn cairn-nohydrate cairn-learned
-#        squashfuse squashfuse_ll kernel restic cairn-s3 download-s3"] [--steps "answers find first file all workload
+# Usage: sudo bench/mount.sh [--corpus DIR] [--work DIR] [--runs N] [--tools "cairn cairn-nohydrate cairn-nopush
+#        cairn-learned squashfuse squashfuse_ll kernel restic cairn-s3 download-s3"] [--steps "answers find first file all workload
 #        startwork download"]
 # Output: a table on stdout; raw per-run figures in WORK/results.tsv.
 set -euo pipefail
@@ -124,6 +125,8 @@ start_mount() { # TOOL -> starts the server in the background (or mounts), sets 
       "$cairn" -r "$repo" mount ws "$mnt" --cache-dir "$cache" --log "$work/cairn.log" >/dev/null 2>&1 & server_pid=$! ;;
     cairn-nohydrate)
       "$cairn" -r "$repo" mount ws "$mnt" --cache-dir "$cache" --no-hydrate --log "$work/cairn.log" >/dev/null 2>&1 & server_pid=$! ;;
+    cairn-nopush)
+      "$cairn" -r "$repo" mount ws "$mnt" --cache-dir "$cache" --no-push --log "$work/cairn.log" >/dev/null 2>&1 & server_pid=$! ;;
     cairn-s3)
       "$cairn" -r "$s3_repo" mount ws "$mnt" --cache-dir "$cache" --log "$work/cairn.log" >/dev/null 2>&1 & server_pid=$! ;;
     download-s3) # the eager way: the whole image first, then a local mount of it

@@ -38,16 +38,17 @@ internal sealed class ContentReader
 
         var length = (int)Math.Min(size, fileSize - offset);
         _context.Trace?.Record(entry, offset, length);
+        if (offset == 0)
+        {
+            _context.Pusher?.MarkSent(entry);
+        }
+
         var buffer = ArrayPool<byte>.Shared.Rent(length);
         List<int>? missing = null;
+        bool complete;
         try
         {
-            if (TryFill(entry, offset, buffer.AsSpan(0, length), held: null, ref missing))
-            {
-                Answer(reply, buffer.AsSpan(0, length));
-                ArrayPool<byte>.Shared.Return(buffer);
-                return;
-            }
+            complete = TryFill(entry, offset, buffer.AsSpan(0, length), held: null, ref missing);
         }
 #pragma warning disable CA1031 // Any failure is this read's EIO, never the worker's crash.
         catch (Exception e)
@@ -58,7 +59,15 @@ internal sealed class ContentReader
             return;
         }
 
-        _ = CompleteAsync(entry, offset, buffer, length, missing!, reply);
+        if (!complete)
+        {
+            _ = CompleteAsync(entry, offset, buffer, length, missing!, reply);
+            return;
+        }
+
+        Answer(reply, buffer.AsSpan(0, length));
+        ArrayPool<byte>.Shared.Return(buffer);
+        PushSiblings(entry, offset, held: null);
     }
 
     private async Task CompleteAsync(int entry, long offset, byte[] buffer, int length, List<int> firstMissing, FuseReadReply reply)
@@ -101,6 +110,7 @@ internal sealed class ContentReader
                 if (TryFill(entry, offset, buffer.AsSpan(0, length), held, ref missing))
                 {
                     Answer(reply, buffer.AsSpan(0, length));
+                    PushSiblings(entry, offset, held);
                     return;
                 }
 
@@ -131,6 +141,30 @@ internal sealed class ContentReader
     {
         reply.Data(data);
         _context.Statistics.CountRead(data.Length);
+    }
+
+    /// <summary>
+    /// After a read of a file's start is answered: the other files of its directory in the same frame go into the
+    /// kernel's page cache (<see cref="FramePusher"/>), from the frame in hand if there is one.
+    /// </summary>
+    private void PushSiblings(int entry, long offset, Dictionary<int, DecodedFrame>? held)
+    {
+        var refs = _context.Manifest.ChunkRefsOf(entry);
+        if (offset != 0 || _context.Pusher is not { } pusher || refs.IsEmpty)
+        {
+            return;
+        }
+
+        var frame = (int)_context.Manifest.Locations[refs[0].Chunk].Frame;
+        if (held is not null && held.TryGetValue(frame, out var decoded))
+        {
+            pusher.Enqueue(entry, frame, decoded);
+            return;
+        }
+
+        decoded = _fetcher.Memory.TryAcquire(frame);
+        pusher.Enqueue(entry, frame, decoded);
+        decoded?.Release();
     }
 
     private void Fail(FuseReadReply reply, int entry, long offset, Exception error)

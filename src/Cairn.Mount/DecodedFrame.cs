@@ -3,22 +3,27 @@ using System.Buffers;
 namespace Cairn.Mount;
 
 /// <summary>
-/// A decompressed frame in a pooled buffer, reference-counted: every holder (a read in progress, the memory cache,
-/// the fetch that produced it) owns one reference, and the buffer goes back to the pool when the last is released.
+/// A decompressed frame (or a piece of one: <see cref="Start"/>) in a pooled buffer, reference-counted: every holder
+/// (a read in progress, the memory cache, the fetch that produced it, the pusher) owns one reference, and the buffer
+/// goes back to the pool when the last is released.
 /// </summary>
 internal sealed class DecodedFrame
 {
     private readonly byte[] _buffer;
     private int _references = 1;
 
-    public DecodedFrame(int frame, int length)
+    public DecodedFrame(int frame, int length, int start = 0)
     {
         Frame = frame;
+        Start = start;
         Length = length;
         _buffer = ArrayPool<byte>.Shared.Rent(length);
     }
 
     public int Frame { get; }
+
+    /// <summary>Where <see cref="Data"/> begins in the frame's bytes: 0, except for a piece of a frame (see FramePusher).</summary>
+    public int Start { get; }
 
     public int Length { get; }
 

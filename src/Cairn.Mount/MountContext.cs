@@ -34,6 +34,9 @@ internal sealed class MountContext
 
     public MountStatistics Statistics { get; } = new();
 
+    /// <summary>Puts the files of a frame a read fetched into the kernel's page cache, unless that is off.</summary>
+    public FramePusher? Pusher { get; set; }
+
     /// <summary>Records the first reads, unless tracing is off.</summary>
     public TraceRecorder? Trace { get; init; }
 

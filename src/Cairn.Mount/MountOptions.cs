@@ -14,6 +14,12 @@ public sealed record MountOptions
     /// <summary>Fetch the rest of the snapshot into the cache in the background, after the prefetch, behind demand reads.</summary>
     public bool Hydrate { get; init; } = true;
 
+    /// <summary>
+    /// After a read of a file's start, put the other files of its directory that lie in the same frame into the
+    /// kernel's page cache (FUSE_NOTIFY_STORE), so reading them needs no request (docs/mount.md, "Files pushed with their neighbour").
+    /// </summary>
+    public bool PushSiblings { get; init; } = true;
+
     /// <summary>Record which chunks the workload reads first (<c>traces/&lt;tree-hash&gt;</c>) and prefetch by the trace of the tree or of its nearest ancestor.</summary>
     public bool Trace { get; init; } = true;
 

@@ -12,6 +12,8 @@ public sealed class MountStatistics
     private long _fetchedBytes;
     private long _readErrors;
     private long _cacheRepairs;
+    private long _filesPushed;
+    private long _bytesPushed;
 
     /// <summary>Read requests answered (data or error).</summary>
     public long Reads => Volatile.Read(ref _reads);
@@ -40,6 +42,12 @@ public sealed class MountStatistics
     /// <summary>Cached frames found damaged on disk, dropped and fetched again.</summary>
     public long CacheRepairs => Volatile.Read(ref _cacheRepairs);
 
+    /// <summary>Files put into the kernel's page cache with the frame a read fetched (no read request needed for them).</summary>
+    public long FilesPushed => Volatile.Read(ref _filesPushed);
+
+    /// <summary>File bytes put into the kernel's page cache that way.</summary>
+    public long BytesPushed => Volatile.Read(ref _bytesPushed);
+
     internal void CountRead(int bytes)
     {
         Interlocked.Increment(ref _reads);
@@ -63,4 +71,10 @@ public sealed class MountStatistics
     }
 
     internal void CountCacheRepair() => Interlocked.Increment(ref _cacheRepairs);
+
+    internal void CountPush(int bytes)
+    {
+        Interlocked.Increment(ref _filesPushed);
+        Interlocked.Add(ref _bytesPushed, bytes);
+    }
 }

@@ -76,6 +76,7 @@ public sealed class SnapshotMount : IMountSession
         };
         var fetcher = new FrameFetcher(context);
         var handles = new CachedFrameHandles(context);
+        context.Pusher = options.PushSiblings ? new FramePusher(context, handles) : null;
         var fileSystem = new SnapshotFileSystem(context, new ContentReader(context, fetcher, handles));
 
         if (OverlayLayer.CleanupStale(mountPoint) || FuseMount.CleanupStale(mountPoint))
@@ -86,6 +87,8 @@ public sealed class SnapshotMount : IMountSession
         var fuseOptions = options.Fuse with
         {
             FsName = "cairn:" + snapshot.Id.ToShortString(),
+            // Pushes reach only the inodes the kernel holds: listings with attributes give it every listed file.
+            AlwaysReadDirPlus = options.PushSiblings,
             OnException = options.Fuse.OnException ?? ((operation, e) => context.Log($"{operation} failed: {e}")),
         };
         FuseMount fuse;
@@ -100,6 +103,7 @@ public sealed class SnapshotMount : IMountSession
         }
 
         PhaseTrace.Mark("mount: kernel mount made");
+        context.Pusher?.Start(fuse);
         if (options.ReadAheadKiB > 0)
         {
             fuse.TrySetReadAhead(Math.Min(options.ReadAheadKiB, options.Fuse.MaxReadKiB));
@@ -133,6 +137,7 @@ public sealed class SnapshotMount : IMountSession
 
         try
         {
+            _context.Pusher?.Dispose();
             Unmount();
         }
         finally

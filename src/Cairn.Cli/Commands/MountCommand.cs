@@ -28,6 +28,7 @@ internal static class MountCommand
         var cacheSize = new Option<string>("--cache-size") { Description = "Most disk space the repository's frame cache may use, e.g. 2G, 500M, 0 for none.", DefaultValueFactory = _ => "2G" };
         var noHydrate = new Option<bool>("--no-hydrate") { Description = "Do not fetch the rest of the snapshot in the background; fetch only what is read (and what the trace predicts)." };
         var noTrace = new Option<bool>("--no-trace") { Description = "Neither record which data the workload reads first nor prefetch by a recorded trace." };
+        var noPush = new Option<bool>("--no-push") { Description = "Do not put a directory's other small files into the kernel's page cache when one of them is read (each is then read through FUSE)." };
         var allowOther = new Option<bool>("--allow-other") { Description = "Let other users access the mount (non-root needs user_allow_other in /etc/fuse.conf)." };
         var log = new Option<string?>("--log") { Description = "Append log lines (errors, prefetch and hydration progress) to this file instead of standard error." };
         var writable = new Option<bool>("--writable", "-w") { Description = "Put an overlay on top that takes every change (the snapshot itself never changes); 'cairn snapshot --from-mount' saves them." };
@@ -36,7 +37,7 @@ internal static class MountCommand
         overlay.AcceptOnlyFromAmong("kernel", "fuse");
         var command = new Command("mount", "Mount a snapshot, read-only or (--writable) with an overlay for changes; its data is fetched (and verified) as it is read, then hydrated in the background.")
         {
-            snapshot, mountPoint, daemon, cacheDir, cacheSize, noHydrate, noTrace, allowOther, log, writable, upper, overlay,
+            snapshot, mountPoint, daemon, cacheDir, cacheSize, noHydrate, noTrace, noPush, allowOther, log, writable, upper, overlay,
         };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
@@ -62,6 +63,7 @@ internal static class MountCommand
                 CacheSize = Formatting.ParseBytes(parse.GetValue(cacheSize)!, "--cache-size"),
                 Hydrate = !parse.GetValue(noHydrate),
                 Trace = !parse.GetValue(noTrace),
+                PushSiblings = !parse.GetValue(noPush),
                 Fuse = new FuseMountOptions { AllowOther = parse.GetValue(allowOther) },
                 Log = MountLog.Create(parse.GetValue(log), detached: MountDaemon.IsDetachedChild),
             };
@@ -141,7 +143,7 @@ internal static class MountCommand
 
         await mount.DisposeAsync().ConfigureAwait(false);
         var s = mount.Statistics;
-        options.Log!($"unmounted {mountPoint}: {s.Reads:N0} reads, {Formatting.Bytes(s.BytesServed)} served, {s.DemandFetches:N0} frames fetched on demand, {s.BackgroundFrames:N0} in the background ({Formatting.Bytes(s.FetchedBytes)}), {s.ReadErrors:N0} read errors");
+        options.Log!($"unmounted {mountPoint}: {s.Reads:N0} reads, {Formatting.Bytes(s.BytesServed)} served, {s.FilesPushed:N0} files ({Formatting.Bytes(s.BytesPushed)}) pushed to the page cache, {s.DemandFetches:N0} frames fetched on demand, {s.BackgroundFrames:N0} in the background ({Formatting.Bytes(s.FetchedBytes)}), {s.ReadErrors:N0} read errors");
         return 0;
     }
 }

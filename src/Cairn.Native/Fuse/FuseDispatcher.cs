@@ -124,12 +124,14 @@ internal sealed unsafe class FuseDispatcher(IFuseFileSystem fileSystem, FuseMoun
             connection->CongestionThreshold = Math.Max(connection->CongestionThreshold, 48);
 
             // Replies come from memory (no splice), data is immutable (no auto invalidation, no writeback).
-            // readdirplus (+auto) and async reads are libfuse defaults; symlink targets are immutable, so cache them.
+            // readdirplus (+auto) and async reads are libfuse defaults, auto off when every listing must carry
+            // attributes (AlwaysReadDirPlus); symlink targets are immutable, so cache them.
             const uint off = FuseNative.CapSpliceRead | FuseNative.CapSpliceWrite | FuseNative.CapSpliceMove
                 | FuseNative.CapAutoInvalData | FuseNative.CapWritebackCache | FuseNative.CapExportSupport;
-            const uint on = FuseNative.CapAsyncRead | FuseNative.CapReaddirplus | FuseNative.CapReaddirplusAuto
+            const uint on = FuseNative.CapAsyncRead | FuseNative.CapReaddirplus
                 | FuseNative.CapParallelDirops | FuseNative.CapCacheSymlinks;
-            connection->Want = ((connection->Want & ~off) | on) & connection->Capable;
+            var auto = dispatcher.Options.AlwaysReadDirPlus ? 0 : FuseNative.CapReaddirplusAuto;
+            connection->Want = ((connection->Want & ~(off | FuseNative.CapReaddirplusAuto)) | on | auto) & connection->Capable;
 
             dispatcher.Initialized.TrySetResult();
         }

@@ -154,6 +154,26 @@ public sealed class FuseMount : IDisposable
         }
     }
 
+    /// <summary>
+    /// Puts <paramref name="data"/> into the kernel's page cache of <paramref name="inode"/> at <paramref name="offset"/>
+    /// (FUSE_NOTIFY_STORE), so reads of it are answered by the kernel without a request. Only for data that never
+    /// changes, and never past the end of the file (the kernel would take the end as the file's new size). Returns 0,
+    /// or a positive errno: <see cref="Errno.ENOENT"/> when the kernel holds no inode of that number (nothing was
+    /// looked up or listed with it yet, or it was forgotten), <see cref="Errno.ENOTCONN"/> once the session is gone.
+    /// </summary>
+    public unsafe int NotifyStore(ulong inode, long offset, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* pointer = data)
+        {
+            var buffers = new FuseBufVec { Count = 1, Size = (nuint)data.Length, Memory = pointer, Fd = -1 };
+            lock (_sessionLock)
+            {
+                // Under the lock: teardown takes the session away (and destroys it) only between two stores.
+                return _session == 0 ? Errno.ENOTCONN : -FuseNative.fuse_lowlevel_notify_store(_session, inode, offset, &buffers, 0);
+            }
+        }
+    }
+
     /// <summary>Completes when the session loop has ended and the session is torn down, whoever unmounted it; faults if the loop failed.</summary>
     public async Task WaitAsync(CancellationToken cancellationToken = default)
     {

@@ -24,6 +24,13 @@ public sealed record FuseMountOptions
     /// <summary>Let the kernel check permissions from the mode/uid/gid (default_permissions).</summary>
     public bool DefaultPermissions { get; init; } = true;
 
+    /// <summary>
+    /// Every listing carries the entries' attributes (readdirplus), instead of the kernel choosing per listing
+    /// (readdirplus_auto: plain readdir unless the caller stats what it lists). Then every listed file is an inode the
+    /// kernel holds, which <see cref="FuseMount.NotifyStore"/> needs.
+    /// </summary>
+    public bool AlwaysReadDirPlus { get; init; }
+
     /// <summary>libfuse debug output (-d): every request is logged through <see cref="FuseMount.LibraryLog"/>.</summary>
     public bool Debug { get; init; }
 

@@ -91,6 +91,9 @@ internal static unsafe partial class FuseNative
     [LibraryImport(Library), SuppressGCTransition]
     internal static partial nuint fuse_add_direntry_plus(nint request, byte* buffer, nuint bufferSize, byte* name, FuseEntryParam* entry, long nextOffset);
 
+    [LibraryImport(Library)]
+    internal static partial int fuse_lowlevel_notify_store(nint session, ulong inode, long offset, FuseBufVec* buffers, int copyFlags);
+
     // FUSE_CAP_* (fuse_common.h, 3.14).
     internal const uint CapAsyncRead = 1 << 0;
     internal const uint CapExportSupport = 1 << 4;
@@ -203,6 +206,20 @@ internal struct FuseForgetData
 {
     [FieldOffset(0)] public ulong Ino;
     [FieldOffset(8)] public ulong NLookup;
+}
+
+/// <summary>struct fuse_bufvec holding one memory buffer (struct fuse_buf: size, flags, mem, fd, pos).</summary>
+[StructLayout(LayoutKind.Explicit, Size = 64)]
+internal unsafe struct FuseBufVec
+{
+    [FieldOffset(0)] public nuint Count;
+    [FieldOffset(8)] public nuint Index;
+    [FieldOffset(16)] public nuint Offset;
+    [FieldOffset(24)] public nuint Size;
+    [FieldOffset(32)] public int Flags;
+    [FieldOffset(40)] public void* Memory;
+    [FieldOffset(48)] public int Fd;
+    [FieldOffset(56)] public long Position;
 }
 
 /// <summary>struct iovec.</summary>

@@ -136,6 +136,32 @@ public sealed class FuseMountTests
     }
 
     [FuseFact]
+    public async Task Data_stored_into_a_listed_inode_is_read_without_a_request_and_an_unknown_inode_is_refused()
+    {
+        byte[] data = CreateData(10_000, seed: 9);
+        int reads = 0;
+        var fs = CreateSampleTree();
+        ulong inode = fs.AddFile(InMemoryFileSystem.RootInode, "pushed.bin", data, (offset, size, reply) =>
+        {
+            Interlocked.Increment(ref reads);
+            reply.Data(InMemoryFileSystem.Slice(data, offset, size));
+        });
+        using TestMount mount = TestMount.Start(fs, new FuseMountOptions { AlwaysReadDirPlus = true });
+
+        Assert.Equal(Errno.ENOENT, mount.Mount.NotifyStore(inode, 0, data)); // not looked up or listed yet
+
+        // Every listing call carries attributes, so the kernel holds every listed inode.
+        Assert.Contains("pushed.bin", Directory.EnumerateFiles(mount.MountPoint).Select(Path.GetFileName));
+        Assert.Equal(1000, Directory.EnumerateFiles(mount.PathOf("many")).Count());
+        Assert.Equal(0, mount.FileSystem.PlainListings);
+
+        Assert.Equal(0, mount.Mount.NotifyStore(inode, 0, data));
+        Assert.Equal(data, await File.ReadAllBytesAsync(mount.PathOf("pushed.bin")));
+        Assert.Equal(0, reads);
+        Assert.Empty(mount.Exceptions);
+    }
+
+    [FuseFact]
     public async Task A_read_answered_later_from_another_thread_reaches_the_reader()
     {
         byte[] data = CreateData(64 * 1024, seed: 7);

@@ -218,6 +218,52 @@ public sealed class SnapshotMountTests
         Assert.True(second.Statistics.DemandFetches > 0);
     }
 
+    [FuseFact]
+    public async Task Reading_one_file_puts_its_neighbours_in_the_frame_into_the_page_cache_from_a_fetch_or_the_disk_cache()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var manifest = await lab.Repository.ReadManifestAsync(snapshot);
+        int FrameOf(string name) => (int)manifest.Locations[manifest.ChunkRefsOf(manifest.Resolve(System.Text.Encoding.UTF8.GetBytes("many/" + name)))[0].Chunk].Frame;
+        var options = new MountOptions { Hydrate = false, Trace = false };
+
+        // Fetched on demand, then (remounted, nothing fetched) from the disk cache; and with pushing off, for contrast.
+        foreach (var (push, source) in new[] { (true, "fetch"), (true, "disk cache"), (false, "disk cache") })
+        {
+            var mount = await lab.MountAsync(snapshot, options with { PushSiblings = push });
+            var many = Path.Combine(mount.MountPoint, "many");
+            var names = Directory.GetFiles(many).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray(); // listed: the kernel holds every inode
+            var first = names[0];
+            var neighbours = names.Skip(1).Where(n => FrameOf(n) == FrameOf(first)).ToArray();
+            Assert.True(neighbours.Length > 50, $"{neighbours.Length} files share the first one's frame");
+
+            Assert.Equal("file 0\n", await File.ReadAllTextAsync(Path.Combine(many, first)));
+
+            // The server counts a read once it has answered it, and pushes after that.
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((mount.Statistics.Reads < 1 || (push && mount.Statistics.FilesPushed < neighbours.Length)) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.Equal(1, mount.Statistics.Reads);
+            Assert.Equal(push ? neighbours.Length : 0, mount.Statistics.FilesPushed);
+
+            foreach (var name in neighbours)
+            {
+                Assert.Equal(await File.ReadAllTextAsync(Path.Combine(lab.Source, "many", name)), await File.ReadAllTextAsync(Path.Combine(many, name)));
+            }
+
+            // Pushed files are read from the page cache alone; without pushing, each is a read request.
+            Assert.Equal(push ? 1 : 1 + neighbours.Length, mount.Statistics.Reads);
+            Assert.Equal(source == "fetch" ? 1 : 0, mount.Statistics.DemandFetches);
+            Assert.Equal(0, mount.Statistics.ReadErrors);
+            await mount.DisposeAsync();
+        }
+
+        Assert.Empty(lab.Log);
+    }
+
     internal static List<int> FramesOf(Manifest manifest, string path)
     {
         var entry = manifest.Resolve(System.Text.Encoding.UTF8.GetBytes(path));
