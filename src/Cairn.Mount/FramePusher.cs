@@ -38,6 +38,7 @@ internal sealed class FramePusher : IDisposable
     private readonly object _lock = new();
     private FrameFiles? _files;
     private FuseMount? _mount; // guarded by _lock; null before Start and after Dispose
+    private bool _busy; // guarded by _lock: an item is being pushed
 
     public FramePusher(MountContext context, CachedFrameHandles handles)
     {
@@ -82,11 +83,15 @@ internal sealed class FramePusher : IDisposable
             }
 
             _queue.Enqueue((entry, frame, decoded));
-            Monitor.Pulse(_lock);
+            Monitor.PulseAll(_lock);
         }
     }
 
-    /// <summary>Stops pushing and drops what is queued.</summary>
+    /// <summary>
+    /// Stops pushing, drops what is queued, and waits for the push in progress to end. Call it while the FUSE workers
+    /// still serve: a store in progress may wait for a page until a worker answers the read that locked it, and
+    /// would wait forever once they are gone (holding up the session's teardown).
+    /// </summary>
     public void Dispose()
     {
         lock (_lock)
@@ -97,7 +102,11 @@ internal sealed class FramePusher : IDisposable
                 item.Decoded?.Release();
             }
 
-            Monitor.Pulse(_lock);
+            Monitor.PulseAll(_lock);
+            while (_busy)
+            {
+                Monitor.Wait(_lock);
+            }
         }
     }
 
@@ -111,7 +120,7 @@ internal sealed class FramePusher : IDisposable
             {
                 while (_mount is not null && _queue.Count == 0)
                 {
-                    Monitor.Wait(_lock);
+                    Monitor.Wait(_lock); // woken by Enqueue and Dispose
                 }
 
                 mount = _mount;
@@ -119,6 +128,8 @@ internal sealed class FramePusher : IDisposable
                 {
                     return;
                 }
+
+                _busy = true;
             }
 
             var decoded = item.Decoded;
@@ -139,6 +150,11 @@ internal sealed class FramePusher : IDisposable
             finally
             {
                 decoded?.Release();
+                lock (_lock)
+                {
+                    _busy = false;
+                    Monitor.PulseAll(_lock);
+                }
             }
         }
     }

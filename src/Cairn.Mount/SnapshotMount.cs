@@ -124,6 +124,9 @@ public sealed class SnapshotMount : IMountSession
     public FuseUnmountResult Unmount()
     {
         _stopping.Cancel();
+
+        // First, while the workers still answer the reads a store may be waiting for (see FramePusher).
+        _context.Pusher?.Dispose();
         return _fuse.Unmount();
     }
 
@@ -137,7 +140,6 @@ public sealed class SnapshotMount : IMountSession
 
         try
         {
-            _context.Pusher?.Dispose();
             Unmount();
         }
         finally
