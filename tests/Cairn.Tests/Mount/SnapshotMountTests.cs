@@ -264,6 +264,39 @@ public sealed class SnapshotMountTests
         Assert.Empty(lab.Log);
     }
 
+    [FuseFact]
+    public async Task Files_with_holes_or_across_frames_are_never_pushed_only_read()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        using (var holey = new FileStream(Path.Combine(lab.Source, "holey.bin"), FileMode.CreateNew))
+        {
+            holey.SetLength(64 << 10); // small enough to share a frame with its neighbours, data only near the end
+            holey.Position = 60_000;
+            holey.Write("after the hole"u8);
+        }
+
+        var snapshot = await lab.SnapshotAsync();
+        var manifest = await lab.Repository.ReadManifestAsync(snapshot);
+        Assert.True(FramesOf(manifest, "big.bin").Count > 1);
+        Assert.NotEqual(0, manifest.ChunkRefsOf(manifest.Resolve("holey.bin"u8))[0].Offset);
+        var mount = await lab.MountAsync(snapshot);
+        _ = Directory.GetFileSystemEntries(mount.MountPoint); // listed: the kernel holds every inode of the root
+
+        // Reading every other file of the root directory pushes what can be pushed, from every frame they are in.
+        foreach (var name in new[] { "small.txt", "other.bin", "hard1", "script.sh", "secret" })
+        {
+            await File.ReadAllBytesAsync(Path.Combine(mount.MountPoint, name));
+        }
+
+        await Task.Delay(500); // pushes run behind the reads
+        foreach (var name in new[] { "big.bin", "sparse.bin", "holey.bin" })
+        {
+            var reads = mount.Statistics.Reads;
+            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(lab.Source, name)), await File.ReadAllBytesAsync(Path.Combine(mount.MountPoint, name)));
+            Assert.True(mount.Statistics.Reads > reads, $"{name} was in the page cache before it was read");
+        }
+    }
+
     internal static List<int> FramesOf(Manifest manifest, string path)
     {
         var entry = manifest.Resolve(System.Text.Encoding.UTF8.GetBytes(path));
