@@ -139,8 +139,9 @@ internal sealed class ContentReader
 
     private void Answer(FuseReadReply reply, ReadOnlySpan<byte> data)
     {
-        reply.Data(data);
+        // Counted first: once the reader has its bytes, the counters include them.
         _context.Statistics.CountRead(data.Length);
+        reply.Data(data);
     }
 
     /// <summary>

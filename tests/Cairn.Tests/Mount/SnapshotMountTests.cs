@@ -239,7 +239,7 @@ public sealed class SnapshotMountTests
 
             Assert.Equal("file 0\n", await File.ReadAllTextAsync(Path.Combine(many, first)));
 
-            // The server counts a read once it has answered it, and pushes after that.
+            // The server pushes after it has answered the read.
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while ((mount.Statistics.Reads < 1 || (push && mount.Statistics.FilesPushed < neighbours.Length)) && DateTime.UtcNow < deadline)
             {
