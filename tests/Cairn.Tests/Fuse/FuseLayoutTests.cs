@@ -18,6 +18,7 @@ public sealed unsafe class FuseLayoutTests
         Assert.Equal(24, sizeof(FuseArgs));
         Assert.Equal(16, sizeof(FuseForgetData));
         Assert.Equal(16, sizeof(IoVec));
+        Assert.Equal(64, sizeof(FuseBufVec));
     }
 
     [Fact]
@@ -34,6 +35,10 @@ public sealed unsafe class FuseLayoutTests
         Assert.Equal(304, Offset<FuseLowLevelOps>(nameof(FuseLowLevelOps.ForgetMulti)));
         Assert.Equal(328, Offset<FuseLowLevelOps>(nameof(FuseLowLevelOps.ReadDirPlus)));
         Assert.Equal(80, Offset<NativeStatVfs>(nameof(NativeStatVfs.NameMax)));
+        Assert.Equal(24, Offset<FuseBufVec>(nameof(FuseBufVec.Size))); // buf[0].size
+        Assert.Equal(40, Offset<FuseBufVec>(nameof(FuseBufVec.Memory))); // buf[0].mem
+        Assert.Equal(48, Offset<FuseBufVec>(nameof(FuseBufVec.Fd))); // buf[0].fd
+        Assert.Equal(56, Offset<FuseBufVec>(nameof(FuseBufVec.Position))); // buf[0].pos
 
         // Bit-field positions in the word at offset 4 (gcc: first declared = least significant bit).
         Assert.Equal(0x02u, FuseFileInfo.DirectIo);
