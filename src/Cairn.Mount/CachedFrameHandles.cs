@@ -93,6 +93,24 @@ internal sealed class CachedFrameHandles : IDisposable
 
     public static void Release(SafeFileHandle handle) => handle.DangerousRelease();
 
+    /// <summary>Fills <paramref name="destination"/> from a cached frame at <paramref name="offset"/>; false if the file is shorter.</summary>
+    public static bool ReadExactly(SafeFileHandle handle, Span<byte> destination, long offset)
+    {
+        var total = 0;
+        while (total < destination.Length)
+        {
+            var n = RandomAccess.Read(handle, destination[total..], offset + total);
+            if (n == 0)
+            {
+                return false;
+            }
+
+            total += n;
+        }
+
+        return true;
+    }
+
     /// <summary>Forgets the handle of a frame whose cached file turned out damaged (and was removed).</summary>
     public void Drop(int frame)
     {

@@ -150,8 +150,13 @@ internal sealed class ContentReader
     /// </summary>
     private void PushSiblings(int entry, long offset, Dictionary<int, DecodedFrame>? held)
     {
+        if (offset != 0 || _context.Pusher is not { } pusher)
+        {
+            return;
+        }
+
         var refs = _context.Manifest.ChunkRefsOf(entry);
-        if (offset != 0 || _context.Pusher is not { } pusher || refs.IsEmpty)
+        if (refs.IsEmpty)
         {
             return;
         }
@@ -279,14 +284,14 @@ internal sealed class ContentReader
     {
         if (_context.IsVerified(chunk))
         {
-            return ReadExactly(handle, destination, offsetInFrame + offsetInChunk);
+            return CachedFrameHandles.ReadExactly(handle, destination, offsetInFrame + offsetInChunk);
         }
 
         var chunkBuffer = ArrayPool<byte>.Shared.Rent(length);
         try
         {
             var data = chunkBuffer.AsSpan(0, length);
-            if (!ReadExactly(handle, data, offsetInFrame))
+            if (!CachedFrameHandles.ReadExactly(handle, data, offsetInFrame))
             {
                 return false;
             }
@@ -307,22 +312,5 @@ internal sealed class ContentReader
         {
             ArrayPool<byte>.Shared.Return(chunkBuffer);
         }
-    }
-
-    private static bool ReadExactly(SafeFileHandle handle, Span<byte> destination, long offset)
-    {
-        var total = 0;
-        while (total < destination.Length)
-        {
-            var n = RandomAccess.Read(handle, destination[total..], offset + total);
-            if (n == 0)
-            {
-                return false;
-            }
-
-            total += n;
-        }
-
-        return true;
     }
 }

@@ -70,7 +70,7 @@ internal sealed class FramePusher : IDisposable
     /// </summary>
     public void Enqueue(int entry, int frame, DecodedFrame? decoded)
     {
-        if (!AnyUnsent(entry, frame))
+        if (UnsentRange(entry, frame).Length == 0)
         {
             return;
         }
@@ -165,6 +165,39 @@ internal sealed class FramePusher : IDisposable
     /// </summary>
     private DecodedFrame? LoadFromDisk(int entry, int frame)
     {
+        var (start, length) = UnsentRange(entry, frame);
+        if (length == 0 || _handles.Acquire(frame) is not { } handle)
+        {
+            return null;
+        }
+
+        var piece = new DecodedFrame(frame, length, start);
+        try
+        {
+            if (CachedFrameHandles.ReadExactly(handle, piece.Data, start))
+            {
+                return piece;
+            }
+        }
+        catch (IOException)
+        {
+            // The cached file cannot be read: its files are left to their reads, which deal with it.
+        }
+        finally
+        {
+            CachedFrameHandles.Release(handle);
+        }
+
+        piece.Release();
+        return null;
+    }
+
+    /// <summary>
+    /// Where the files of <paramref name="entry"/>'s directory in <paramref name="frame"/> that were neither read nor
+    /// pushed lie in the frame: from the first of them to the end of the last. Length 0 if there are none.
+    /// </summary>
+    private (int Start, int Length) UnsentRange(int entry, int frame)
+    {
         var m = _context.Manifest;
         int start = int.MaxValue, end = 0;
         foreach (var sibling in SiblingsIn(entry, frame))
@@ -177,51 +210,7 @@ internal sealed class FramePusher : IDisposable
             }
         }
 
-        if (start >= end || _handles.Acquire(frame) is not { } handle)
-        {
-            return null;
-        }
-
-        var piece = new DecodedFrame(frame, end - start, start);
-        try
-        {
-            var total = 0;
-            while (total < piece.Length)
-            {
-                var n = RandomAccess.Read(handle, piece.Data[total..], start + total);
-                if (n == 0)
-                {
-                    piece.Release();
-                    return null;
-                }
-
-                total += n;
-            }
-
-            return piece;
-        }
-        catch (IOException)
-        {
-            piece.Release();
-            return null;
-        }
-        finally
-        {
-            CachedFrameHandles.Release(handle);
-        }
-    }
-
-    private bool AnyUnsent(int entry, int frame)
-    {
-        foreach (var sibling in SiblingsIn(entry, frame))
-        {
-            if (!IsSent(sibling))
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return start < end ? (start, end - start) : (0, 0);
     }
 
     private void PushSiblings(FuseMount mount, int entry, DecodedFrame decoded)

@@ -34,7 +34,7 @@ internal sealed class MountContext
 
     public MountStatistics Statistics { get; } = new();
 
-    /// <summary>Puts the files of a frame a read fetched into the kernel's page cache, unless that is off.</summary>
+    /// <summary>Puts the files next to one a read was answered from into the kernel's page cache, unless that is off.</summary>
     public FramePusher? Pusher { get; set; }
 
     /// <summary>Records the first reads, unless tracing is off.</summary>

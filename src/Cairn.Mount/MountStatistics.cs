@@ -42,7 +42,7 @@ public sealed class MountStatistics
     /// <summary>Cached frames found damaged on disk, dropped and fetched again.</summary>
     public long CacheRepairs => Volatile.Read(ref _cacheRepairs);
 
-    /// <summary>Files put into the kernel's page cache with the frame a read fetched (no read request needed for them).</summary>
+    /// <summary>Files put into the kernel's page cache next to one a read was answered from (no read request needed for them).</summary>
     public long FilesPushed => Volatile.Read(ref _filesPushed);
 
     /// <summary>File bytes put into the kernel's page cache that way.</summary>
