@@ -82,6 +82,21 @@ internal sealed class CliContext
         }
     }
 
+    /// <summary>Opens the repository and finds the snapshot <paramref name="reference"/> names in it, the reads of both at once.</summary>
+    public async Task<(Repository.Repository Repository, Repository.SnapshotRecord Snapshot)> OpenSnapshotAsync(string reference, CancellationToken cancellationToken)
+    {
+        var store = OpenStore();
+        try
+        {
+            return await Cairn.Repository.Repository.OpenAsync(store, reference, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     /// <summary>Runs a command body with the shared error handling.</summary>
     public static Func<ParseResult, CancellationToken, Task<int>> Run(Func<CliContext, CancellationToken, Task<int>> body) =>
         async (parseResult, cancellationToken) =>

@@ -13,8 +13,9 @@ internal static class CatCommand
         var command = new Command("cat", "Write one file of a snapshot to standard output (verified as it is read).") { snapshot, path };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
-            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
-            var record = await repository.ResolveAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var opened = await context.OpenSnapshotAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            await using var repository = opened.Repository;
+            var record = opened.Snapshot;
             var manifest = await repository.ReadManifestAsync(record, ct).ConfigureAwait(false);
             var name = context.ParseResult.GetValue(path)!;
             var entry = manifest.Resolve(Encoding.UTF8.GetBytes(name));

@@ -12,8 +12,9 @@ internal static class ForkCommand
         var command = new Command("fork", "Start a new line from any snapshot: a tag naming it, so 'snapshot --tag NAME' (parent auto) continues from there.") { snapshot, tag, force };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
-            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
-            var record = await repository.ResolveAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var opened = await context.OpenSnapshotAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            await using var repository = opened.Repository;
+            var record = opened.Snapshot;
             var name = context.ParseResult.GetValue(tag)!;
             if (!await repository.TryCreateTagAsync(name, record.Id, ct).ConfigureAwait(false))
             {

@@ -11,8 +11,9 @@ internal static class InspectCommand
         var command = new Command("inspect", "Show what a snapshot is made of: per image (a tree: all files together), blocks new since the parent, inherited, zero or holes; frames, packs and stored bytes.") { snapshot };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
-            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
-            var record = await repository.ResolveAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var opened = await context.OpenSnapshotAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            await using var repository = opened.Repository;
+            var record = opened.Snapshot;
             var inspection = await SnapshotInspection.InspectAsync(repository, record, ct).ConfigureAwait(false);
             if (context.Json)
             {

@@ -10,8 +10,9 @@ internal static class LogCommand
         var command = new Command("log", "Show a snapshot's lineage: it, its parent, and so on up to the root.") { snapshot };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
-            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
-            var record = await repository.ResolveAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var opened = await context.OpenSnapshotAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            await using var repository = opened.Repository;
+            var record = opened.Snapshot;
             var (chain, missing) = await repository.ReadLineageAsync(record, ct).ConfigureAwait(false);
             var tags = (await repository.ListTagsAsync(ct).ConfigureAwait(false)).ToLookup(t => t.Tag.Snapshot, t => t.Name);
             var items = chain.Select((r, depth) => new LogItem(

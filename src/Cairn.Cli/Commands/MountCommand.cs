@@ -90,10 +90,10 @@ internal static class MountCommand
         }
 
         PhaseTrace.Mark("mount: command parsed");
-        await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
-        PhaseTrace.Mark("mount: repository opened");
-        var record = await repository.ResolveAsync(reference, ct).ConfigureAwait(false);
-        PhaseTrace.Mark("mount: snapshot resolved");
+        var opened = await context.OpenSnapshotAsync(reference, ct).ConfigureAwait(false);
+        await using var repository = opened.Repository;
+        var record = opened.Snapshot;
+        PhaseTrace.Mark("mount: repository opened and snapshot resolved");
         await using IMountSession mount = writable is null
             ? await SnapshotMount.StartAsync(repository, record, mountPoint, options, ct).ConfigureAwait(false)
             : await WritableMount.StartAsync(repository, record, mountPoint, writable, options, ct).ConfigureAwait(false);

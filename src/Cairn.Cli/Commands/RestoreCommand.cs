@@ -17,8 +17,9 @@ internal static class RestoreCommand
         var command = new Command("restore", "Restore a snapshot into a directory (an image snapshot: its image files, sparse).") { snapshot, target, replace, reflinkFrom };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
-            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
-            var record = await repository.ResolveAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var opened = await context.OpenSnapshotAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            await using var repository = opened.Repository;
+            var record = opened.Snapshot;
             using var progress = context.Quiet ? null : new TerminalProgress();
             var options = new RestoreOptions
             {

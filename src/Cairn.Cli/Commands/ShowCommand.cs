@@ -11,8 +11,9 @@ internal static class ShowCommand
         var command = new Command("show", "Show a snapshot: its record, statistics and the tree it holds.") { snapshot };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
-            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
-            var record = await repository.ResolveAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var opened = await context.OpenSnapshotAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            await using var repository = opened.Repository;
+            var record = opened.Snapshot;
             var m = await repository.ReadManifestAsync(record, ct).ConfigureAwait(false);
             if (context.Json)
             {

@@ -70,6 +70,37 @@ public sealed class Repository : IAsyncDisposable
     }
 
     /// <summary>
+    /// Opens an existing repository and finds the snapshot <paramref name="reference"/> names in it (as
+    /// <see cref="ResolveAsync"/>), reading the snapshot's tag and record alongside the config.
+    /// </summary>
+    /// <remarks>
+    /// Naming a snapshot reads tags and snapshot records, which need the store and not the config; made one after the
+    /// other, the three reads cost a remote store three round trips before the first byte of a manifest. The config
+    /// still decides: when it fails (no repository there, a newer format), that is the error reported, and the
+    /// resolution is cancelled and waited for, so nothing outlives the call.
+    /// </remarks>
+    public static async Task<(Repository Repository, SnapshotRecord Snapshot)> OpenAsync(IObjectStore store, string reference, CancellationToken cancellationToken = default)
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+
+        // Resolution reads no config: a provisional instance with the defaults serves it until the real one is read.
+        var resolution = new Repository(store, new RepositoryConfig()).ResolveAsync(reference, cancel.Token);
+        Repository repository;
+        try
+        {
+            repository = await OpenAsync(store, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await cancel.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAny(resolution).ConfigureAwait(false); // its outcome no longer matters, only that it ended
+            throw;
+        }
+
+        return (repository, await resolution.ConfigureAwait(false));
+    }
+
+    /// <summary>
     /// Loads the chunk index: every index object, plus the trailers of packs that no index covers yet (left by an
     /// interrupted snapshot), so a re-run reuses everything already uploaded.
     /// </summary>
