@@ -233,7 +233,7 @@ internal sealed class FramePusher : IDisposable
             var data = decoded.Data.Slice(start, size);
             if (!Verify(m, sibling, data, decoded.Frame))
             {
-                return; // logged; its own reads will answer EIO
+                return; // logged; its own reads find the damage too (and fetch the frame again, or answer EIO)
             }
 
             var result = mount.NotifyStore((ulong)sibling + 1, 0, data);
@@ -293,7 +293,8 @@ internal sealed class FramePusher : IDisposable
 
     /// <summary>
     /// For each frame, the regular files that lie wholly in it: every chunk in that frame, one after the other in
-    /// file order and in the frame, no holes. Hardlinks are their target. Built on first use (one pass over the entries).
+    /// file order and in the frame, no holes. Hardlink entries are left out: their target is pushed, under its own
+    /// directory and inode. Built on first use (one pass over the entries).
     /// </summary>
     private sealed class FrameFiles
     {

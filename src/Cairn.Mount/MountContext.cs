@@ -42,16 +42,30 @@ internal sealed class MountContext
 
     public string PackKey(int pack) => _packKeys[pack] ??= ObjectKeys.Pack(Manifest.Packs[pack]);
 
+    /// <summary>
+    /// Writes a line to the mount's log. Never throws: every thread of the server logs (FUSE workers, fetches, the
+    /// pusher, hydration), often from the handler of another failure, and a log that cannot be written (a full disk,
+    /// a removed directory) must cost the line, never the mount.
+    /// </summary>
     public void Log(string message)
     {
         var line = $"cairn mount {Snapshot.Id.ToShortString()}: {message}";
-        if (Options.Log is { } log)
+        try
         {
-            log(line);
+            if (Options.Log is { } log)
+            {
+                log(line);
+            }
+            else
+            {
+                Console.Error.WriteLine(line);
+            }
         }
-        else
+#pragma warning disable CA1031 // See above: nothing a log sink throws may escape.
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            Console.Error.WriteLine(line);
+            // The line is lost; there is nowhere left to say so.
         }
     }
 

@@ -45,6 +45,9 @@ internal sealed class MountLab : IAsyncDisposable
 
     public ConcurrentQueue<string> Log { get; } = new();
 
+    /// <summary>While set, every line given to a mount's log is kept in <see cref="Log"/> and then fails, as a log file on a full disk does.</summary>
+    public bool LogFails { get; set; }
+
     /// <summary>A lab with the sample tree and a repository: local unless <paramref name="openStore"/> gives another store (called again by <see cref="ReopenAsync"/>).</summary>
     public static async Task<MountLab> CreateAsync(Func<IObjectStore>? openStore = null)
     {
@@ -94,6 +97,15 @@ internal sealed class MountLab : IAsyncDisposable
         return Repository;
     }
 
+    private void WriteLog(string line)
+    {
+        Log.Enqueue(line);
+        if (LogFails)
+        {
+            throw new IOException("No space left on device (injected)");
+        }
+    }
+
     /// <summary>Mounts at a new mount point. Defaults for tests: no hydration, no trace (each test turns on what it checks).</summary>
     public async Task<SnapshotMount> MountAsync(SnapshotRecord snapshot, MountOptions? options = null)
     {
@@ -101,7 +113,7 @@ internal sealed class MountLab : IAsyncDisposable
         options = (options ?? new MountOptions { Hydrate = false, Trace = false }) with
         {
             CacheRoot = options?.CacheRoot ?? CacheRoot,
-            Log = Log.Enqueue,
+            Log = WriteLog,
         };
         var mount = await SnapshotMount.StartAsync(Repository, snapshot, mountPoint, options);
         _mounts.Add(mount);

@@ -133,6 +133,43 @@ public sealed class SnapshotMountTests
     }
 
     [FuseFact]
+    public async Task A_log_that_cannot_be_written_costs_the_line_never_the_mount()
+    {
+        // The pusher logs a neighbour that fails its check from its own thread: with a failing log, an exception
+        // there would end the process.
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var manifest = await lab.Repository.ReadManifestAsync(snapshot);
+        var first = await lab.MountAsync(snapshot);
+        var names = Directory.GetFiles(Path.Combine(first.MountPoint, "many")).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal("file 0\n", await File.ReadAllTextAsync(Path.Combine(first.MountPoint, "many", names[0])));
+        await first.DisposeAsync();
+
+        // A neighbour damaged in the disk cache, which the next mount's pusher reads and checks.
+        var cached = Assert.Single(Directory.EnumerateFiles(Path.Combine(first.CacheDirectory!, "frames"), "*", SearchOption.AllDirectories));
+        var damaged = names[1];
+        FlipByte(cached, manifest.Locations[manifest.ChunkRefsOf(manifest.Resolve(System.Text.Encoding.UTF8.GetBytes("many/" + damaged)))[0].Chunk].OffsetInFrame);
+
+        lab.LogFails = true;
+        var second = await lab.MountAsync(snapshot);
+        var many = Path.Combine(second.MountPoint, "many");
+        _ = Directory.GetFiles(many); // listed: the kernel holds every inode, so the pusher gets that far
+        Assert.Equal("file 0\n", await File.ReadAllTextAsync(Path.Combine(many, names[0])));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!lab.Log.Any(l => l.Contains("not put into the page cache", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Contains(lab.Log, l => l.Contains("not put into the page cache", StringComparison.Ordinal) && l.Contains("fails verification", StringComparison.Ordinal));
+
+        // The server is still there: the damaged file is read, found damaged in the cache, and fetched again.
+        Assert.True(second.IsRunning);
+        Assert.Equal(await File.ReadAllTextAsync(Path.Combine(lab.Source, "many", damaged)), await File.ReadAllTextAsync(Path.Combine(many, damaged)));
+        Assert.Equal(1, second.Statistics.CacheRepairs);
+    }
+
+    [FuseFact]
     public async Task Remounting_reuses_the_cache_without_fetching()
     {
         await using var lab = await MountLab.CreateAsync();
