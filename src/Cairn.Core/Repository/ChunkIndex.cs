@@ -64,8 +64,11 @@ public sealed class ChunkIndex
         return FrameNumber(pack, record.Offset, (int)record.CompressedLength, (int)record.UncompressedLength, record.Checksum);
     }
 
-    /// <summary>Adds a chunk that lives at a known frame (no-op when the chunk is already known).</summary>
-    public void AddChunk(ContentId chunk, ChunkSlot slot) => _chunks.TryAdd(chunk, slot);
+    /// <summary>
+    /// Points <paramref name="chunk"/> at <paramref name="slot"/> from now on, whether it was known elsewhere or not at
+    /// all: a chunk just written (which may be a second copy, see <c>ParentLayout</c>), or one a parent manifest places.
+    /// </summary>
+    public void Place(ContentId chunk, ChunkSlot slot) => _chunks[chunk] = slot;
 
     /// <summary>Reserves the number of a frame whose pack is not written yet; <see cref="CompleteFrame"/> fills it in. Thread-safe.</summary>
     public int ReserveFrame()

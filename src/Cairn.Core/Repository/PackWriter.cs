@@ -71,7 +71,7 @@ public sealed class PackWriter : IAsyncDisposable
     /// <summary>The packs this writer wrote and what they hold, for the run's index object.</summary>
     public IReadOnlyList<(ContentId Pack, PackIndex Index)> WrittenPacks => _written;
 
-    /// <summary>Appends a chunk the repository does not hold yet and records it in the index.</summary>
+    /// <summary>Appends a chunk (one the repository does not hold yet, or a copy of one) and points the index at it.</summary>
     public ValueTask AddChunkAsync(ContentId id, ReadOnlySpan<byte> data)
     {
         if (_frame is null)
@@ -82,7 +82,7 @@ public sealed class PackWriter : IAsyncDisposable
 
         data.CopyTo(_frame.Span[_frameLength..]);
         _frameChunks.Add((id, _frameLength, data.Length));
-        _index.AddChunk(id, new ChunkSlot(_frameNumber, _frameLength, data.Length));
+        _index.Place(id, new ChunkSlot(_frameNumber, _frameLength, data.Length));
         _frameLength += data.Length;
         return _frameLength >= _frameSize ? SealFrameAsync() : ValueTask.CompletedTask;
     }

@@ -109,6 +109,12 @@ public sealed record SnapshotStats
     /// <summary>Uncompressed bytes of chunks new to the repository.</summary>
     public long NewBytes { get; init; }
 
+    /// <summary>
+    /// Uncompressed bytes of chunks the repository held, stored again because the parent used less than half of the
+    /// frame they were in (absent when none; see docs/format.md, "Snapshot record").
+    /// </summary>
+    public long? RewrittenBytes { get; init; }
+
     /// <summary>Bytes read that were all-zero blocks and left out (image snapshots; holes are not read at all).</summary>
     public long ZeroBytes { get; init; }
 

@@ -51,6 +51,8 @@ public sealed class Archiver
     private long _newChunks;
     private long _unchanged;
     private ReadAhead? _readAhead;
+    private HashSet<int>? _sparseFrames; // the parent's frames whose chunks this run stores again (ParentLayout)
+    private long _rewrittenBytes;
     private BlockingIoScheduler? _io; // the run's, owned by RunAsync
     private OverlayFlavor? _overlay;
 
@@ -146,7 +148,8 @@ public sealed class Archiver
 
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await indexLoad.ConfigureAwait(false);
-        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks)");
+        _sparseFrames = parentManifest is null ? null : ParentLayout.Apply(parentManifest, index);
+        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_sparseFrames?.Count ?? 0} of the parent's frames mostly unused by it)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
         var storedBefore = _repository.Store.Statistics.BytesWritten;
@@ -213,6 +216,7 @@ public sealed class Archiver
             Bytes = _bytes,
             BytesRead = _bytesRead,
             NewBytes = _newBytes,
+            RewrittenBytes = _rewrittenBytes > 0 ? _rewrittenBytes : null,
             ZeroBytes = _zeroBytes,
             Chunks = _chunks,
             NewChunks = _newChunks,
@@ -799,6 +803,13 @@ public sealed class Archiver
             index.TryGet(id, out slot);
             Interlocked.Increment(ref _newChunks);
             Interlocked.Add(ref _newBytes, data.Length);
+        }
+        else if (_sparseFrames?.Contains(slot.Frame) == true)
+        {
+            // In a frame the parent has mostly left: stored again, next to this run's data (see ParentLayout).
+            await writer.AddChunkAsync(id, data.Span).ConfigureAwait(false);
+            index.TryGet(id, out slot);
+            Interlocked.Add(ref _rewrittenBytes, data.Length);
         }
 
         return slot;

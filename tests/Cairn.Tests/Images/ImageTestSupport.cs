@@ -22,12 +22,12 @@ internal sealed class ImageWorkspace : IAsyncDisposable
 
     public Repository.Repository Repository { get; }
 
-    public static async Task<ImageWorkspace> CreateAsync(int imageBlockSize = RepositoryConfig.DefaultImageBlockSize)
+    public static async Task<ImageWorkspace> CreateAsync(int imageBlockSize = RepositoryConfig.DefaultImageBlockSize, int frameSize = 2 << 20)
     {
         var root = Directory.CreateTempSubdirectory("cairn-images-").FullName;
         try
         {
-            var repository = await Cairn.Repository.Repository.InitAsync(new LocalObjectStore(Path.Combine(root, "repo")), new RepositoryConfig { ImageBlockSize = imageBlockSize });
+            var repository = await Cairn.Repository.Repository.InitAsync(new LocalObjectStore(Path.Combine(root, "repo")), new RepositoryConfig { ImageBlockSize = imageBlockSize, FrameSize = frameSize });
             return new ImageWorkspace(root, repository);
         }
         catch
