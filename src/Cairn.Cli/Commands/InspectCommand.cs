@@ -34,6 +34,11 @@ internal static class InspectCommand
                 var holes = f.HoleBlocks is { } h ? $"; {h:N0} zero or hole blocks not stored" : $"; {Formatting.Bytes(f.HoleBytes)} in holes";
                 output.WriteLine($"  blocks    {f.Blocks:N0}: {f.NewBlocks:N0} new, {f.InheritedBlocks:N0} inherited from the parent{holes}");
                 output.WriteLine($"  new data  {Formatting.Bytes(f.NewBytes)}, {Formatting.Bytes(f.NewStoredBytes)} stored compressed, in {f.NewFrames:N0} frames of {f.NewPacks:N0} packs");
+                if (f.MovedBlocks > 0)
+                {
+                    output.WriteLine($"  moved     {f.MovedBlocks:N0} inherited blocks stored again, out of frames the parent mostly no longer used: {Formatting.Bytes(f.MovedBytes)}, {Formatting.Bytes(f.MovedStoredBytes)} compressed");
+                }
+
                 output.WriteLine($"  reads     {f.Frames:N0} frames of {f.Packs:N0} packs: {Formatting.Bytes(f.FrameBytes)} decompressed for {Formatting.Bytes(f.DataBytes)} of data");
             }
 

@@ -23,6 +23,9 @@ namespace Cairn.Inspection;
 /// <param name="Packs">Distinct packs the file's chunks live in.</param>
 /// <param name="NewFrames">Distinct frames holding new chunks.</param>
 /// <param name="NewPacks">Distinct packs holding new chunks.</param>
+/// <param name="MovedBlocks">Inherited blocks whose chunk lives in a frame the parent does not use: stored again by this snapshot, out of a frame the parent mostly no longer used (see <c>ParentLayout</c>).</param>
+/// <param name="MovedBytes">Uncompressed bytes of the distinct chunks of <paramref name="MovedBlocks"/>.</param>
+/// <param name="MovedStoredBytes">Compressed bytes attributable to them (each chunk's share of its frame).</param>
 public sealed record BlockMap(
     string Path,
     long Size,
@@ -38,20 +41,25 @@ public sealed record BlockMap(
     long FrameBytes,
     int Packs,
     int NewFrames,
-    int NewPacks)
+    int NewPacks,
+    long MovedBlocks,
+    long MovedBytes,
+    long MovedStoredBytes)
 {
     /// <summary>
     /// The block map of <paramref name="entries"/> of <paramref name="m"/> taken together, against the chunks of the
-    /// parent (<paramref name="parentChunks"/>; empty without a parent, so every block is new). With
-    /// <paramref name="blockSize"/> (an image), hole blocks are counted too.
+    /// parent (<paramref name="parentChunks"/>; empty without a parent, so every block is new) and its frames
+    /// (<paramref name="parentFrames"/>: pack and offset of each). With <paramref name="blockSize"/> (an image), hole
+    /// blocks are counted too.
     /// </summary>
-    public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, string path, int? blockSize)
+    public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, IReadOnlySet<(ContentId Pack, long Offset)> parentFrames, string path, int? blockSize)
     {
-        long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0;
-        double newStored = 0;
+        long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0, movedBlocks = 0, movedBytes = 0;
+        double newStored = 0, movedStored = 0;
         var chunks = new HashSet<uint>();
         var frames = new HashSet<uint>();
         var newFrames = new HashSet<uint>();
+        var moved = new HashSet<uint>();
         foreach (var entry in entries)
         {
             size += m.Entries[entry].Size;
@@ -69,6 +77,17 @@ public sealed record BlockMap(
                 frames.Add(frame);
                 if (parentChunks.Contains(chunk.Id))
                 {
+                    var f = m.Frames[frame];
+                    if (!parentFrames.Contains((m.Packs[f.Pack], f.Offset)))
+                    {
+                        movedBlocks++;
+                        if (moved.Add(r.Chunk))
+                        {
+                            movedBytes += chunk.Length;
+                            movedStored += (double)chunk.Length * f.CompressedLength / f.UncompressedLength;
+                        }
+                    }
+
                     continue;
                 }
 
@@ -98,6 +117,9 @@ public sealed record BlockMap(
             frames.Sum(f => (long)m.Frames[f].UncompressedLength),
             frames.Select(f => m.Frames[f].Pack).Distinct().Count(),
             newFrames.Count,
-            newFrames.Select(f => m.Frames[f].Pack).Distinct().Count());
+            newFrames.Select(f => m.Frames[f].Pack).Distinct().Count(),
+            movedBlocks,
+            movedBytes,
+            (long)Math.Round(movedStored));
     }
 }

@@ -22,11 +22,18 @@ public sealed record SnapshotInspection(SnapshotRecord Snapshot, SnapshotRecord?
         var manifest = await repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
         var parent = snapshot.ParentId is { } id ? await repository.TryReadSnapshotAsync(id, cancellationToken).ConfigureAwait(false) : null;
         var parentChunks = new HashSet<ContentId>();
+        var parentFrames = new HashSet<(ContentId Pack, long Offset)>();
         if (parent is not null)
         {
-            foreach (var chunk in (await repository.ReadManifestAsync(parent, cancellationToken).ConfigureAwait(false)).Chunks)
+            var p = await repository.ReadManifestAsync(parent, cancellationToken).ConfigureAwait(false);
+            foreach (var chunk in p.Chunks)
             {
                 parentChunks.Add(chunk.Id);
+            }
+
+            foreach (var frame in p.Frames)
+            {
+                parentFrames.Add((p.Packs[frame.Pack], frame.Offset));
             }
         }
 
@@ -36,12 +43,12 @@ public sealed record SnapshotInspection(SnapshotRecord Snapshot, SnapshotRecord?
             var root = manifest.Entries[0];
             files = [.. Enumerable.Range((int)root.First, (int)root.Count)
                 .Where(i => manifest.Entries[i].Kind == EntryKind.Regular)
-                .Select(i => BlockMap.Of(manifest, [i], parentChunks, manifest.DisplayPath(i), repository.Config.ImageBlockSize))];
+                .Select(i => BlockMap.Of(manifest, [i], parentChunks, parentFrames, manifest.DisplayPath(i), repository.Config.ImageBlockSize))];
         }
         else
         {
             var regular = Enumerable.Range(0, manifest.Count).Where(i => manifest.Entries[i].Kind == EntryKind.Regular);
-            files = [BlockMap.Of(manifest, regular, parentChunks, "(all files)", blockSize: null)];
+            files = [BlockMap.Of(manifest, regular, parentChunks, parentFrames, "(all files)", blockSize: null)];
         }
 
         var manifestBytes = await repository.Store.TryGetSizeAsync(ObjectKeys.Manifest(manifest.TreeHash), cancellationToken).ConfigureAwait(false) ?? 0;
