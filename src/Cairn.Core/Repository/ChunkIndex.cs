@@ -42,6 +42,15 @@ public sealed class ChunkIndex
     /// <summary>Adds what a pack holds (from an index object or the pack's trailer). Chunks already known keep their first location.</summary>
     public void AddPack(ContentId pack, PackIndex index)
     {
+        foreach (var (id, slot) in SlotsIn(pack, index))
+        {
+            _chunks.TryAdd(id, slot);
+        }
+    }
+
+    /// <summary>Where each chunk of a pack is, as this index numbers frames (registering the pack and its frames).</summary>
+    public List<(ContentId Id, ChunkSlot Slot)> SlotsIn(ContentId pack, PackIndex index)
+    {
         var packNumber = PackNumber(pack);
         var frameNumbers = new int[index.Frames.Count];
         for (var f = 0; f < frameNumbers.Length; f++)
@@ -50,10 +59,13 @@ public sealed class ChunkIndex
             frameNumbers[f] = FrameNumber(packNumber, info.Offset, info.CompressedLength, info.UncompressedLength, info.Checksum);
         }
 
+        var slots = new List<(ContentId, ChunkSlot)>(index.Chunks.Count);
         foreach (var c in index.Chunks)
         {
-            _chunks.TryAdd(c.Id, new ChunkSlot(frameNumbers[c.Frame], c.OffsetInFrame, c.Length));
+            slots.Add((c.Id, new ChunkSlot(frameNumbers[c.Frame], c.OffsetInFrame, c.Length)));
         }
+
+        return slots;
     }
 
     /// <summary>Registers a frame that a manifest names (used when reusing a parent's chunks).</summary>

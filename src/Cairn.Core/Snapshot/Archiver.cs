@@ -51,7 +51,7 @@ public sealed class Archiver
     private long _newChunks;
     private long _unchanged;
     private ReadAhead? _readAhead;
-    private HashSet<int>? _sparseFrames; // the parent's frames whose chunks this run stores again (ParentLayout)
+    private HashSet<ContentId>? _movable; // the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
     private long _rewrittenBytes;
     private BlockingIoScheduler? _io; // the run's, owned by RunAsync
     private OverlayFlavor? _overlay;
@@ -148,8 +148,8 @@ public sealed class Archiver
 
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await indexLoad.ConfigureAwait(false);
-        _sparseFrames = parentManifest is null ? null : ParentLayout.Apply(parentManifest, index);
-        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_sparseFrames?.Count ?? 0} of the parent's frames mostly unused by it)");
+        _movable = parentManifest is null ? null : ParentLayout.Apply(parentManifest, index);
+        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's in frames it mostly left)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
         var storedBefore = _repository.Store.Statistics.BytesWritten;
@@ -615,7 +615,6 @@ public sealed class Archiver
         using var ring = new ReadRing((int)Math.Min(_options.ReadAheadBytes, int.MaxValue), WholeFileLimit);
         using var readers = new SemaphoreSlim(_options.ReadConcurrency);
         var ordered = Channel.CreateBounded<(FileJob Job, Task<FileContent?>? Content, RingSlice Slice)>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
-        var parentFrames = parent is null ? [] : Enumerable.Repeat(-1, parent.Frames.Length).ToArray();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
         // The dispatcher starts reads in walk order, each after taking its bytes from the budget.
@@ -698,7 +697,7 @@ public sealed class Archiver
                     FileResult? result;
                     if (job.Unchanged >= 0)
                     {
-                        result = ReuseFromParent(job, parent!, index, parentFrames, refs);
+                        result = ReuseFromParent(job, parent!, index, refs);
                         Interlocked.Increment(ref _unchanged);
                     }
                     else if (content is not null)
@@ -763,19 +762,20 @@ public sealed class Archiver
         return null;
     }
 
-    private static FileResult ReuseFromParent(FileJob job, Manifest parent, ChunkIndex index, int[] parentFrames, List<(long, ContentId, ChunkSlot)> refs)
+    private FileResult ReuseFromParent(FileJob job, Manifest parent, ChunkIndex index, List<(long, ContentId, ChunkSlot)> refs)
     {
         foreach (var r in parent.ChunkRefsOf(job.Unchanged))
         {
-            var chunk = parent.Chunks[r.Chunk];
-            var location = parent.Locations[r.Chunk];
-            ref var frame = ref parentFrames[location.Frame];
-            if (frame < 0)
+            // Where the parent has it (ParentLayout placed every chunk of the parent), or the copy this run made of it.
+            var id = parent.Chunks[r.Chunk].Id;
+            if (!index.TryGet(id, out var slot))
             {
-                frame = index.AddManifestFrame(parent, (int)location.Frame);
+                throw new InvalidOperationException($"chunk {id.ToShortString()} of the parent is not in the run's index");
             }
 
-            refs.Add((r.Offset, chunk.Id, new ChunkSlot(frame, (int)location.OffsetInFrame, (int)chunk.Length)));
+            // Referenced unread, where the parent has it: a copy made later in the run would go unused.
+            _movable?.Remove(id);
+            refs.Add((r.Offset, id, slot));
         }
 
         // A file taken from the base by reference keeps the base's metadata; an unchanged one gets its current stat.
@@ -804,7 +804,7 @@ public sealed class Archiver
             Interlocked.Increment(ref _newChunks);
             Interlocked.Add(ref _newBytes, data.Length);
         }
-        else if (_sparseFrames?.Contains(slot.Frame) == true)
+        else if (_movable?.Remove(id) == true)
         {
             // In a frame the parent has mostly left: stored again, next to this run's data (see ParentLayout).
             await writer.AddChunkAsync(id, data.Span).ConfigureAwait(false);

@@ -1,0 +1,133 @@
+using Cairn.Inspection;
+using Cairn.Repository;
+using Cairn.Snapshot;
+using Cairn.Storage;
+using Cairn.Tests.Support;
+
+namespace Cairn.Tests.Images;
+
+/// <summary>
+/// The copies <c>ParentLayout</c> makes are the ones its manifest uses, made once: not for a block an unchanged image
+/// pins where the parent has it, not for a block the parent does not use, not again after an interrupted run.
+/// </summary>
+public sealed class ParentLayoutTests
+{
+    private const int Block = TestImage.Block;
+    private const int FrameSize = 256 << 10; // 64 blocks
+
+    /// <summary>
+    /// Two images share 8 blocks; after generation 1 the first frame holds little else the parent uses. The image read
+    /// again must not copy the shared blocks when the unchanged one (taken over unread) pins them, whichever of the
+    /// two comes first in the snapshot.
+    /// </summary>
+    [Theory]
+    [InlineData("a.img", "b.img")] // the unchanged image first
+    [InlineData("z.img", "b.img")] // the unchanged image last
+    public async Task Blocks_an_unchanged_image_shares_with_a_changed_one_are_copied_at_most_once_and_only_to_be_used(string unchangedName, string changedName)
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var random = new Random(1);
+        var shared = new byte[8 * Block];
+        random.NextBytes(shared);
+        var unchanged = workspace.PathOf(unchangedName);
+        var changed = workspace.PathOf(changedName);
+        File.WriteAllBytes(unchanged, shared);
+        var data = new byte[64 * Block];
+        shared.CopyTo(data, 0);
+        random.NextBytes(data.AsSpan(shared.Length));
+        File.WriteAllBytes(changed, data);
+
+        long copied = 0;
+        for (var generation = 0; generation < 6; generation++)
+        {
+            if (generation == 1)
+            {
+                random.NextBytes(data.AsSpan(shared.Length)); // all of its own blocks: the first frames now hold little the parent uses
+            }
+            else if (generation > 1)
+            {
+                random.NextBytes(data.AsSpan(data.Length - Block)); // one block
+            }
+
+            File.WriteAllBytes(changed, data);
+            var snapshot = (await workspace.SnapshotAsync([unchanged, changed], tags: "vm")).Snapshot;
+            var maps = (await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files;
+            copied += snapshot.Stats.RewrittenBytes ?? 0;
+
+            // Every copy this run made is one its manifest uses.
+            Assert.True(maps.Sum(m => m.MovedBytes) >= (snapshot.Stats.RewrittenBytes ?? 0), $"generation {generation}: {snapshot.Stats.RewrittenBytes} bytes copied, {maps.Sum(m => m.MovedBytes)} used outside the parent's frames");
+        }
+
+        Assert.True(copied <= shared.Length, $"{copied} bytes copied in all, for {shared.Length} bytes shared");
+    }
+
+    [Fact]
+    public async Task A_block_back_to_older_content_is_not_counted_as_a_copy_of_the_parent()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var random = new Random(2);
+        var path = workspace.PathOf("mem.img");
+        var data = new byte[64 * Block];
+        random.NextBytes(data);
+        var first = data[..Block];
+        File.WriteAllBytes(path, data);
+        await workspace.SnapshotAsync([path], tags: "vm");
+
+        random.NextBytes(data.AsSpan(0, 40 * Block)); // the first frame is now mostly unused by the parent
+        File.WriteAllBytes(path, data);
+        await workspace.SnapshotAsync([path], tags: "vm");
+
+        first.CopyTo(data, 0); // the first block as in generation 0: a chunk the repository has and the parent does not use
+        File.WriteAllBytes(path, data);
+        var snapshot = (await workspace.SnapshotAsync([path], tags: "vm")).Snapshot;
+        var map = (await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files[0];
+
+        Assert.Equal(24L * Block, snapshot.Stats.RewrittenBytes); // the parent's 24 blocks in that frame, not the reverted one
+        Assert.Equal(snapshot.Stats.RewrittenBytes, map.MovedBytes);
+        Assert.Equal(Block, map.NewBytes); // new against the parent, though the repository had it
+        await workspace.RestoreAndCheckAsync(snapshot, ImageState.Of(path), "mem.img");
+    }
+
+    [Fact]
+    public async Task A_run_after_an_interrupted_one_uses_the_copies_it_made()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var random = new Random(3);
+        var path = workspace.PathOf("mem.img");
+        var data = new byte[128 * Block];
+        random.NextBytes(data);
+        File.WriteAllBytes(path, data);
+        await workspace.SnapshotAsync([path], tags: "vm");
+        random.NextBytes(data.AsSpan(0, 40 * Block));
+        File.WriteAllBytes(path, data);
+        await workspace.SnapshotAsync([path], tags: "vm");
+
+        // The next snapshot copies the first frame's 24 remaining blocks, writes its pack, and fails to write its index
+        // object and manifest: the pack is an orphan, found again by the next run from its trailer.
+        random.NextBytes(data.AsSpan(100 * Block, Block));
+        File.WriteAllBytes(path, data);
+        await using (var failing = await Cairn.Repository.Repository.OpenAsync(new FailAfterPacksStore(new LocalObjectStore(workspace.RepositoryPath))))
+        {
+            await Assert.ThrowsAsync<IOException>(() => new Archiver(failing, new SnapshotOptions { Parent = SnapshotOptions.AutoParent, Tags = ["vm"] }).SnapshotImagesAsync([path]));
+        }
+
+        var packs = Directory.GetFiles(Path.Combine(workspace.RepositoryPath, "packs"), "*", SearchOption.AllDirectories).Length;
+        var snapshot = (await workspace.SnapshotAsync([path], tags: "vm")).Snapshot;
+        var map = (await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files[0];
+
+        Assert.Null(snapshot.Stats.RewrittenBytes);
+        Assert.Equal(0, snapshot.Stats.NewBytes);
+        Assert.Equal(packs, Directory.GetFiles(Path.Combine(workspace.RepositoryPath, "packs"), "*", SearchOption.AllDirectories).Length);
+        Assert.Equal(24L * Block, map.MovedBytes); // the interrupted run's copies, used
+        await workspace.RestoreAndCheckAsync(snapshot, ImageState.Of(path), "mem.img");
+    }
+
+    /// <summary>A real local store that takes packs and fails every index object and manifest, as a crash right after the packs would leave it.</summary>
+    private sealed class FailAfterPacksStore(IObjectStore inner) : DelegatingStore(inner)
+    {
+        public override ValueTask PutAsync(string key, ReadOnlyMemory<byte> data, WriteCondition condition = default, CancellationToken cancellationToken = default) =>
+            key.StartsWith(ObjectKeys.IndexPrefix, StringComparison.Ordinal) || key.StartsWith(ObjectKeys.ManifestsPrefix, StringComparison.Ordinal)
+                ? throw new IOException($"injected failure writing {key}")
+                : base.PutAsync(key, data, condition, cancellationToken);
+    }
+}
