@@ -149,7 +149,7 @@ public sealed class Archiver
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await indexLoad.ConfigureAwait(false);
         _movable = parentManifest is null ? null : ParentLayout.Apply(parentManifest, index);
-        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's in frames it mostly left)");
+        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
         var storedBefore = _repository.Store.Statistics.BytesWritten;
@@ -766,7 +766,8 @@ public sealed class Archiver
     {
         foreach (var r in parent.ChunkRefsOf(job.Unchanged))
         {
-            // Where the parent has it (ParentLayout placed every chunk of the parent), or the copy this run made of it.
+            // Where the parent has it (ParentLayout placed every chunk of the parent), or a copy of it made out of a
+            // frame the parent mostly left (by this run, or by an interrupted one).
             var id = parent.Chunks[r.Chunk].Id;
             if (!index.TryGet(id, out var slot))
             {
