@@ -23,7 +23,7 @@ namespace Cairn.Inspection;
 /// <param name="Packs">Distinct packs the file's chunks live in.</param>
 /// <param name="NewFrames">Distinct frames holding new chunks.</param>
 /// <param name="NewPacks">Distinct packs holding new chunks.</param>
-/// <param name="MovedBlocks">Inherited blocks whose chunk lives in a frame the parent does not use: stored again by this snapshot, out of a frame the parent mostly no longer used (see <c>ParentLayout</c>).</param>
+/// <param name="MovedBlocks">Inherited blocks whose chunk lives in a frame the parent does not use: stored again (by this snapshot, or by a run of it that was interrupted) out of a frame the parent mostly no longer used (see <c>ParentLayout</c>).</param>
 /// <param name="MovedBytes">Uncompressed bytes of the distinct chunks of <paramref name="MovedBlocks"/>.</param>
 /// <param name="MovedStoredBytes">Compressed bytes attributable to them (each chunk's share of its frame).</param>
 public sealed record BlockMap(
