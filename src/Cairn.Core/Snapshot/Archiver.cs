@@ -798,7 +798,9 @@ public sealed class Archiver
 
     private async ValueTask<ChunkSlot> StoreChunkAsync(ContentId id, ReadOnlyMemory<byte> data, ChunkIndex index, PackWriter writer)
     {
-        if (!index.TryGet(id, out var slot))
+        // A known chunk of another length can only come from a damaged or forged manifest (a parent's, see
+        // ParentLayout) or index: written again rather than referenced there, where a restore would find it wrong.
+        if (!index.TryGet(id, out var slot) || slot.Length != data.Length)
         {
             await writer.AddChunkAsync(id, data.Span).ConfigureAwait(false);
             index.TryGet(id, out slot);

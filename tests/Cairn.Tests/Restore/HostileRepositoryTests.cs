@@ -1,5 +1,7 @@
+using Cairn.Format;
 using Cairn.Manifests;
 using Cairn.Repository;
+using Cairn.Snapshot;
 using Cairn.Tests.Format;
 using Cairn.Tests.Support;
 
@@ -74,6 +76,33 @@ public sealed class HostileRepositoryTests
         Assert.Equal(0, new FileInfo(Path.Combine(target, "a")).Length);
         canary.AssertUntouched();
         Assert.Equal(["canary", "canary-reference", "out", "repo"], workspace.TopLevelNames());
+    }
+
+    [Fact]
+    public async Task A_forged_parent_that_misplaces_a_chunk_is_not_trusted_for_the_chunks_a_snapshot_reads()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        var content = "fifty bytes of content that the forged parent lies"u8.ToArray();
+        File.WriteAllBytes(Path.Combine(source, "a"), content);
+
+        // A parent whose manifest names that content's chunk with another length, in a frame of a pack that does not exist.
+        var forged = SampleManifest.Parts();
+        forged.Chunks[0].Id = ContentId.Hash(content);
+        var manifest = forged.ToManifest();
+        var manifestBytes = ManifestCodec.Encode(manifest); // gives the manifest its tree hash
+        await workspace.Repository.Store.PutAsync(ObjectKeys.Manifest(manifest.TreeHash), manifestBytes);
+        var parent = new SnapshotRecord { Tree = manifest.TreeHash.ToString(), Time = DateTimeOffset.UnixEpoch };
+        var parentBytes = parent.Serialize(); // gives the record its id
+        await workspace.Repository.Store.PutAsync(ObjectKeys.Snapshot(parent.Id), parentBytes);
+
+        var snapshot = (await workspace.SnapshotAsync(source, new SnapshotOptions { Parent = parent.Id.ToString() })).Snapshot;
+
+        Assert.Equal(parent.Id.ToString(), snapshot.Parent);
+        Assert.Equal(content.Length, snapshot.Stats.NewBytes);
+        var target = workspace.Dir.Sub("out");
+        await workspace.RestoreAsync(snapshot, target);
+        Assert.Equal(content, File.ReadAllBytes(Path.Combine(target, "a")));
     }
 
     private static async Task<SnapshotRecord> SnapshotAsync(Workspace workspace)
