@@ -122,6 +122,47 @@ public sealed class ParentLayoutTests
         await workspace.RestoreAndCheckAsync(snapshot, ImageState.Of(path), "mem.img");
     }
 
+    /// <summary>
+    /// Trees go the same way for the files a snapshot reads: files read again (touched, same content) whose chunks
+    /// sit in a frame the parent mostly left are stored again; files left unread keep theirs.
+    /// </summary>
+    [Fact]
+    public async Task A_tree_moves_the_chunks_of_the_files_it_reads_again_and_restores_exactly()
+    {
+        await using var workspace = await Workspace.CreateAsync(Workspace.SmallPacks); // 256 KiB frames
+        var source = workspace.Dir.CreateSub("src");
+        var random = new Random(4);
+        string File(int i) => Path.Combine(source, $"f{i:D2}");
+        byte[] Content() { var b = new byte[8 << 10]; random.NextBytes(b); return b; }
+        for (var i = 0; i < 32; i++)
+        {
+            System.IO.File.WriteAllBytes(File(i), Content()); // 32 files of 8 KiB: one frame
+        }
+
+        var withParent = new SnapshotOptions { Parent = SnapshotOptions.AutoParent };
+        await workspace.SnapshotAsync(source);
+        for (var i = 0; i < 24; i++)
+        {
+            System.IO.File.WriteAllBytes(File(i), Content()); // the parent now uses a quarter of that frame
+        }
+
+        await workspace.SnapshotAsync(source, withParent);
+        for (var i = 24; i < 28; i++)
+        {
+            System.IO.File.SetLastWriteTimeUtc(File(i), DateTime.UtcNow.AddMinutes(1)); // read again, same content
+        }
+
+        var snapshot = (await workspace.SnapshotAsync(source, withParent)).Snapshot;
+        var map = (await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files[0];
+
+        Assert.Equal(4L * (8 << 10), snapshot.Stats.RewrittenBytes); // the 4 files read again; the 4 left unread stay
+        Assert.Equal(snapshot.Stats.RewrittenBytes, map.MovedBytes);
+        Assert.Equal(0, snapshot.Stats.NewBytes);
+        var target = workspace.Dir.Sub("out");
+        await workspace.RestoreAsync(snapshot, target);
+        TreeComparer.AssertEqual(source, target);
+    }
+
     /// <summary>A real local store that takes packs and fails every index object and manifest, as a crash right after the packs would leave it.</summary>
     private sealed class FailAfterPacksStore(IObjectStore inner) : DelegatingStore(inner)
     {
