@@ -84,8 +84,7 @@ internal static class SnapshotCommand
                     Console.Out.WriteLine($"  {s.Files:N0} files, {s.Directories:N0} directories, {Formatting.Bytes(s.Bytes)} ({s.UnchangedFiles:N0} files unchanged since parent {Formatting.ShortId(r.Parent)})");
                 }
 
-                var rewritten = s.RewrittenBytes is { } bytes ? $" (and {Formatting.Bytes(bytes)} stored again, out of frames the parent mostly no longer uses)" : "";
-                Console.Out.WriteLine($"  {Formatting.Bytes(s.NewBytes)} new data{rewritten}, {Formatting.Bytes(s.StoredBytes)} stored, in {s.Seconds:0.00} s");
+                Console.Out.WriteLine($"  {Formatting.Bytes(s.NewBytes)} new data{Formatting.StoredAgain(s)}, {Formatting.Bytes(s.StoredBytes)} stored, in {s.Seconds:0.00} s");
             }
 
             return 0;

@@ -83,6 +83,29 @@ public sealed class ImageCliTests
         Assert.Contains("give one of: a directory, --image FILE...", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Blocks_stored_again_are_reported_by_snapshot_show_and_inspect()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: 256 << 10); // frames of 64 blocks
+        var path = workspace.PathOf("mem.img");
+        var random = new Random(5);
+        var data = new byte[64 * TestImage.Block];
+        random.NextBytes(data);
+        File.WriteAllBytes(path, data);
+        await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
+        random.NextBytes(data.AsSpan(0, 40 * TestImage.Block)); // the parent now uses 24 blocks of that frame
+        File.WriteAllBytes(path, data);
+        await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
+        random.NextBytes(data.AsSpan(63 * TestImage.Block)); // and of those, 23 are read unchanged
+        File.WriteAllBytes(path, data);
+
+        var snapshot = await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
+
+        Assert.Contains("(and 92.0 KiB stored again, out of frames the parent mostly no longer uses)", snapshot, StringComparison.Ordinal);
+        Assert.Contains("stored again", await Text(workspace, "show", "vm"), StringComparison.Ordinal);
+        Assert.Contains("moved     23 inherited blocks stored again", await Text(workspace, "inspect", "vm"), StringComparison.Ordinal);
+    }
+
     private static async Task<string> Text(ImageWorkspace workspace, params string[] arguments) =>
         await ProcessRunner.RunTextAsync(s_cairn, ["-r", workspace.RepositoryPath, .. arguments]);
 
