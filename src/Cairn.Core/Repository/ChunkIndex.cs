@@ -49,7 +49,7 @@ public sealed class ChunkIndex
     }
 
     /// <summary>Where each chunk of a pack is, as this index numbers frames (registering the pack and its frames).</summary>
-    public List<(ContentId Id, ChunkSlot Slot)> SlotsIn(ContentId pack, PackIndex index)
+    public IEnumerable<(ContentId Id, ChunkSlot Slot)> SlotsIn(ContentId pack, PackIndex index)
     {
         var packNumber = PackNumber(pack);
         var frameNumbers = new int[index.Frames.Count];
@@ -59,13 +59,10 @@ public sealed class ChunkIndex
             frameNumbers[f] = FrameNumber(packNumber, info.Offset, info.CompressedLength, info.UncompressedLength, info.Checksum);
         }
 
-        var slots = new List<(ContentId, ChunkSlot)>(index.Chunks.Count);
         foreach (var c in index.Chunks)
         {
-            slots.Add((c.Id, new ChunkSlot(frameNumbers[c.Frame], c.OffsetInFrame, c.Length)));
+            yield return (c.Id, new ChunkSlot(frameNumbers[c.Frame], c.OffsetInFrame, c.Length));
         }
-
-        return slots;
     }
 
     /// <summary>Registers a frame that a manifest names (used when reusing a parent's chunks).</summary>

@@ -800,19 +800,25 @@ public sealed class Archiver
     {
         // A known chunk of another length can only come from a damaged or forged manifest (a parent's, see
         // ParentLayout) or index: written again rather than referenced there, where a restore would find it wrong.
-        if (!index.TryGet(id, out var slot) || slot.Length != data.Length)
+        var known = index.TryGet(id, out var slot) && slot.Length == data.Length;
+
+        // One in a frame the parent has mostly left is stored again, next to this run's data (see ParentLayout).
+        var copy = known && _movable?.Remove(id) == true;
+        if (known && !copy)
         {
-            await writer.AddChunkAsync(id, data.Span).ConfigureAwait(false);
-            index.TryGet(id, out slot);
+            return slot;
+        }
+
+        await writer.AddChunkAsync(id, data.Span).ConfigureAwait(false);
+        index.TryGet(id, out slot);
+        if (copy)
+        {
+            Interlocked.Add(ref _rewrittenBytes, data.Length);
+        }
+        else
+        {
             Interlocked.Increment(ref _newChunks);
             Interlocked.Add(ref _newBytes, data.Length);
-        }
-        else if (_movable?.Remove(id) == true)
-        {
-            // In a frame the parent has mostly left: stored again, next to this run's data (see ParentLayout).
-            await writer.AddChunkAsync(id, data.Span).ConfigureAwait(false);
-            index.TryGet(id, out slot);
-            Interlocked.Add(ref _rewrittenBytes, data.Length);
         }
 
         return slot;

@@ -87,17 +87,12 @@ public sealed class ImageCliTests
     public async Task Blocks_stored_again_are_reported_by_snapshot_show_and_inspect()
     {
         await using var workspace = await ImageWorkspace.CreateAsync(frameSize: 256 << 10); // frames of 64 blocks
-        var path = workspace.PathOf("mem.img");
-        var random = new Random(5);
-        var data = new byte[64 * TestImage.Block];
-        random.NextBytes(data);
-        File.WriteAllBytes(path, data);
+        var image = new DenseImage(workspace.PathOf("mem.img"), 64, seed: 5);
+        var path = image.Path;
         await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
-        random.NextBytes(data.AsSpan(0, 40 * TestImage.Block)); // the parent now uses 24 blocks of that frame
-        File.WriteAllBytes(path, data);
+        image.Randomize(0, 40); // the parent now uses 24 blocks of that frame
         await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
-        random.NextBytes(data.AsSpan(63 * TestImage.Block)); // and of those, 23 are read unchanged
-        File.WriteAllBytes(path, data);
+        image.Randomize(63, 1); // and of those, 23 are read unchanged
 
         var snapshot = await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
 

@@ -165,6 +165,34 @@ internal sealed class TestImage
     }
 }
 
+/// <summary>An image whose every block holds random data (from a seed), changed in place where a test says.</summary>
+internal sealed class DenseImage
+{
+    private readonly Random _random;
+
+    public DenseImage(string path, int blocks, int seed)
+    {
+        Path = path;
+        Data = new byte[blocks * TestImage.Block];
+        _random = new Random(seed);
+        Randomize(0, blocks);
+    }
+
+    public string Path { get; }
+
+    /// <summary>The image's bytes: a test may change them and <see cref="Write"/> them.</summary>
+    public byte[] Data { get; }
+
+    /// <summary>Gives blocks <paramref name="first"/> to <paramref name="first"/> + <paramref name="count"/> - 1 new random data, and writes the file.</summary>
+    public void Randomize(int first, int count)
+    {
+        _random.NextBytes(Data.AsSpan(first * TestImage.Block, count * TestImage.Block));
+        Write();
+    }
+
+    public void Write() => File.WriteAllBytes(Path, Data);
+}
+
 /// <summary>An image's content (SHA-256 of all its bytes), size and non-zero blocks.</summary>
 internal sealed record ImageState(string Hash, long Size, HashSet<long> NonZeroBlocks)
 {

@@ -65,20 +65,16 @@ public sealed class ParentLayoutTests
     public async Task A_block_back_to_older_content_is_not_counted_as_a_copy_of_the_parent()
     {
         await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
-        var random = new Random(2);
-        var path = workspace.PathOf("mem.img");
-        var data = new byte[64 * Block];
-        random.NextBytes(data);
-        var first = data[..Block];
-        File.WriteAllBytes(path, data);
+        var image = new DenseImage(workspace.PathOf("mem.img"), 64, seed: 2);
+        var path = image.Path;
+        var first = image.Data[..Block];
         await workspace.SnapshotAsync([path], tags: "vm");
 
-        random.NextBytes(data.AsSpan(0, 40 * Block)); // the first frame is now mostly unused by the parent
-        File.WriteAllBytes(path, data);
+        image.Randomize(0, 40); // the first frame is now mostly unused by the parent
         await workspace.SnapshotAsync([path], tags: "vm");
 
-        first.CopyTo(data, 0); // the first block as in generation 0: a chunk the repository has and the parent does not use
-        File.WriteAllBytes(path, data);
+        first.CopyTo(image.Data, 0); // the first block as in generation 0: a chunk the repository has and the parent does not use
+        image.Write();
         var snapshot = (await workspace.SnapshotAsync([path], tags: "vm")).Snapshot;
         var map = (await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files[0];
 
@@ -92,20 +88,15 @@ public sealed class ParentLayoutTests
     public async Task A_run_after_an_interrupted_one_uses_the_copies_it_made()
     {
         await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
-        var random = new Random(3);
-        var path = workspace.PathOf("mem.img");
-        var data = new byte[128 * Block];
-        random.NextBytes(data);
-        File.WriteAllBytes(path, data);
+        var image = new DenseImage(workspace.PathOf("mem.img"), 128, seed: 3);
+        var path = image.Path;
         await workspace.SnapshotAsync([path], tags: "vm");
-        random.NextBytes(data.AsSpan(0, 40 * Block));
-        File.WriteAllBytes(path, data);
+        image.Randomize(0, 40);
         await workspace.SnapshotAsync([path], tags: "vm");
 
         // The next snapshot copies the first frame's 24 remaining blocks, writes its pack, and fails to write its index
         // object and manifest: the pack is an orphan, found again by the next run from its trailer.
-        random.NextBytes(data.AsSpan(100 * Block, Block));
-        File.WriteAllBytes(path, data);
+        image.Randomize(100, 1);
         await using (var failing = await Cairn.Repository.Repository.OpenAsync(new FailAfterPacksStore(new LocalObjectStore(workspace.RepositoryPath))))
         {
             await Assert.ThrowsAsync<IOException>(() => new Archiver(failing, new SnapshotOptions { Parent = SnapshotOptions.AutoParent, Tags = ["vm"] }).SnapshotImagesAsync([path]));

@@ -141,7 +141,7 @@ public sealed class SnapshotMountTests
         var snapshot = await lab.SnapshotAsync();
         var manifest = await lab.Repository.ReadManifestAsync(snapshot);
         var first = await lab.MountAsync(snapshot);
-        var names = Directory.GetFiles(Path.Combine(first.MountPoint, "many")).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray();
+        var names = FileNames(Path.Combine(first.MountPoint, "many"));
         Assert.Equal("file 0\n", await File.ReadAllTextAsync(Path.Combine(first.MountPoint, "many", names[0])));
         await first.DisposeAsync();
 
@@ -155,11 +155,7 @@ public sealed class SnapshotMountTests
         var many = Path.Combine(second.MountPoint, "many");
         _ = Directory.GetFiles(many); // listed: the kernel holds every inode, so the pusher gets that far
         Assert.Equal("file 0\n", await File.ReadAllTextAsync(Path.Combine(many, names[0])));
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!lab.Log.Any(l => l.Contains("not put into the page cache", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
+        await WaitUntilAsync(() => lab.Log.Any(l => l.Contains("not put into the page cache", StringComparison.Ordinal)));
 
         Assert.Contains(lab.Log, l => l.Contains("not put into the page cache", StringComparison.Ordinal) && l.Contains("fails verification", StringComparison.Ordinal));
 
@@ -269,7 +265,7 @@ public sealed class SnapshotMountTests
         {
             var mount = await lab.MountAsync(snapshot, options with { PushSiblings = push });
             var many = Path.Combine(mount.MountPoint, "many");
-            var names = Directory.GetFiles(many).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray(); // listed: the kernel holds every inode
+            var names = FileNames(many); // listed: the kernel holds every inode
             var first = names[0];
             var neighbours = names.Skip(1).Where(n => FrameOf(n) == FrameOf(first)).ToArray();
             Assert.True(neighbours.Length > 50, $"{neighbours.Length} files share the first one's frame");
@@ -277,11 +273,7 @@ public sealed class SnapshotMountTests
             Assert.Equal("file 0\n", await File.ReadAllTextAsync(Path.Combine(many, first)));
 
             // The server pushes after it has answered the read.
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while ((mount.Statistics.Reads < 1 || (push && mount.Statistics.FilesPushed < neighbours.Length)) && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(10);
-            }
+            await WaitUntilAsync(() => mount.Statistics.Reads >= 1 && (!push || mount.Statistics.FilesPushed >= neighbours.Length));
 
             Assert.Equal(1, mount.Statistics.Reads);
             Assert.Equal(push ? neighbours.Length : 0, mount.Statistics.FilesPushed);
@@ -311,7 +303,7 @@ public sealed class SnapshotMountTests
         var traced = new MountOptions { Hydrate = false, Trace = true, PushSiblings = true };
         var first = await lab.MountAsync(snapshot, traced);
         var many = Path.Combine(first.MountPoint, "many");
-        var names = Directory.GetFiles(many).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray();
+        var names = FileNames(many);
         foreach (var name in names)
         {
             await File.ReadAllBytesAsync(Path.Combine(many, name));
@@ -370,6 +362,20 @@ public sealed class SnapshotMountTests
     {
         var entry = manifest.Resolve(System.Text.Encoding.UTF8.GetBytes(path));
         return manifest.ChunkRefsOf(entry).ToArray().Select(r => (int)manifest.Locations[r.Chunk].Frame).Distinct().ToList();
+    }
+
+    /// <summary>The names of the files in <paramref name="directory"/>, sorted; listing them also makes the kernel hold their inodes.</summary>
+    private static string[] FileNames(string directory) =>
+        [.. Directory.GetFiles(directory).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal)];
+
+    /// <summary>Waits up to 30 s for <paramref name="done"/> (what the server does after answering a read); the caller asserts.</summary>
+    private static async Task WaitUntilAsync(Func<bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!done() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
     }
 
     private static void FlipByte(string path, long offset)
