@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Cairn.Format;
 using Cairn.IO;
+using Cairn.Repository;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cairn.Mount;
@@ -56,12 +57,7 @@ internal sealed class FrameCache
             return null;
         }
 
-        if (repositoryId.Length == 0 || !repositoryId.All(char.IsAsciiLetterOrDigit))
-        {
-            throw new CairnException($"the repository id '{repositoryId}' cannot name a cache directory");
-        }
-
-        var directory = Path.Combine(Path.GetFullPath(root), repositoryId);
+        var directory = LocalCache.DirectoryOf(root, repositoryId);
         System.IO.Directory.CreateDirectory(Path.Combine(directory, "frames"));
         System.IO.Directory.CreateDirectory(Path.Combine(directory, "tmp"));
         return new FrameCache(directory, limit);
@@ -249,17 +245,8 @@ internal sealed class FrameCache
         _lock.Enter();
         try
         {
-            for (var attempt = 0; ; attempt++)
-            {
-                try
-                {
-                    return new LedgerLock(this, new FileStream(_ledger, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None));
-                }
-                catch (IOException) when (attempt < 5000)
-                {
-                    Thread.Sleep(1); // another process holds it (briefly)
-                }
-            }
+            // Another process holds it briefly (an update or an eviction scan).
+            return new LedgerLock(this, FileLock.Acquire(_ledger, attempts: 5000, TimeSpan.FromMilliseconds(1)));
         }
         catch
         {

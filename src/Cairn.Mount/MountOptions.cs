@@ -5,7 +5,7 @@ namespace Cairn.Mount;
 /// <summary>How <see cref="SnapshotMount.StartAsync"/> serves a snapshot.</summary>
 public sealed record MountOptions
 {
-    /// <summary>Root of the frame caches (one subdirectory per repository id). Default: <see cref="DefaultCacheRoot"/>.</summary>
+    /// <summary>Root of the frame caches (one subdirectory per repository id). Default: <see cref="Cairn.Repository.LocalCache.DefaultRoot"/>.</summary>
     public string? CacheRoot { get; init; }
 
     /// <summary>Most bytes the repository's frame cache may hold on disk, shared by every mount of the repository. 0: no disk cache.</summary>
@@ -52,21 +52,6 @@ public sealed record MountOptions
 
     /// <summary>Receives one line per notable event: read errors (with snapshot, path and pack), hydration progress. Default: standard error.</summary>
     public Action<string>? Log { get; init; }
-
-    /// <summary><c>$XDG_CACHE_HOME/cairn</c>, else <c>~/.cache/cairn</c>.</summary>
-    public static string DefaultCacheRoot
-    {
-        get
-        {
-            var cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-            if (string.IsNullOrEmpty(cache))
-            {
-                cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-            }
-
-            return Path.Combine(cache, "cairn");
-        }
-    }
 
     internal void Validate()
     {

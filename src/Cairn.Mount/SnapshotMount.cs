@@ -67,7 +67,7 @@ public sealed class SnapshotMount : IMountSession
         options.Validate();
         var manifest = await repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
         PhaseTrace.Mark("mount: manifest loaded");
-        var cache = FrameCache.Open(options.CacheRoot ?? MountOptions.DefaultCacheRoot, repository.Config.Id, options.CacheSize);
+        var cache = FrameCache.Open(options.CacheRoot ?? LocalCache.DefaultRoot, repository.Config.Id, options.CacheSize);
         PhaseTrace.Mark("mount: frame cache opened");
         var context = new MountContext(repository.Store, snapshot, manifest, cache, options)
         {

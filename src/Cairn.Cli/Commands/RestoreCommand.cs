@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Cairn.Format;
+using Cairn.Repository;
 using Cairn.Restore;
 
 namespace Cairn.Cli.Commands;
@@ -14,7 +16,12 @@ internal static class RestoreCommand
         {
             Description = "Image snapshots: a directory holding an earlier restore of these images (any version); blocks they share are cloned from it, not written, where both are on one reflink file system (btrfs, xfs).",
         };
-        var command = new Command("restore", "Restore a snapshot into a directory (an image snapshot: its image files, sparse).") { snapshot, target, replace, reflinkFrom };
+        var reflink = new Option<bool>("--reflink")
+        {
+            Description = "Image snapshots: clone the blocks shared with the nearest version kept in the local image cache, and keep this one there for the next restore, where the cache and the target are on one reflink file system (btrfs, xfs); elsewhere restore as usual, with a warning.",
+        };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "With --reflink: root of the local caches (one directory per repository). Default: $XDG_CACHE_HOME/cairn, else ~/.cache/cairn." };
+        var command = new Command("restore", "Restore a snapshot into a directory (an image snapshot: its image files, sparse).") { snapshot, target, replace, reflinkFrom, reflink, cacheDir };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
             var opened = await context.OpenSnapshotAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
@@ -25,6 +32,7 @@ internal static class RestoreCommand
             {
                 Replace = context.ParseResult.GetValue(replace),
                 ReflinkFrom = context.ParseResult.GetValue(reflinkFrom) is { } from ? Path.GetFullPath(from) : null,
+                ReflinkCache = context.ParseResult.GetValue(reflink) ? Path.GetFullPath(context.ParseResult.GetValue(cacheDir) ?? LocalCache.DefaultRoot) : null,
                 Progress = progress is null ? null : new Progress<RestoreProgress>(p => progress.Show($"{Formatting.Bytes(p.Bytes)} of {Formatting.Bytes(p.TotalBytes)} restored")),
             };
             var targetPath = Path.GetFullPath(context.ParseResult.GetValue(target)!);
@@ -33,7 +41,7 @@ internal static class RestoreCommand
             if (context.Json)
             {
                 CliContext.WriteJson(
-                    new RestoreOutput(record.Id.ToString(), targetPath, result.Entries, result.Bytes, result.BytesCloned, result.Seconds, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
+                    new RestoreOutput(record.Id.ToString(), targetPath, result.Entries, result.Bytes, result.BytesCloned, result.ClonedFrom, result.Seconds, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
                     CliJsonContext.Default.RestoreOutput);
             }
             else
@@ -43,7 +51,7 @@ internal static class RestoreCommand
                     Console.Error.WriteLine($"cairn: warning: {warning}");
                 }
 
-                var cloned = result.BytesCloned > 0 ? $" (+ {Formatting.Bytes(result.BytesCloned)} cloned)" : "";
+                var cloned = result.BytesCloned > 0 ? $" (+ {Formatting.Bytes(result.BytesCloned)} cloned from {ContentId.Parse(result.ClonedFrom!).ToShortString()})" : "";
                 Console.Out.WriteLine($"restored snapshot {record.Id.ToShortString()} to {targetPath}: {result.Entries:N0} entries, {Formatting.Bytes(result.Bytes)}{cloned} in {result.Seconds:0.00} s");
             }
 

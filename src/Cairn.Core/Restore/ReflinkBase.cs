@@ -21,13 +21,24 @@ internal sealed class ReflinkBase : IDisposable
     private readonly Dictionary<string, (FileDescriptor Fd, int Entry)> _files;
     private readonly Manifest _manifest;
 
-    private ReflinkBase(Manifest manifest, Dictionary<string, (FileDescriptor, int)> files)
+    private ReflinkBase(ContentId snapshot, Manifest manifest, Dictionary<string, (FileDescriptor, int)> files)
     {
+        Snapshot = snapshot;
         _manifest = manifest;
         _files = files;
     }
 
-    public static async Task<ReflinkBase> OpenAsync(Repository.Repository repository, string directory, Action<string> warn, CancellationToken cancellationToken)
+    /// <summary>The earlier restore in <paramref name="directory"/>; a usage error if it is not one.</summary>
+    public static async Task<ReflinkBase> OpenAsync(Repository.Repository repository, string directory, Action<string> warn, CancellationToken cancellationToken) =>
+        await TryOpenAsync(repository, directory, warn, cancellationToken).ConfigureAwait(false)
+        ?? throw new UsageException($"'{directory}' is not a restore of an image snapshot (no valid {RestoreOrigin.FileName}): it cannot serve as a reflink base");
+
+    /// <summary>
+    /// The earlier restore in <paramref name="directory"/>, with the files that are still as it left them
+    /// (<paramref name="warn"/> is told about the others); null if the directory holds no valid
+    /// <see cref="RestoreOrigin"/>.
+    /// </summary>
+    public static async Task<ReflinkBase?> TryOpenAsync(Repository.Repository repository, string directory, Action<string> warn, CancellationToken cancellationToken)
     {
         FileDescriptor dir;
         try
@@ -44,7 +55,7 @@ internal sealed class ReflinkBase : IDisposable
             var origin = RestoreOrigin.TryRead(dir);
             if (origin is null || !ContentId.TryParse(origin.Snapshot, out var snapshot))
             {
-                throw new UsageException($"'{directory}' is not a restore of an image snapshot (no valid {RestoreOrigin.FileName}): it cannot serve as a reflink base");
+                return null;
             }
 
             var manifest = await repository.ReadManifestAsync(await repository.ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
@@ -72,9 +83,15 @@ internal sealed class ReflinkBase : IDisposable
                 files.Add(file.Name, (fd!, entry));
             }
 
-            return new ReflinkBase(manifest, files);
+            return new ReflinkBase(snapshot, manifest, files);
         }
     }
+
+    /// <summary>The snapshot the base's images are.</summary>
+    public ContentId Snapshot { get; }
+
+    /// <summary>Whether any of the base's files is usable.</summary>
+    public bool IsEmpty => _files.Count == 0;
 
     /// <summary>
     /// The base file for entry <paramref name="entry"/> of <paramref name="target"/> (an image: a file of the root

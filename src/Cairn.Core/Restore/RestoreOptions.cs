@@ -30,6 +30,18 @@ public sealed record RestoreOptions
     /// one file system that can (btrfs, xfs); elsewhere they are copied as usual, with a warning.
     /// </summary>
     public string? ReflinkFrom { get; init; }
+
+    /// <summary>
+    /// The root of this host's local caches (<see cref="Repository.LocalCache"/>) to restore an image snapshot
+    /// through (<c>--reflink</c>): blocks it shares with the nearest version kept in the repository's image cache are
+    /// cloned from there, and the images restored are kept there for the next restore (<see cref="ImageCache"/>).
+    /// Where the cache and the target are not on one file system that can clone, the restore copies as usual, with a
+    /// warning. Not with <see cref="ReflinkFrom"/>.
+    /// </summary>
+    public string? ReflinkCache { get; init; }
+
+    /// <summary>Image versions the cache keeps, at most (<see cref="ReflinkCache"/>).</summary>
+    public int ReflinkCacheVersions { get; init; } = 4;
 }
 
 public readonly record struct RestoreProgress(long Bytes, long TotalBytes);
@@ -38,6 +50,7 @@ public readonly record struct RestoreProgress(long Bytes, long TotalBytes);
 /// <param name="Entries">Entries restored.</param>
 /// <param name="Bytes">Bytes written from the repository.</param>
 /// <param name="BytesCloned">Bytes cloned from the reflink base instead.</param>
+/// <param name="ClonedFrom">The snapshot whose earlier restore the clones came from, if any.</param>
 /// <param name="Seconds">Wall time.</param>
 /// <param name="Warnings">What could not be restored exactly, or done as asked.</param>
-public sealed record RestoreResult(long Entries, long Bytes, long BytesCloned, double Seconds, IReadOnlyList<string> Warnings);
+public sealed record RestoreResult(long Entries, long Bytes, long BytesCloned, string? ClonedFrom, double Seconds, IReadOnlyList<string> Warnings);

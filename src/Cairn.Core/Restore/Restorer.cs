@@ -30,6 +30,8 @@ public sealed class Restorer
     private readonly List<string> _warnings = [];
     private long _bytesWritten;
     private long _bytesCloned;
+    private ImageCache? _imageCache;
+    private bool _cannotClone;
 
     public Restorer(Repository.Repository repository, RestoreOptions? options = null)
     {
@@ -41,7 +43,7 @@ public sealed class Restorer
     {
         var stopwatch = Stopwatch.StartNew();
         var manifest = await _repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
-        using var reflinkBase = _options.ReflinkFrom is null ? null : await ReflinkBase.OpenAsync(_repository, _options.ReflinkFrom, Warn, cancellationToken).ConfigureAwait(false);
+        using var reflinkBase = await OpenReflinkBaseAsync(snapshot, cancellationToken).ConfigureAwait(false);
         using var destination = RestoreTarget.Prepare(target, _options.Replace);
         var directories = new FileDescriptor?[manifest.Count];
         directories[0] = destination.Staging;
@@ -79,6 +81,7 @@ public sealed class Restorer
             if (snapshot.Kind == SnapshotRecord.ImageKind)
             {
                 RestoreOrigin.Write(destination.Staging, snapshot, manifest);
+                KeepInImageCache(destination.Staging, snapshot, manifest);
             }
 
             LinkAndFinish(manifest, directories);
@@ -93,7 +96,63 @@ public sealed class Restorer
             }
         }
 
-        return new RestoreResult(manifest.Count, _bytesWritten, _bytesCloned, Math.Round(stopwatch.Elapsed.TotalSeconds, 3), _warnings);
+        var clonedFrom = _bytesCloned > 0 ? reflinkBase?.Snapshot.ToString() : null;
+        return new RestoreResult(manifest.Count, _bytesWritten, _bytesCloned, clonedFrom, Math.Round(stopwatch.Elapsed.TotalSeconds, 3), _warnings);
+    }
+
+    /// <summary>The earlier restore to clone from: the directory named by <see cref="RestoreOptions.ReflinkFrom"/>, or the nearest version in the image cache.</summary>
+    private async Task<ReflinkBase?> OpenReflinkBaseAsync(SnapshotRecord snapshot, CancellationToken cancellationToken)
+    {
+        if (_options.ReflinkFrom is { } directory)
+        {
+            if (_options.ReflinkCache is not null)
+            {
+                throw new UsageException("--reflink and --reflink-from cannot be used together");
+            }
+
+            return await ReflinkBase.OpenAsync(_repository, directory, Warn, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_options.ReflinkCache is null)
+        {
+            return null;
+        }
+
+        if (snapshot.Kind != SnapshotRecord.ImageKind)
+        {
+            Warn("--reflink applies to image snapshots: this tree is restored without it");
+            return null;
+        }
+
+        _imageCache = ImageCache.Open(_options.ReflinkCache, _repository.Config.Id, _options.ReflinkCacheVersions);
+        return await _imageCache.FindBaseAsync(_repository, snapshot, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Where the clones come from, for warnings.</summary>
+    private string BaseDescription => _imageCache is { } cache ? $"the image cache '{cache.Directory}'" : $"the reflink base '{_options.ReflinkFrom}'";
+
+    /// <summary>
+    /// Keeps the images just restored in the image cache (with <c>--reflink</c>) for the next restore to clone from.
+    /// A cache that cannot take them costs the restore nothing but a warning.
+    /// </summary>
+    private void KeepInImageCache(FileDescriptor restored, SnapshotRecord snapshot, Manifest manifest)
+    {
+        if (_imageCache is null || _cannotClone)
+        {
+            return; // cloning out of the cache failed already, and said why
+        }
+
+        try
+        {
+            if (!_imageCache.TryAdd(restored, snapshot, manifest))
+            {
+                Warn($"{BaseDescription} and the target are not on one file system that can clone (btrfs, xfs; give --cache-dir on the target's file system): --reflink has no effect here");
+            }
+        }
+        catch (IOException e)
+        {
+            Warn($"could not keep the restored images in {BaseDescription}: {e.Message}");
+        }
     }
 
     // ---------------------------------------------------------------- phase 1: structure
@@ -209,7 +268,8 @@ public sealed class Restorer
                 {
                     if (_bytesCloned == 0)
                     {
-                        Warn($"the reflink base '{_options.ReflinkFrom}' and the target are not on one file system that can clone (btrfs, xfs): copied instead");
+                        _cannotClone = true;
+                        Warn($"{BaseDescription} and the target are not on one file system that can clone (btrfs, xfs): copied instead");
                         return done;
                     }
 
@@ -228,7 +288,7 @@ public sealed class Restorer
             }
         }
 
-        if (counterparts == 0)
+        if (counterparts == 0 && _imageCache is null) // the cache's fallback version may be of other images: no news
         {
             Warn($"no image of this snapshot has a counterpart of the same name in the reflink base '{_options.ReflinkFrom}': copied instead");
         }

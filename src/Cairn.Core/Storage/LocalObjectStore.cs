@@ -187,7 +187,7 @@ public sealed class LocalObjectStore : IObjectStore
     private void ReplaceIfMatch(string key, string path, string temp, string version)
     {
         // An exclusive lock file serialises compare-and-swap between processes (.NET takes flock(2) for FileShare.None).
-        using var lockFile = OpenLock(path + ".lock");
+        using var lockFile = FileLock.Acquire(path + ".lock", attempts: 200, TimeSpan.FromMilliseconds(10));
         byte[] current;
         try
         {
@@ -204,21 +204,6 @@ public sealed class LocalObjectStore : IObjectStore
         }
 
         File.Move(temp, path, overwrite: true);
-    }
-
-    private static FileStream OpenLock(string path)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (attempt < 200)
-            {
-                Thread.Sleep(10);
-            }
-        }
     }
 
     private string WriteTemp(string key, ReadOnlySpan<byte> data)

@@ -101,6 +101,34 @@ public sealed class ImageCliTests
         Assert.Contains("moved     23 inherited blocks stored again", await Text(workspace, "inspect", "vm"), StringComparison.Ordinal);
     }
 
+    [LoopXfsFact]
+    public async Task Restores_with_reflink_keep_their_images_and_clone_from_them()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        await using var xfs = await LoopXfs.CreateAsync();
+        var image = new TestImage(workspace.PathOf("mem.img"), 2048, seed: 10);
+        image.Change(512, zeroOneIn: int.MaxValue);
+        await Text(workspace, "snapshot", "--image", image.Path, "--tag", "vm");
+        image.Change(8, zeroOneIn: int.MaxValue);
+        var expected = image.State();
+        using var next = await Json(workspace, "snapshot", "--image", image.Path, "--tag", "vm");
+        var id = next.RootElement.GetProperty("id").GetString()!;
+        var parent = next.RootElement.GetProperty("parent").GetString()!;
+        var cache = xfs.PathOf("cache");
+
+        // The parent first: nothing to clone from yet, and its images are kept.
+        await Text(workspace, "restore", parent, xfs.PathOf("v1"), "--reflink", "--cache-dir", cache);
+        using var restore = await Json(workspace, "restore", id, xfs.PathOf("v2"), "--reflink", "--cache-dir", cache);
+        Assert.Equal(parent, restore.RootElement.GetProperty("clonedFrom").GetString());
+        Assert.True(restore.RootElement.GetProperty("bytesCloned").GetInt64() > 0);
+        Assert.Empty(restore.RootElement.GetProperty("warnings").EnumerateArray());
+        expected.AssertRestoredAs(xfs.PathOf("v2/mem.img"));
+
+        var text = await Text(workspace, "restore", "vm", xfs.PathOf("v3"), "--reflink", "--cache-dir", cache);
+        Assert.Contains($"cloned from {id[..12]})", text, StringComparison.Ordinal);
+        expected.AssertRestoredAs(xfs.PathOf("v3/mem.img"));
+    }
+
     private static async Task<string> Text(ImageWorkspace workspace, params string[] arguments) =>
         await ProcessRunner.RunTextAsync(s_cairn, ["-r", workspace.RepositoryPath, .. arguments]);
 

@@ -42,14 +42,14 @@ internal sealed class ImageWorkspace : IAsyncDisposable
     public async Task<SnapshotResult> SnapshotAsync(IReadOnlyList<string> images, string? parent = SnapshotOptions.AutoParent, params string[] tags) =>
         await new Archiver(Repository, new SnapshotOptions { Parent = parent, Tags = tags }).SnapshotImagesAsync(images);
 
-    public async Task<RestoreResult> RestoreAsync(SnapshotRecord snapshot, string target, string? reflinkFrom = null) =>
-        await new Restorer(Repository, new RestoreOptions { ReflinkFrom = reflinkFrom }).RestoreAsync(snapshot, target);
+    public async Task<RestoreResult> RestoreAsync(SnapshotRecord snapshot, string target, RestoreOptions? options = null) =>
+        await new Restorer(Repository, options).RestoreAsync(snapshot, target);
 
     /// <summary>Restores into <paramref name="target"/> (default: a directory "restored" here) and checks the image <paramref name="name"/> there.</summary>
-    public async Task<RestoreResult> RestoreAndCheckAsync(SnapshotRecord snapshot, ImageState expected, string name, string? target = null, string? reflinkFrom = null)
+    public async Task<RestoreResult> RestoreAndCheckAsync(SnapshotRecord snapshot, ImageState expected, string name, string? target = null, RestoreOptions? options = null)
     {
         target ??= PathOf("restored");
-        var result = await RestoreAsync(snapshot, target, reflinkFrom);
+        var result = await RestoreAsync(snapshot, target, options);
         expected.AssertRestoredAs(Path.Combine(target, name));
         return result;
     }

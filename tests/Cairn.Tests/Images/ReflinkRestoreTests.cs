@@ -1,3 +1,4 @@
+using Cairn.Restore;
 using Cairn.Tests.Support;
 using Cairn.Tests.Fuse;
 
@@ -121,7 +122,7 @@ public sealed class ReflinkRestoreTests
         var baseResult = await workspace.RestoreAsync(first, xfs.PathOf("v1"));
         Assert.Equal(0, baseResult.BytesCloned);
         var used = xfs.UsedBytes();
-        var result = await workspace.RestoreAndCheckAsync(second, after, "mem.img", xfs.PathOf("v2"), reflinkFrom: xfs.PathOf("v1"));
+        var result = await workspace.RestoreAndCheckAsync(second, after, "mem.img", xfs.PathOf("v2"), new RestoreOptions { ReflinkFrom = xfs.PathOf("v1") });
         before.AssertRestoredAs(xfs.PathOf("v1/mem.img"));
         Assert.Empty(result.Warnings);
         var unchanged = after.NonZeroBlocks.Count(b => before.NonZeroBlocks.Contains(b)) - 64;
@@ -147,7 +148,7 @@ public sealed class ReflinkRestoreTests
         var second = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
 
         await workspace.RestoreAsync(first, workspace.PathOf("v1")); // not on the XFS
-        var result = await workspace.RestoreAndCheckAsync(second, expected, "mem.img", xfs.PathOf("v2"), reflinkFrom: workspace.PathOf("v1"));
+        var result = await workspace.RestoreAndCheckAsync(second, expected, "mem.img", xfs.PathOf("v2"), new RestoreOptions { ReflinkFrom = workspace.PathOf("v1") });
         Assert.Equal(0, result.BytesCloned);
         Assert.Contains(result.Warnings, w => w.Contains("copied instead", StringComparison.Ordinal));
     }
@@ -173,7 +174,7 @@ public sealed class ReflinkRestoreTests
             file.Write(junk);
         }
 
-        var result = await workspace.RestoreAndCheckAsync(second, expected, "mem.img", xfs.PathOf("v2"), reflinkFrom: xfs.PathOf("v1"));
+        var result = await workspace.RestoreAndCheckAsync(second, expected, "mem.img", xfs.PathOf("v2"), new RestoreOptions { ReflinkFrom = xfs.PathOf("v1") });
         Assert.Equal(0, result.BytesCloned);
         Assert.Contains(result.Warnings, w => w.Contains("changed since it was restored", StringComparison.Ordinal));
     }

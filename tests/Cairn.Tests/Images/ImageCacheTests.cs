@@ -1,0 +1,220 @@
+using Cairn.Repository;
+using Cairn.Restore;
+using Cairn.Snapshot;
+using Cairn.Tests.Fuse;
+
+namespace Cairn.Tests.Images;
+
+/// <summary>
+/// Restores through the local image cache (<c>--reflink</c>, <see cref="ImageCache"/>): each restore keeps its images
+/// there as clones, and the next one clones what it shares with the nearest cached version.
+/// </summary>
+[Collection(FuseMountsDefinition.Name)] // loop mounts run one after another
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class ImageCacheTests
+{
+    private const long ImageBlocks = 8192; // 32 MiB
+
+    [LoopXfsFact]
+    public async Task A_restore_clones_what_it_shares_with_a_version_restored_before()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 11);
+        var cache = lineage.Xfs.PathOf("cache");
+
+        var first = await lineage.RestoreAsync(0, "v0", cache);
+        Assert.Equal(0, first.BytesCloned);
+        Assert.Null(first.ClonedFrom);
+        Assert.Empty(first.Warnings);
+        Assert.Equal([lineage.Ids[0]], CachedVersions(lineage, cache));
+
+        var second = await lineage.RestoreAsync(1, "v1", cache);
+        Assert.Empty(second.Warnings);
+        Assert.Equal(lineage.Ids[0], second.ClonedFrom);
+        Assert.InRange(second.Bytes, 1, 64L * TestImage.Block); // the blocks generation 1 changed, at most
+        Assert.Equal(lineage.States[1].NonZeroBlocks.Count * (long)TestImage.Block, second.Bytes + second.BytesCloned);
+        Assert.Equal(lineage.Ids.Order(), CachedVersions(lineage, cache).Order());
+        Assert.Contains("shared", await LoopXfs.Run("filefrag", "-v", lineage.Xfs.PathOf("v1/mem.img")), StringComparison.Ordinal);
+
+        // The same version again: everything comes from its own cached copy.
+        var again = await lineage.RestoreAsync(1, "v1-again", cache);
+        Assert.Equal(lineage.Ids[1], again.ClonedFrom);
+        Assert.Equal(0, again.Bytes);
+
+        lineage.States[0].AssertRestoredAs(lineage.Xfs.PathOf("v0/mem.img"));
+    }
+
+    [LoopXfsFact]
+    public async Task The_nearest_cached_ancestor_is_preferred_to_the_most_recently_used_version()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 3, seed: 12);
+        var cache = lineage.Xfs.PathOf("cache");
+        await lineage.RestoreAsync(1, "v1", cache);
+        await lineage.RestoreAsync(0, "v0", cache); // now the most recently used, but two generations away from v2
+
+        var result = await lineage.RestoreAsync(2, "v2", cache);
+        Assert.Equal(lineage.Ids[1], result.ClonedFrom);
+        Assert.InRange(result.Bytes, 1, 64L * TestImage.Block);
+    }
+
+    [LoopXfsFact]
+    public async Task A_cached_version_changed_since_is_dropped_not_cloned()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 13);
+        var cache = lineage.Xfs.PathOf("cache");
+        await lineage.RestoreAsync(0, "v0", cache);
+        var cached = Path.Combine(CacheDirectory(lineage, cache), lineage.Ids[0]);
+
+        // Someone writes into the cached copy: its blocks are no longer what its snapshot says.
+        File.SetUnixFileMode(Path.Combine(cached, "mem.img"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using (var file = new FileStream(Path.Combine(cached, "mem.img"), FileMode.Open, FileAccess.Write))
+        {
+            var junk = new byte[TestImage.Block];
+            Array.Fill(junk, (byte)0xAB);
+            file.Write(junk);
+        }
+
+        var result = await lineage.RestoreAsync(1, "v1", cache);
+        Assert.Equal(0, result.BytesCloned);
+        Assert.Empty(result.Warnings);
+        Assert.Equal([lineage.Ids[1]], CachedVersions(lineage, cache)); // the damaged version is gone, the new one kept
+    }
+
+    [LoopXfsFact]
+    public async Task A_cache_on_a_file_system_that_cannot_clone_leaves_the_restore_as_it_was()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 1, seed: 14);
+        var cache = lineage.Workspace.PathOf("cache"); // not on the XFS
+
+        var result = await lineage.RestoreAsync(0, "v0", cache);
+        Assert.Equal(0, result.BytesCloned);
+        Assert.Contains(result.Warnings, w => w.Contains("--reflink has no effect here", StringComparison.Ordinal));
+        Assert.Empty(CachedVersions(lineage, cache));
+        Assert.Empty(Directory.GetFileSystemEntries(CacheDirectory(lineage, cache))); // and no temporary left behind
+    }
+
+    [LoopXfsFact]
+    public async Task Only_the_most_recently_used_versions_are_kept()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 3, seed: 15);
+        var cache = lineage.Xfs.PathOf("cache");
+        for (var generation = 0; generation < 3; generation++)
+        {
+            await lineage.RestoreAsync(generation, $"v{generation}", cache, versions: 2);
+        }
+
+        Assert.Equal(lineage.Ids[1..].Order(), CachedVersions(lineage, cache).Order());
+    }
+
+    [Fact]
+    public async Task A_tree_snapshot_is_restored_without_the_cache_with_a_warning()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var source = Directory.CreateDirectory(workspace.PathOf("tree")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(source, "a.txt"), "hello");
+        var snapshot = (await new Archiver(workspace.Repository, new SnapshotOptions()).SnapshotAsync(source)).Snapshot;
+
+        var result = await workspace.RestoreAsync(snapshot, workspace.PathOf("restored"), new RestoreOptions { ReflinkCache = workspace.PathOf("cache") });
+        Assert.Contains(result.Warnings, w => w.Contains("--reflink applies to image snapshots", StringComparison.Ordinal));
+        Assert.Equal("hello", await File.ReadAllTextAsync(workspace.PathOf("restored/a.txt")));
+        Assert.False(Directory.Exists(workspace.PathOf("cache")));
+    }
+
+    [Fact]
+    public async Task The_cache_and_an_explicit_base_exclude_each_other()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var image = new TestImage(workspace.PathOf("mem.img"), 256, seed: 16);
+        image.Change(16, zeroOneIn: int.MaxValue);
+        var snapshot = (await workspace.SnapshotAsync([image.Path])).Snapshot;
+
+        var options = new RestoreOptions { ReflinkCache = workspace.PathOf("cache"), ReflinkFrom = workspace.PathOf("base") };
+        var error = await Assert.ThrowsAsync<UsageException>(() => workspace.RestoreAsync(snapshot, workspace.PathOf("restored"), options));
+        Assert.Contains("cannot be used together", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(workspace.PathOf("restored")));
+    }
+
+    private static string CacheDirectory(Lineage lineage, string cacheRoot) =>
+        Path.Combine(LocalCache.DirectoryOf(cacheRoot, lineage.Workspace.Repository.Config.Id), "images");
+
+    /// <summary>The snapshot ids the cache holds a version of.</summary>
+    private static List<string> CachedVersions(Lineage lineage, string cacheRoot) =>
+        Directory.GetDirectories(CacheDirectory(lineage, cacheRoot)).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')).ToList()!;
+
+    /// <summary>A lineage of snapshots of one image, each generation 64 blocks changed, and an XFS to restore to.</summary>
+    private sealed class Lineage : IAsyncDisposable
+    {
+        private Lineage(ImageWorkspace workspace, LoopXfs xfs)
+        {
+            Workspace = workspace;
+            Xfs = xfs;
+        }
+
+        public ImageWorkspace Workspace { get; }
+
+        public LoopXfs Xfs { get; }
+
+        public List<string> Ids { get; } = [];
+
+        public List<ImageState> States { get; } = [];
+
+        private List<SnapshotRecord> Records { get; } = [];
+
+        public static async Task<Lineage> CreateAsync(int generations, int seed)
+        {
+            var workspace = await ImageWorkspace.CreateAsync();
+            LoopXfs? xfs = null;
+            try
+            {
+                xfs = await LoopXfs.CreateAsync();
+                var lineage = new Lineage(workspace, xfs);
+                var image = new TestImage(workspace.PathOf("mem.img"), ImageBlocks, seed);
+                image.Change(4096, zeroOneIn: 8);
+                for (var generation = 0; generation < generations; generation++)
+                {
+                    if (generation > 0)
+                    {
+                        image.Change(64, zeroOneIn: 4);
+                    }
+
+                    var record = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+                    lineage.Records.Add(record);
+                    lineage.Ids.Add(record.Id.ToString());
+                    lineage.States.Add(image.State());
+                }
+
+                return lineage;
+            }
+            catch
+            {
+                if (xfs is not null)
+                {
+                    await xfs.DisposeAsync();
+                }
+
+                await workspace.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>Restores generation <paramref name="generation"/> into the XFS through the cache under <paramref name="cacheRoot"/>, and checks it.</summary>
+        public Task<RestoreResult> RestoreAsync(int generation, string directory, string cacheRoot, int versions = 4) =>
+            Workspace.RestoreAndCheckAsync(
+                Records[generation],
+                States[generation],
+                "mem.img",
+                Xfs.PathOf(directory),
+                new RestoreOptions { ReflinkCache = cacheRoot, ReflinkCacheVersions = versions });
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await Xfs.DisposeAsync();
+            }
+            finally
+            {
+                await Workspace.DisposeAsync();
+            }
+        }
+    }
+}
