@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/images.sh — VM image snapshots: Cairn against restic, borg (zstd,3 and lz4) and `cp --sparse=always`.
 #
-#   bench/images.sh [SECTION...]        SECTION: images, chain, blocksize (default: all three, in that order)
+#   bench/images.sh [SECTION...]        SECTION: images, chain, blocksize, reflink (default: all four, in that order)
 #
 # images     For rootfs.ext4 -> rootfs2.ext4 and mem.img -> mem2.img, per tool and run, in a fresh repository:
 #            a full snapshot of the first image, a diff snapshot of the second on top, a restore of the second into
@@ -13,6 +13,11 @@
 #            and of the deepest with --reflink-from a restore of its parent. Restores go to a loop-mounted XFS.
 #            Per depth also the bytes of the frames a restore decompresses against the bytes it needs (cairn inspect).
 # blocksize  Stored bytes of the diff snapshot, and its manifest's size, with 4, 8, 16 and 64 KiB image blocks.
+# reflink    Restores of the second image of each pair onto a loop-mounted XFS, against `cp --sparse=always` to the
+#            same XFS: plain; with --reflink and the local image cache holding the first image's restore (the
+#            parent); with --reflink and the cache holding the same version (a host restoring a snapshot it restored
+#            before: one more sandbox from the same template). Both images are snapshotted under one name (a
+#            symlink), as a VM's images keep theirs from one version to the next.
 #
 # Every timed step starts with a cold page cache (sync; drop_caches); times are medians of RUNS runs, with min and
 # max. Each pair of images is read once, untimed, before its rounds (on a VM the host's cache is not dropped with the
@@ -136,6 +141,14 @@ xfs_cleanup() {
   if [[ -d $XFS_MOUNT ]]; then rmdir "$XFS_MOUNT"; fi
 }
 
+xfs_setup() {
+  truncate -s 8G "$WORK/xfs.img"
+  mkfs.xfs -q -m reflink=1 "$WORK/xfs.img"
+  XFS_DEVICE=$(losetup --find --show "$WORK/xfs.img")
+  mkdir -p "$XFS_MOUNT"
+  mount "$XFS_DEVICE" "$XFS_MOUNT"
+}
+
 chain_section() {
   local src=$WORK/chain-src repo=$WORK/chain-repo fresh=$WORK/chain-fresh g depth run
   rm -rf "$src" "$repo" "$fresh"
@@ -174,11 +187,7 @@ EOF
   "$CAIRN" -r "$fresh" inspect --json "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/chain.fresh.json")" >"$LOGS/chain.inspect.fresh.json"
   row chain depth10-fresh cairn restore.frame_bytes 1 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0]["frameBytes"])' "$LOGS/chain.inspect.fresh.json")"
 
-  truncate -s 8G "$WORK/xfs.img"
-  mkfs.xfs -q -m reflink=1 "$WORK/xfs.img"
-  XFS_DEVICE=$(losetup --find --show "$WORK/xfs.img")
-  mkdir -p "$XFS_MOUNT"
-  mount "$XFS_DEVICE" "$XFS_MOUNT"
+  xfs_setup
 
   for run in $(seq 1 "$RUNS"); do
     for depth in $(seq 1 10); do
@@ -244,6 +253,62 @@ EOF
   done
 }
 
+# ------------------------------------------------------------------------------------------------ reflink
+
+reflink_section() {
+  local item a b repo=$WORK/reflink-repo img=$WORK/reflink-img run tool cache ids
+  xfs_setup
+  cache=$XFS_MOUNT/cache
+  for item in rootfs mem; do
+    if [[ $item == rootfs ]]; then a=rootfs.ext4 b=rootfs2.ext4; else a=mem.img b=mem2.img; fi
+    rm -rf "$repo" "$img" "$cache"
+    mkdir -p "$img"
+    "$CAIRN" -r "$repo" init >/dev/null
+    ln -sfn "$CORPUS/$a" "$img/$item"
+    "$CAIRN" -r "$repo" snapshot -q --json --tag base --image "$img/$item" >"$LOGS/reflink.$item.base.json"
+    ln -sfn "$CORPUS/$b" "$img/$item"
+    "$CAIRN" -r "$repo" snapshot -q --json --tag next --parent base --image "$img/$item" >"$LOGS/reflink.$item.next.json"
+    # The parent's restore, kept in the image cache (untimed).
+    "$CAIRN" -r "$repo" restore -q --reflink --cache-dir "$cache" base "$XFS_MOUNT/base" >/dev/null
+    rm -rf "$XFS_MOUNT/base"
+    ids=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$LOGS/reflink.$item.next.json")
+    bench_warm_host "$CORPUS/$b"
+    for run in $(seq 1 "$RUNS"); do
+      local tools=(cp cairn cairn-reflink-parent cairn-reflink-same) first
+      first=$(((run - 1) % ${#tools[@]}))
+      for tool in "${tools[@]:first}" "${tools[@]:0:first}"; do
+        rm -rf "$XFS_MOUNT/r"
+        mkdir -p "$XFS_MOUNT/r"
+        log "reflink: $item, $tool, run $run"
+        case $tool in
+          cp) timed reflink $item $tool restore "$run" cp --sparse=always "$CORPUS/$b" "$XFS_MOUNT/r/$item" ;;
+          cairn) timed reflink $item $tool restore "$run" "$CAIRN" -r "$repo" restore -q --json next "$XFS_MOUNT/r" ;;
+          cairn-reflink-parent)
+            # Only the parent cached: drop this version's copy a previous round kept.
+            find "$cache" -mindepth 3 -maxdepth 3 -type d -name "$ids" -exec rm -rf {} +
+            timed reflink $item $tool restore "$run" "$CAIRN" -r "$repo" restore -q --json --reflink --cache-dir "$cache" next "$XFS_MOUNT/r"
+            ;;
+          cairn-reflink-same)
+            # This version cached too: the parent's round (or an untimed restore) kept it.
+            if ! find "$cache" -mindepth 3 -maxdepth 3 -type d -name "$ids" | grep -q .; then
+              "$CAIRN" -r "$repo" restore -q --reflink --cache-dir "$cache" next "$XFS_MOUNT/untimed" >/dev/null
+              rm -rf "$XFS_MOUNT/untimed"
+            fi
+            timed reflink $item $tool restore "$run" "$CAIRN" -r "$repo" restore -q --json --reflink --cache-dir "$cache" next "$XFS_MOUNT/r"
+            ;;
+        esac
+        cmp -s "$XFS_MOUNT/r/$item" "$CORPUS/$b" || die "$tool did not restore $b identically"
+        if [[ $tool == cairn* ]]; then
+          row reflink $item $tool restore.cloned_bytes "$run" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytesCloned"])' "$LOGS/reflink.$item.$tool.restore.$run.out")"
+        fi
+        row reflink $item $tool restore.allocated_bytes "$run" "$(allocated "$XFS_MOUNT/r/$item")"
+      done
+    done
+    rm -rf "$XFS_MOUNT/r" "$repo" "$img" "$cache"
+  done
+  xfs_cleanup
+}
+
 # ------------------------------------------------------------------------------------------------ summary
 
 # Medians (min-max) of every metric, one line per section/item/tool/metric.
@@ -272,14 +337,15 @@ main() {
   trap xfs_cleanup EXIT
   "$CAIRN" --help >/dev/null # builds the launcher's Release binary outside any timing
   local sections=("$@")
-  ((${#sections[@]} > 0)) || sections=(images chain blocksize)
+  ((${#sections[@]} > 0)) || sections=(images chain blocksize reflink)
   local section
   for section in "${sections[@]}"; do
     case $section in
       images) images_section ;;
       chain) chain_section ;;
       blocksize) blocksize_section ;;
-      *) die "unknown section '$section' (images, chain, blocksize)" ;;
+      reflink) reflink_section ;;
+      *) die "unknown section '$section' (images, chain, blocksize, reflink)" ;;
     esac
   done
   printf 'section\titem\ttool\tmetric\tmedian\tmin\tmax\truns\n'
