@@ -57,11 +57,12 @@ internal sealed class ImageCache
     }
 
     /// <summary>
-    /// The cached version to clone from for a restore of <paramref name="snapshot"/>: the snapshot itself, else its
-    /// nearest cached ancestor, else the most recently used version (a sibling or a cousin still shares most blocks;
+    /// The cached version to clone from for a restore of <paramref name="snapshot"/> (whose manifest is
+    /// <paramref name="manifest"/>): the snapshot itself, else its nearest cached ancestor, else the most recently used
+    /// version with an image of the same name (a sibling or a cousin still shares most blocks;
     /// <see cref="ReflinkBase.Match"/> finds which). Null if the cache holds no usable version.
     /// </summary>
-    public async Task<ReflinkBase?> FindBaseAsync(Repository.Repository repository, SnapshotRecord snapshot, CancellationToken cancellationToken)
+    public async Task<ReflinkBase?> FindBaseAsync(Repository.Repository repository, SnapshotRecord snapshot, Manifest manifest, CancellationToken cancellationToken)
     {
         var cached = CachedVersions();
         if (cached.Count == 0)
@@ -73,7 +74,7 @@ internal sealed class ImageCache
         var record = snapshot;
         for (var depth = 0; depth <= MaxAncestors; depth++)
         {
-            if (cached.Contains(record.Id) && tried.Add(record.Id) && await TryUseAsync(repository, record.Id, cancellationToken).ConfigureAwait(false) is { } found)
+            if (cached.Contains(record.Id) && tried.Add(record.Id) && await TryUseAsync(repository, record.Id, (snapshot.Id, manifest), cancellationToken).ConfigureAwait(false) is { } found)
             {
                 return found;
             }
@@ -93,9 +94,11 @@ internal sealed class ImageCache
             }
         }
 
+        var names = ImageNames(manifest);
         foreach (var id in cached)
         {
-            if (tried.Add(id) && await TryUseAsync(repository, id, cancellationToken).ConfigureAwait(false) is { } found)
+            // Versions of other images (another VM's) are skipped unread: only their origin file is looked at.
+            if (tried.Add(id) && SharesAName(id, names) && await TryUseAsync(repository, id, known: null, cancellationToken).ConfigureAwait(false) is { } found)
             {
                 return found;
             }
@@ -142,6 +145,10 @@ internal sealed class ImageCache
                 var final = Path.Combine(Directory, snapshot.Id.ToString());
                 Remove(final); // an older copy of the same version (its restore may have been changed since)
                 System.IO.Directory.Move(temp, final);
+
+                // Use is ordered by the versions' mtimes, which TryUseAsync sets from this clock: the kernel's own
+                // (coarse, a few ms behind) would order a version added just now before one touched just before.
+                System.IO.Directory.SetLastWriteTimeUtc(final, DateTime.UtcNow);
                 Evict();
             }
 
@@ -169,8 +176,37 @@ internal sealed class ImageCache
         return versions.ConvertAll(v => v.Id);
     }
 
+    private static HashSet<string> ImageNames(Manifest m)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        ref readonly var root = ref m.Entries[0];
+        for (var i = (int)root.First; i < root.First + root.Count; i++)
+        {
+            if (m.Entries[i].Kind == EntryKind.Regular)
+            {
+                names.Add(System.Text.Encoding.UTF8.GetString(m.NameOf(i)));
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>Whether the cached version of <paramref name="id"/> holds an image named as one of <paramref name="names"/>.</summary>
+    private bool SharesAName(ContentId id, HashSet<string> names)
+    {
+        try
+        {
+            using var directory = LinuxFile.OpenDirectory(Path.Combine(Directory, id.ToString()));
+            return RestoreOrigin.TryRead(directory) is { } origin && origin.Files.Any(f => names.Contains(f.Name));
+        }
+        catch (LinuxIOException)
+        {
+            return false; // evicted meanwhile
+        }
+    }
+
     /// <summary>Opens the cached version of <paramref name="id"/> if its files are intact (else removes it) and marks it used.</summary>
-    private async Task<ReflinkBase?> TryUseAsync(Repository.Repository repository, ContentId id, CancellationToken cancellationToken)
+    private async Task<ReflinkBase?> TryUseAsync(Repository.Repository repository, ContentId id, (ContentId, Manifest)? known, CancellationToken cancellationToken)
     {
         var path = Path.Combine(Directory, id.ToString());
         ReflinkBase? found;
@@ -178,7 +214,7 @@ internal sealed class ImageCache
         try
         {
             // A version whose files were touched since is not trusted at all: it is dropped below, without a word.
-            found = await ReflinkBase.TryOpenAsync(repository, path, _ => damaged = true, cancellationToken).ConfigureAwait(false);
+            found = await ReflinkBase.TryOpenAsync(repository, path, _ => damaged = true, known, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is UsageException or ObjectNotFoundException)
         {

@@ -30,15 +30,16 @@ internal sealed class ReflinkBase : IDisposable
 
     /// <summary>The earlier restore in <paramref name="directory"/>; a usage error if it is not one.</summary>
     public static async Task<ReflinkBase> OpenAsync(Repository.Repository repository, string directory, Action<string> warn, CancellationToken cancellationToken) =>
-        await TryOpenAsync(repository, directory, warn, cancellationToken).ConfigureAwait(false)
+        await TryOpenAsync(repository, directory, warn, known: null, cancellationToken).ConfigureAwait(false)
         ?? throw new UsageException($"'{directory}' is not a restore of an image snapshot (no valid {RestoreOrigin.FileName}): it cannot serve as a reflink base");
 
     /// <summary>
     /// The earlier restore in <paramref name="directory"/>, with the files that are still as it left them
     /// (<paramref name="warn"/> is told about the others); null if the directory holds no valid
-    /// <see cref="RestoreOrigin"/>.
+    /// <see cref="RestoreOrigin"/>. <paramref name="known"/>: a snapshot whose manifest is in memory already (the one
+    /// being restored), not read again if the base is a restore of it.
     /// </summary>
-    public static async Task<ReflinkBase?> TryOpenAsync(Repository.Repository repository, string directory, Action<string> warn, CancellationToken cancellationToken)
+    public static async Task<ReflinkBase?> TryOpenAsync(Repository.Repository repository, string directory, Action<string> warn, (ContentId Snapshot, Manifest Manifest)? known, CancellationToken cancellationToken)
     {
         FileDescriptor dir;
         try
@@ -58,7 +59,9 @@ internal sealed class ReflinkBase : IDisposable
                 return null;
             }
 
-            var manifest = await repository.ReadManifestAsync(await repository.ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            var manifest = known is { } k && k.Snapshot == snapshot
+                ? k.Manifest
+                : await repository.ReadManifestAsync(await repository.ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             var files = new Dictionary<string, (FileDescriptor, int)>(StringComparer.Ordinal);
             foreach (var file in origin.Files)
             {

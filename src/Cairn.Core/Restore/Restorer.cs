@@ -43,7 +43,7 @@ public sealed class Restorer
     {
         var stopwatch = Stopwatch.StartNew();
         var manifest = await _repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
-        using var reflinkBase = await OpenReflinkBaseAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        using var reflinkBase = await OpenReflinkBaseAsync(snapshot, manifest, cancellationToken).ConfigureAwait(false);
         using var destination = RestoreTarget.Prepare(target, _options.Replace);
         var directories = new FileDescriptor?[manifest.Count];
         directories[0] = destination.Staging;
@@ -101,7 +101,7 @@ public sealed class Restorer
     }
 
     /// <summary>The earlier restore to clone from: the directory named by <see cref="RestoreOptions.ReflinkFrom"/>, or the nearest version in the image cache.</summary>
-    private async Task<ReflinkBase?> OpenReflinkBaseAsync(SnapshotRecord snapshot, CancellationToken cancellationToken)
+    private async Task<ReflinkBase?> OpenReflinkBaseAsync(SnapshotRecord snapshot, Manifest manifest, CancellationToken cancellationToken)
     {
         if (_options.ReflinkFrom is { } directory)
         {
@@ -125,7 +125,7 @@ public sealed class Restorer
         }
 
         _imageCache = ImageCache.Open(_options.ReflinkCache, _repository.Config.Id, _options.ReflinkCacheVersions);
-        return await _imageCache.FindBaseAsync(_repository, snapshot, cancellationToken).ConfigureAwait(false);
+        return await _imageCache.FindBaseAsync(_repository, snapshot, manifest, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Where the clones come from, for warnings.</summary>

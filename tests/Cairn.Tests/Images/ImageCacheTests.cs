@@ -57,6 +57,29 @@ public sealed class ImageCacheTests
     }
 
     [LoopXfsFact]
+    public async Task Without_a_cached_ancestor_the_most_recent_version_of_the_same_image_is_the_base()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 17);
+        var cache = lineage.Xfs.PathOf("cache");
+        await lineage.RestoreAsync(1, "v1", cache);
+
+        // Another VM's image, restored since: the most recently used version, but of no image the sibling has.
+        var other = new TestImage(lineage.Workspace.PathOf("disk.img"), 256, seed: 19);
+        other.Change(32, zeroOneIn: int.MaxValue);
+        var otherSnapshot = (await lineage.Workspace.SnapshotAsync([other.Path], parent: SnapshotOptions.NoParent)).Snapshot;
+        await lineage.Workspace.RestoreAsync(otherSnapshot, lineage.Xfs.PathOf("other"), new RestoreOptions { ReflinkCache = cache });
+
+        // A sibling of v1: a fork from v0, whose restore the cache does not hold.
+        lineage.Image.Change(64, zeroOneIn: 4);
+        var expected = lineage.Image.State();
+        var sibling = (await lineage.Workspace.SnapshotAsync([lineage.Image.Path], parent: lineage.Ids[0])).Snapshot;
+
+        var result = await lineage.Workspace.RestoreAndCheckAsync(sibling, expected, "mem.img", lineage.Xfs.PathOf("sibling"), new RestoreOptions { ReflinkCache = cache });
+        Assert.Equal(lineage.Ids[1], result.ClonedFrom);
+        Assert.InRange(result.Bytes, 1, 64L * TestImage.Block);
+    }
+
+    [LoopXfsFact]
     public async Task A_cached_version_changed_since_is_dropped_not_cloned()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 13);
@@ -157,6 +180,9 @@ public sealed class ImageCacheTests
 
         public List<ImageState> States { get; } = [];
 
+        /// <summary>The image as of the last generation.</summary>
+        public TestImage Image { get; private set; } = null!;
+
         private List<SnapshotRecord> Records { get; } = [];
 
         public static async Task<Lineage> CreateAsync(int generations, int seed)
@@ -167,7 +193,7 @@ public sealed class ImageCacheTests
             {
                 xfs = await LoopXfs.CreateAsync();
                 var lineage = new Lineage(workspace, xfs);
-                var image = new TestImage(workspace.PathOf("mem.img"), ImageBlocks, seed);
+                var image = lineage.Image = new TestImage(workspace.PathOf("mem.img"), ImageBlocks, seed);
                 image.Change(4096, zeroOneIn: 8);
                 for (var generation = 0; generation < generations; generation++)
                 {
