@@ -24,6 +24,17 @@ internal static class RestoreCommand
         var command = new Command("restore", "Restore a snapshot into a directory (an image snapshot: its image files, sparse).") { snapshot, target, replace, reflinkFrom, reflink, cacheDir };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
+            var parse = context.ParseResult;
+            if (parse.GetValue(cacheDir) is not null && !parse.GetValue(reflink))
+            {
+                throw new UsageException("--cache-dir needs --reflink");
+            }
+
+            if (parse.GetValue(reflink) && parse.GetValue(reflinkFrom) is not null)
+            {
+                throw new UsageException("--reflink and --reflink-from cannot be used together");
+            }
+
             var opened = await context.OpenSnapshotAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
             await using var repository = opened.Repository;
             var record = opened.Snapshot;

@@ -83,6 +83,18 @@ public sealed class ImageCliTests
         Assert.Contains("give one of: a directory, --image FILE...", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--cache-dir needs --reflink", "--cache-dir", "cache")]
+    [InlineData("--reflink and --reflink-from cannot be used together", "--reflink", "--reflink-from", "base")]
+    public async Task Restore_refuses_reflink_options_that_do_not_go_together(string message, params string[] options)
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var (exitCode, _, error) = await ProcessRunner.RunAsync(s_cairn, ["-r", workspace.RepositoryPath, "restore", "latest", workspace.PathOf("restored"), .. options]);
+        Assert.Equal(2, exitCode);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(workspace.PathOf("restored")));
+    }
+
     [Fact]
     public async Task Blocks_stored_again_are_reported_by_snapshot_show_and_inspect()
     {
