@@ -64,22 +64,19 @@ internal sealed class ImageCache
     /// </summary>
     public async Task<ReflinkBase?> FindBaseAsync(Repository.Repository repository, SnapshotRecord snapshot, Manifest manifest, CancellationToken cancellationToken)
     {
-        var cached = CachedVersions();
-        if (cached.Count == 0)
-        {
-            return null;
-        }
-
-        var tried = new HashSet<ContentId>();
+        // Versions of other images (another VM's) are passed over by their origin file alone, unread; with none
+        // left, the lineage is not walked (on S3 every step is a request).
+        var names = ImageNames(manifest);
+        var candidates = CachedVersions().FindAll(id => SharesAName(id, names));
         var record = snapshot;
-        for (var depth = 0; depth <= MaxAncestors; depth++)
+        for (var depth = 0; depth <= MaxAncestors && candidates.Count > 0; depth++)
         {
-            if (cached.Contains(record.Id) && tried.Add(record.Id) && await TryUseAsync(repository, record.Id, (snapshot.Id, manifest), cancellationToken).ConfigureAwait(false) is { } found)
+            if (candidates.Remove(record.Id) && await TryUseAsync(repository, record.Id, (snapshot.Id, manifest), cancellationToken).ConfigureAwait(false) is { } found)
             {
                 return found;
             }
 
-            if (record.ParentId is not { } parent)
+            if (candidates.Count == 0 || record.ParentId is not { } parent)
             {
                 break;
             }
@@ -94,11 +91,9 @@ internal sealed class ImageCache
             }
         }
 
-        var names = ImageNames(manifest);
-        foreach (var id in cached)
+        foreach (var id in candidates)
         {
-            // Versions of other images (another VM's) are skipped unread: only their origin file is looked at.
-            if (tried.Add(id) && SharesAName(id, names) && await TryUseAsync(repository, id, known: null, cancellationToken).ConfigureAwait(false) is { } found)
+            if (await TryUseAsync(repository, id, known: null, cancellationToken).ConfigureAwait(false) is { } found)
             {
                 return found;
             }
@@ -205,7 +200,11 @@ internal sealed class ImageCache
         }
     }
 
-    /// <summary>Opens the cached version of <paramref name="id"/> if its files are intact (else removes it) and marks it used.</summary>
+    /// <summary>
+    /// Opens the cached version of <paramref name="id"/> and marks it used, if its files are intact; removes it if they
+    /// are not, or if its snapshot is gone. Null if it cannot be used, also for a failure that may pass (the store, or
+    /// permissions): that version is kept.
+    /// </summary>
     private async Task<ReflinkBase?> TryUseAsync(Repository.Repository repository, ContentId id, (ContentId, Manifest)? known, CancellationToken cancellationToken)
     {
         var path = Path.Combine(Directory, id.ToString());
@@ -213,22 +212,22 @@ internal sealed class ImageCache
         var damaged = false;
         try
         {
-            // A version whose files were touched since is not trusted at all: it is dropped below, without a word.
+            // A version one of whose files was touched since is not trusted at all: it is dropped below, silently.
             found = await ReflinkBase.TryOpenAsync(repository, path, _ => damaged = true, known, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is UsageException or ObjectNotFoundException)
+        catch (UsageException)
         {
             found = null; // evicted meanwhile, or its snapshot was deleted from the repository
+        }
+        catch (Exception e) when (e is CairnException or IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
 
         if (found is null || found.IsEmpty || damaged)
         {
             found?.Dispose();
-            using (FileLock.Acquire(Path.Combine(Directory, ".lock"), attempts: 3000, TimeSpan.FromMilliseconds(10)))
-            {
-                Remove(path);
-            }
-
+            TryRemove(path);
             return null;
         }
 
@@ -236,12 +235,28 @@ internal sealed class ImageCache
         {
             System.IO.Directory.SetLastWriteTimeUtc(path, DateTime.UtcNow);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Evicted since it was opened: its files stay readable through the open descriptors.
+            // Evicted since it was opened (its files stay readable through the open descriptors), or another user's:
+            // still usable, only its place in the eviction order stays where it was.
         }
 
         return found;
+    }
+
+    /// <summary>Removes a version under the lock; one that cannot be removed now (the lock held too long, another user's) stays.</summary>
+    private void TryRemove(string path)
+    {
+        try
+        {
+            using (FileLock.Acquire(Path.Combine(Directory, ".lock"), attempts: 3000, TimeSpan.FromMilliseconds(10)))
+            {
+                Remove(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
     }
 
     /// <summary>Removes the versions beyond <see cref="Versions"/>, least recently used first, and temporary directories a crash left. Under the lock.</summary>

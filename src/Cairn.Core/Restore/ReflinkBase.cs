@@ -63,30 +63,59 @@ internal sealed class ReflinkBase : IDisposable
                 ? k.Manifest
                 : await repository.ReadManifestAsync(await repository.ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             var files = new Dictionary<string, (FileDescriptor, int)>(StringComparer.Ordinal);
-            foreach (var file in origin.Files)
+            try
             {
-                var name = Encoding.UTF8.GetBytes(file.Name);
-                var entry = ManifestValidator.IsValidName(name) ? manifest.Lookup(0, name) : -1;
-                if (entry < 0 || manifest.Entries[entry].Kind != EntryKind.Regular || files.ContainsKey(file.Name)
-                    || LinuxFile.TryOpenAt(dir, name, OpenFlags.ReadOnly | OpenFlags.NoFollow, 0, out var fd) != 0)
+                OpenFiles(directory, dir, origin, manifest, files, warn);
+            }
+            catch
+            {
+                foreach (var (fd, _) in files.Values)
                 {
-                    warn($"'{Path.Combine(directory, file.Name)}' is missing or not part of the base snapshot: not used as a reflink base");
-                    continue;
+                    fd.Dispose();
                 }
 
-                var stat = LinuxFile.Stat(fd!);
+                throw;
+            }
+
+            return new ReflinkBase(snapshot, manifest, files);
+        }
+    }
+
+    /// <summary>Opens the files of <paramref name="origin"/> that are still as the restore left them into <paramref name="files"/>.</summary>
+    private static void OpenFiles(string directory, FileDescriptor dir, RestoreOrigin origin, Manifest manifest, Dictionary<string, (FileDescriptor, int)> files, Action<string> warn)
+    {
+        foreach (var file in origin.Files)
+        {
+            var name = Encoding.UTF8.GetBytes(file.Name);
+            var entry = ManifestValidator.IsValidName(name) ? manifest.Lookup(0, name) : -1;
+            if (entry < 0 || manifest.Entries[entry].Kind != EntryKind.Regular || files.ContainsKey(file.Name)
+                || LinuxFile.TryOpenAt(dir, name, OpenFlags.ReadOnly | OpenFlags.NoFollow, 0, out var opened) != 0 || opened is not { } fd)
+            {
+                warn($"'{Path.Combine(directory, file.Name)}' is missing or not part of the base snapshot: not used as a reflink base");
+                continue;
+            }
+
+            var kept = false;
+            try
+            {
+                var stat = LinuxFile.Stat(fd);
                 if (stat.Kind != FileKind.Regular || stat.Size != file.Size || stat.MTimeNs != file.MTimeNs || stat.CTimeNs != file.CTimeNs || stat.Inode != file.Inode || stat.Device != file.Device
                     || stat.Size != manifest.Entries[entry].Size)
                 {
                     warn($"'{Path.Combine(directory, file.Name)}' changed since it was restored: not used as a reflink base");
-                    fd!.Dispose();
                     continue;
                 }
 
-                files.Add(file.Name, (fd!, entry));
+                files.Add(file.Name, (fd, entry));
+                kept = true;
             }
-
-            return new ReflinkBase(snapshot, manifest, files);
+            finally
+            {
+                if (!kept)
+                {
+                    fd.Dispose();
+                }
+            }
         }
     }
 

@@ -20,7 +20,9 @@ namespace Cairn.Restore;
 /// </list>
 /// It all happens in a private sibling of the target that replaces it atomically at the end (<see cref="RestoreTarget"/>).
 /// An image snapshot's restore also records what it restored (<see cref="RestoreOrigin"/>), and can clone the
-/// blocks it shares with such an earlier restore instead of writing them (<see cref="RestoreOptions.ReflinkFrom"/>).
+/// blocks it shares with such an earlier restore instead of writing them: one named by the caller
+/// (<see cref="RestoreOptions.ReflinkFrom"/>), or the nearest version in the local image cache, which then keeps this
+/// one too (<see cref="RestoreOptions.ReflinkCache"/>, <see cref="ImageCache"/>).
 /// </summary>
 public sealed class Restorer
 {
@@ -43,7 +45,7 @@ public sealed class Restorer
     {
         var stopwatch = Stopwatch.StartNew();
         var manifest = await _repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
-        using var reflinkBase = await OpenReflinkBaseAsync(snapshot, manifest, cancellationToken).ConfigureAwait(false);
+        using var reflinkBase = await OpenReflinkBaseAsync(snapshot, manifest, target, cancellationToken).ConfigureAwait(false);
         using var destination = RestoreTarget.Prepare(target, _options.Replace);
         var directories = new FileDescriptor?[manifest.Count];
         directories[0] = destination.Staging;
@@ -101,7 +103,7 @@ public sealed class Restorer
     }
 
     /// <summary>The earlier restore to clone from: the directory named by <see cref="RestoreOptions.ReflinkFrom"/>, or the nearest version in the image cache.</summary>
-    private async Task<ReflinkBase?> OpenReflinkBaseAsync(SnapshotRecord snapshot, Manifest manifest, CancellationToken cancellationToken)
+    private async Task<ReflinkBase?> OpenReflinkBaseAsync(SnapshotRecord snapshot, Manifest manifest, string target, CancellationToken cancellationToken)
     {
         if (_options.ReflinkFrom is { } directory)
         {
@@ -124,9 +126,31 @@ public sealed class Restorer
             return null;
         }
 
-        _imageCache = ImageCache.Open(_options.ReflinkCache, _repository.Config.Id, _options.ReflinkCacheVersions);
-        return await _imageCache.FindBaseAsync(_repository, snapshot, manifest, cancellationToken).ConfigureAwait(false);
+        // The cache removes and replaces its versions, and a restore replaces its target: neither may hold the other.
+        var cacheDirectory = LocalCache.DirectoryOf(_options.ReflinkCache, _repository.Config.Id);
+        var targetPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        if (IsWithin(targetPath, cacheDirectory) || IsWithin(cacheDirectory, targetPath))
+        {
+            throw new UsageException($"cannot restore into '{target}' with --reflink: the image cache is '{cacheDirectory}'");
+        }
+
+        try
+        {
+            _imageCache = ImageCache.Open(_options.ReflinkCache, _repository.Config.Id, _options.ReflinkCacheVersions);
+            return await _imageCache.FindBaseAsync(_repository, snapshot, manifest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Warn($"cannot use the image cache in '{cacheDirectory}' ({e.Message}): restored without --reflink");
+            _imageCache = null;
+            return null;
+        }
     }
+
+    private static bool IsWithin(string path, string directory) =>
+        path == directory || path.StartsWith(directory + "/", StringComparison.Ordinal);
+
+    private string CloneHint => _imageCache is null ? "btrfs, xfs" : "btrfs, xfs; give --cache-dir on the target's file system";
 
     /// <summary>Where the clones come from, for warnings.</summary>
     private string BaseDescription => _imageCache is { } cache ? $"the image cache '{cache.Directory}'" : $"the reflink base '{_options.ReflinkFrom}'";
@@ -146,10 +170,10 @@ public sealed class Restorer
         {
             if (!_imageCache.TryAdd(restored, snapshot, manifest))
             {
-                Warn($"{BaseDescription} and the target are not on one file system that can clone (btrfs, xfs; give --cache-dir on the target's file system): --reflink has no effect here");
+                Warn($"{BaseDescription} and the target are not on one file system that can clone ({CloneHint}): --reflink has no effect here");
             }
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Warn($"could not keep the restored images in {BaseDescription}: {e.Message}");
         }
@@ -269,7 +293,7 @@ public sealed class Restorer
                     if (_bytesCloned == 0)
                     {
                         _cannotClone = true;
-                        Warn($"{BaseDescription} and the target are not on one file system that can clone (btrfs, xfs): copied instead");
+                        Warn($"{BaseDescription} and the target are not on one file system that can clone ({CloneHint}): copied instead");
                         return done;
                     }
 

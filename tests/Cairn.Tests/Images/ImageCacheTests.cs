@@ -85,16 +85,10 @@ public sealed class ImageCacheTests
         await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 13);
         var cache = lineage.Xfs.PathOf("cache");
         await lineage.RestoreAsync(0, "v0", cache);
-        var cached = Path.Combine(CacheDirectory(lineage, cache), lineage.Ids[0]);
+        var cached = VersionOf(lineage, cache, 0);
 
         // Someone writes into the cached copy: its blocks are no longer what its snapshot says.
-        File.SetUnixFileMode(Path.Combine(cached, "mem.img"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        using (var file = new FileStream(Path.Combine(cached, "mem.img"), FileMode.Open, FileAccess.Write))
-        {
-            var junk = new byte[TestImage.Block];
-            Array.Fill(junk, (byte)0xAB);
-            file.Write(junk);
-        }
+        Touch(Path.Combine(cached, "mem.img"));
 
         var result = await lineage.RestoreAsync(1, "v1", cache);
         Assert.Equal(0, result.BytesCloned);
@@ -128,6 +122,110 @@ public sealed class ImageCacheTests
         Assert.Equal(lineage.Ids[1..].Order(), CachedVersions(lineage, cache).Order());
     }
 
+    [LoopXfsFact]
+    public async Task One_changed_image_drops_the_whole_version()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        await using var xfs = await LoopXfs.CreateAsync();
+        var disk = new TestImage(workspace.PathOf("disk.img"), 1024, seed: 26);
+        var memory = new TestImage(workspace.PathOf("mem.img"), 1024, seed: 27);
+        disk.Change(256, zeroOneIn: int.MaxValue);
+        memory.Change(256, zeroOneIn: int.MaxValue);
+        var expected = memory.State();
+        var snapshot = (await workspace.SnapshotAsync([disk.Path, memory.Path])).Snapshot;
+        var options = new RestoreOptions { ReflinkCache = xfs.PathOf("cache") };
+        await workspace.RestoreAsync(snapshot, xfs.PathOf("v0"), options);
+        var version = Path.Combine(LocalCache.DirectoryOf(xfs.PathOf("cache"), workspace.Repository.Config.Id), "images", snapshot.Id.ToString());
+        Touch(Path.Combine(version, "disk.img"));
+
+        // mem.img is intact, but a version with one file touched is not trusted for any.
+        var result = await workspace.RestoreAndCheckAsync(snapshot, expected, "mem.img", xfs.PathOf("v1"), options);
+        Assert.Equal(0, result.BytesCloned);
+        disk.State().AssertRestoredAs(Path.Combine(version, "disk.img")); // the restore kept its own images as the new version
+    }
+
+    [LoopXfsFact]
+    public async Task A_cache_that_cannot_be_written_costs_the_restore_only_a_warning()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 1, seed: 22);
+        var root = lineage.Xfs.PathOf("cache");
+        var images = CacheDirectory(lineage, root);
+
+        // The cache root cannot take the repository's directory; then the images directory cannot take a version.
+        Directory.CreateDirectory(root);
+        var result = await WhileImmutableAsync(root, () => lineage.RestoreAsync(0, "v0", root));
+        Assert.Contains(result.Warnings, w => w.Contains("cannot use the image cache", StringComparison.Ordinal));
+
+        Directory.CreateDirectory(images);
+        result = await WhileImmutableAsync(images, () => lineage.RestoreAsync(0, "v1", root));
+        Assert.Contains(result.Warnings, w => w.Contains("could not keep the restored images", StringComparison.Ordinal));
+    }
+
+    [LoopXfsFact]
+    public async Task A_version_that_cannot_be_marked_used_still_serves_and_is_closed()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 1, seed: 25);
+        var cache = lineage.Xfs.PathOf("cache");
+        await lineage.RestoreAsync(0, "v0", cache);
+        var version = VersionOf(lineage, cache, 0);
+
+        // utimensat fails with EPERM, as on a version another user made.
+        var result = await WhileImmutableAsync(version, () => lineage.RestoreAsync(0, "v1", cache));
+
+        Assert.Equal(lineage.Ids[0], result.ClonedFrom);
+
+        // Looked at before any collection: a descriptor left to the finalizer would still be open here.
+        Assert.DoesNotContain(
+            new DirectoryInfo("/proc/self/fd").GetFileSystemInfos().Select(f => f.LinkTarget),
+            target => target is not null && target.StartsWith(version, StringComparison.Ordinal));
+    }
+
+    [LoopXfsFact]
+    public async Task A_restore_into_or_over_the_cache_is_refused()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 1, seed: 23);
+        var cache = lineage.Xfs.PathOf("cache");
+        await lineage.RestoreAsync(0, "v0", cache);
+        var version = VersionOf(lineage, cache, 0);
+        var record = await lineage.Workspace.Repository.ReadSnapshotAsync(Cairn.Format.ContentId.Parse(lineage.Ids[0]));
+
+        foreach (var target in new[] { version, lineage.Xfs.MountPoint })
+        {
+            var options = new RestoreOptions { ReflinkCache = cache, Replace = true };
+            var error = await Assert.ThrowsAsync<UsageException>(() => lineage.Workspace.RestoreAsync(record, target, options));
+            Assert.Contains("the image cache is", error.Message, StringComparison.Ordinal);
+        }
+
+        lineage.States[0].AssertRestoredAs(Path.Combine(version, "mem.img"));
+    }
+
+    [LoopXfsFact]
+    public async Task Concurrent_restores_add_use_and_evict_versions_safely()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 4, seed: 24);
+        var cache = lineage.Xfs.PathOf("cache");
+        for (var round = 0; round < 3; round++)
+        {
+            // One version kept: each restore evicts versions the others may be cloning from.
+            var restores = Enumerable.Range(0, 4).Select(g => Task.Run(() => lineage.RestoreAsync(g, $"r{round}-v{g}", cache, versions: 1)));
+            Assert.All(await Task.WhenAll(restores), r => Assert.Empty(r.Warnings));
+        }
+
+        Assert.Single(CachedVersions(lineage, cache));
+    }
+
+    [LoopXfsFact]
+    public async Task A_restore_through_the_cache_still_serves_as_an_explicit_base()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 21);
+        await lineage.RestoreAsync(0, "v0", lineage.Xfs.PathOf("cache")); // cloning it into the cache leaves it as it was
+
+        var record = await lineage.Workspace.Repository.ReadSnapshotAsync(Cairn.Format.ContentId.Parse(lineage.Ids[1]));
+        var result = await lineage.Workspace.RestoreAndCheckAsync(record, lineage.States[1], "mem.img", lineage.Xfs.PathOf("v1"), new RestoreOptions { ReflinkFrom = lineage.Xfs.PathOf("v0") });
+        Assert.Empty(result.Warnings);
+        Assert.True(result.BytesCloned > 0);
+    }
+
     [Fact]
     public async Task A_tree_snapshot_is_restored_without_the_cache_with_a_warning()
     {
@@ -155,6 +253,33 @@ public sealed class ImageCacheTests
         Assert.Contains("cannot be used together", error.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(workspace.PathOf("restored")));
     }
+
+    /// <summary>Runs <paramref name="action"/> with <paramref name="path"/> immutable (chattr +i): nothing in it can be created, removed or changed, even by root.</summary>
+    private static async Task<T> WhileImmutableAsync<T>(string path, Func<Task<T>> action)
+    {
+        await LoopXfs.Run("chattr", "+i", path);
+        try
+        {
+            return await action();
+        }
+        finally
+        {
+            await LoopXfs.Run("chattr", "-i", path);
+        }
+    }
+
+    /// <summary>Writes a block of junk at the start of a cached image (made writable first: the cache keeps them read-only).</summary>
+    private static void Touch(string path)
+    {
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
+        var junk = new byte[TestImage.Block];
+        Array.Fill(junk, (byte)0xAB);
+        file.Write(junk);
+    }
+
+    private static string VersionOf(Lineage lineage, string cacheRoot, int generation) =>
+        Path.Combine(CacheDirectory(lineage, cacheRoot), lineage.Ids[generation]);
 
     private static string CacheDirectory(Lineage lineage, string cacheRoot) =>
         Path.Combine(LocalCache.DirectoryOf(cacheRoot, lineage.Workspace.Repository.Config.Id), "images");
