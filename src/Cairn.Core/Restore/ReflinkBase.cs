@@ -5,8 +5,11 @@ using Cairn.Native.Linux;
 
 namespace Cairn.Restore;
 
-/// <summary>A run of consecutive chunk references of a file (<see cref="RefCount"/> from index <see cref="FirstRef"/>) whose bytes a base copy holds at the same offsets.</summary>
-internal readonly record struct CloneRun(int FirstRef, int RefCount, long Offset, long Length);
+/// <summary>
+/// A run of consecutive chunk references of a file (<see cref="RefCount"/> from index <see cref="FirstRef"/>), at
+/// <see cref="Offset"/>, whose bytes a base copy holds one after the other from <see cref="SourceOffset"/>.
+/// </summary>
+internal readonly record struct CloneRun(int FirstRef, int RefCount, long Offset, long SourceOffset, long Length);
 
 /// <summary>
 /// A directory holding an earlier restore of an image snapshot, used as the base of a new one (<c>--reflink-from</c>):
@@ -18,6 +21,12 @@ internal readonly record struct CloneRun(int FirstRef, int RefCount, long Offset
 /// </summary>
 internal sealed class ReflinkBase : IDisposable
 {
+    /// <summary>
+    /// The granularity of a clone from another offset: FICLONERANGE takes whole blocks of the file system (4 KiB on
+    /// XFS and btrfs as made by default); a clone to the same offset may also end at the end of both files.
+    /// </summary>
+    private const int CloneBlock = 4096;
+
     private readonly Dictionary<string, (FileDescriptor Fd, int Entry)> _files;
     private readonly Manifest _manifest;
 
@@ -127,11 +136,14 @@ internal sealed class ReflinkBase : IDisposable
 
     /// <summary>
     /// The base file for entry <paramref name="entry"/> of <paramref name="target"/> (an image: a file of the root
-    /// directory), with the runs of its chunk references the base holds identically; null if there is none.
+    /// directory), with the runs of its chunk references whose bytes the base holds: at the same offset where it has
+    /// them there, else wherever in the base file it has them, as whole file-system blocks (a block the guest's file
+    /// system moved, or a page the guest moved). Null if there is no base file of that name.
     /// </summary>
     public FileDescriptor? Match(Manifest target, int entry, List<CloneRun> runs)
     {
-        if (target.ParentOf(entry) != 0 || !_files.TryGetValue(Encoding.UTF8.GetString(target.NameOf(entry)), out var file))
+        var name = Encoding.UTF8.GetString(target.NameOf(entry));
+        if (target.ParentOf(entry) != 0 || !_files.TryGetValue(name, out var file))
         {
             return null;
         }
@@ -139,6 +151,7 @@ internal sealed class ReflinkBase : IDisposable
         var baseRefs = _manifest.ChunkRefsOf(file.Entry);
         var refs = target.ChunkRefsOf(entry);
         var first = (int)target.Entries[entry].First;
+        Dictionary<ContentId, long>? anywhere = null;
         CloneRun? open = null;
         var j = 0;
         for (var k = 0; k < refs.Length; k++)
@@ -149,17 +162,26 @@ internal sealed class ReflinkBase : IDisposable
                 j++;
             }
 
+            var id = target.Chunks[r.Chunk].Id;
             var length = target.Chunks[r.Chunk].Length;
-            if (j < baseRefs.Length && baseRefs[j].Offset == r.Offset && _manifest.Chunks[baseRefs[j].Chunk].Id == target.Chunks[r.Chunk].Id)
+            long source;
+            if (j < baseRefs.Length && baseRefs[j].Offset == r.Offset && _manifest.Chunks[baseRefs[j].Chunk].Id == id)
             {
-                open = open is { } o && o.Offset + o.Length == r.Offset
-                    ? o with { RefCount = o.RefCount + 1, Length = o.Length + length }
-                    : Flush(open, runs) ?? new CloneRun(first + k, 1, r.Offset, length);
+                source = r.Offset;
+            }
+            else if (length % CloneBlock == 0 && (anywhere ??= OffsetsOf(baseRefs)).TryGetValue(id, out var at))
+            {
+                source = at;
             }
             else
             {
                 open = Flush(open, runs);
+                continue;
             }
+
+            open = open is { } o && o.Offset + o.Length == r.Offset && o.SourceOffset + o.Length == source
+                ? o with { RefCount = o.RefCount + 1, Length = o.Length + length }
+                : Flush(open, runs) ?? new CloneRun(first + k, 1, r.Offset, source, length);
         }
 
         Flush(open, runs);
@@ -172,6 +194,21 @@ internal sealed class ReflinkBase : IDisposable
         {
             fd.Dispose();
         }
+    }
+
+    /// <summary>Where in the base file each of its chunks is (the first place, for content it holds more than once), among those a clone can take whole.</summary>
+    private Dictionary<ContentId, long> OffsetsOf(ReadOnlySpan<ChunkRef> baseRefs)
+    {
+        var offsets = new Dictionary<ContentId, long>(baseRefs.Length);
+        foreach (var r in baseRefs)
+        {
+            if (r.Offset % CloneBlock == 0 && _manifest.Chunks[r.Chunk].Length % CloneBlock == 0)
+            {
+                offsets.TryAdd(_manifest.Chunks[r.Chunk].Id, r.Offset);
+            }
+        }
+
+        return offsets;
     }
 
     private static CloneRun? Flush(CloneRun? run, List<CloneRun> runs)

@@ -288,7 +288,7 @@ public sealed class Restorer
             LinuxFile.Truncate(fd, m.Entries[i].Size); // clones may land past the current end of the file
             foreach (var run in runs)
             {
-                if (!LinuxFile.TryCloneRange(source, run.Offset, fd, run.Offset, run.Length))
+                if (!LinuxFile.TryCloneRange(source, run.SourceOffset, fd, run.Offset, run.Length))
                 {
                     if (_bytesCloned == 0)
                     {

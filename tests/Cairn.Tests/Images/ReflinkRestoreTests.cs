@@ -136,6 +136,27 @@ public sealed class ReflinkRestoreTests
     }
 
     [LoopXfsFact]
+    public async Task Blocks_the_base_holds_at_other_offsets_are_cloned_from_there()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        await using var xfs = await LoopXfs.CreateAsync();
+        var image = new DenseImage(workspace.PathOf("disk.img"), 1024, seed: 6);
+        var first = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+        await workspace.RestoreAsync(first, xfs.PathOf("v1"));
+
+        // The guest's file system moved a stretch of blocks (as ext4 does when packages are installed), and wrote a few new ones.
+        image.Data.AsSpan(0, 256 * TestImage.Block).CopyTo(image.Data.AsSpan(512 * TestImage.Block));
+        image.Randomize(0, 16);
+        var expected = ImageState.Of(image.Path);
+        var second = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+
+        var result = await workspace.RestoreAndCheckAsync(second, expected, "disk.img", xfs.PathOf("v2"), new RestoreOptions { ReflinkFrom = xfs.PathOf("v1") });
+        Assert.Empty(result.Warnings);
+        Assert.Equal(16L * TestImage.Block, result.Bytes); // only the new blocks come from the repository
+        Assert.Equal((1024 - 16) * (long)TestImage.Block, result.BytesCloned);
+    }
+
+    [LoopXfsFact]
     public async Task A_base_on_another_file_system_falls_back_to_copying()
     {
         await using var workspace = await ImageWorkspace.CreateAsync();
