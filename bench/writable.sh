@@ -13,6 +13,8 @@ set -euo pipefail
 export LC_ALL=C
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 corpus=/var/tmp/cairn-corpus/ws
 work=/var/tmp/cairn-writable-bench
 runs=3
@@ -27,8 +29,11 @@ while (($#)); do
   esac
 done
 
-cairn="${CAIRN:-$here/src/Cairn.Cli/bin/Release/net10.0/cairn}"
-[[ -x $cairn ]] || { echo "bench: build first (dotnet build -c Release) or set CAIRN" >&2; exit 1; }
+bench_require_root
+if [[ -z ${CAIRN:-} ]]; then
+  "$here/cairn" --version >/dev/null # the launcher builds its Release binary, outside any timing
+fi
+cairn="${CAIRN:-$here/.cairn-build/cairn}"
 repo=$work/repo mnt=$work/mnt layers=$work/layers
 cleanup() { "$cairn" umount "$mnt" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -47,7 +52,7 @@ echo "ws: ${#files[@]} files under 256 KiB, $changes changed; upper holds $(find
 
 timed() { # label command... -> "label seconds rss_kib"
   local label=$1; shift
-  sync; echo 3 > /proc/sys/vm/drop_caches
+  bench_drop_caches
   /usr/bin/time -f "$label %e %M" "$@" 2>&1 >/dev/null | tail -1
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
