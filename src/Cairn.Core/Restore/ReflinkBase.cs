@@ -151,6 +151,10 @@ internal sealed class ReflinkBase : IDisposable
         var baseRefs = _manifest.ChunkRefsOf(file.Entry);
         var refs = target.ChunkRefsOf(entry);
         var first = (int)target.Entries[entry].First;
+
+        // A clone may end inside a block only at the end of both files: a partial block at the same offset qualifies
+        // when the two files are the same size.
+        var sameSize = _manifest.Entries[file.Entry].Size == target.Entries[entry].Size;
         Dictionary<ContentId, long>? anywhere = null;
         CloneRun? open = null;
         var j = 0;
@@ -165,7 +169,7 @@ internal sealed class ReflinkBase : IDisposable
             var id = target.Chunks[r.Chunk].Id;
             var length = target.Chunks[r.Chunk].Length;
             long source;
-            if (j < baseRefs.Length && baseRefs[j].Offset == r.Offset && _manifest.Chunks[baseRefs[j].Chunk].Id == id)
+            if (j < baseRefs.Length && baseRefs[j].Offset == r.Offset && _manifest.Chunks[baseRefs[j].Chunk].Id == id && (sameSize || length % CloneBlock == 0))
             {
                 source = r.Offset;
             }
