@@ -15,8 +15,8 @@ namespace Cairn.Restore;
 /// </summary>
 /// <remarks>
 /// <para>Why whole restored images rather than the mount's decompressed frames: an earlier version of an image holds
-/// the blocks it shares with the new one at the same offsets, in runs as long as the unchanged stretches, so a restore
-/// clones them with a few large FICLONERANGE calls, holes included. A frame packs a snapshot's new blocks without their
+/// most of the blocks it shares with the new one at the same offsets, in runs as long as the unchanged stretches, so a
+/// restore clones them with a few large FICLONERANGE calls (and the rest from wherever they are, <see cref="ReflinkBase.Match"/>). A frame packs a snapshot's new blocks without their
 /// zero neighbours, so cloning from frames would take one call per run of blocks adjacent in both, and only the blocks
 /// of frames some mount happened to fetch.</para>
 /// <para>Space: adding a version clones the restored files (FICLONE: no data is copied), so a version costs nothing
