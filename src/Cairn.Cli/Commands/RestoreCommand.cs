@@ -21,13 +21,22 @@ internal static class RestoreCommand
             Description = "Image snapshots: clone the blocks shared with the nearest version kept in the local image cache, and keep this one there for the next restore, where the cache and the target are on one reflink file system (btrfs, xfs); elsewhere restore as usual, with a warning.",
         };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "With --reflink: root of the local caches (one directory per repository). Default: $XDG_CACHE_HOME/cairn, else ~/.cache/cairn." };
-        var command = new Command("restore", "Restore a snapshot into a directory (an image snapshot: its image files, sparse).") { snapshot, target, replace, reflinkFrom, reflink, cacheDir };
+        var cacheVersions = new Option<int?>("--cache-versions")
+        {
+            Description = "With --reflink: how many image versions the repository's local image cache keeps, the least recently used evicted first (default 4). A version takes no space while the restore it was cloned from is unchanged.",
+        };
+        var command = new Command("restore", "Restore a snapshot into a directory (an image snapshot: its image files, sparse).") { snapshot, target, replace, reflinkFrom, reflink, cacheDir, cacheVersions };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
             var parse = context.ParseResult;
-            if (parse.GetValue(cacheDir) is not null && !parse.GetValue(reflink))
+            if ((parse.GetValue(cacheDir) is not null || parse.GetValue(cacheVersions) is not null) && !parse.GetValue(reflink))
             {
-                throw new UsageException("--cache-dir needs --reflink");
+                throw new UsageException("--cache-dir and --cache-versions need --reflink");
+            }
+
+            if (parse.GetValue(cacheVersions) is < 1)
+            {
+                throw new UsageException("--cache-versions must be at least 1");
             }
 
             if (parse.GetValue(reflink) && parse.GetValue(reflinkFrom) is not null)
@@ -44,6 +53,7 @@ internal static class RestoreCommand
                 Replace = context.ParseResult.GetValue(replace),
                 ReflinkFrom = context.ParseResult.GetValue(reflinkFrom) is { } from ? Path.GetFullPath(from) : null,
                 ReflinkCache = context.ParseResult.GetValue(reflink) ? Path.GetFullPath(context.ParseResult.GetValue(cacheDir) ?? LocalCache.DefaultRoot) : null,
+                ReflinkCacheVersions = context.ParseResult.GetValue(cacheVersions) ?? RestoreOptions.DefaultReflinkCacheVersions,
                 Progress = progress is null ? null : new Progress<RestoreProgress>(p => progress.Show($"{Formatting.Bytes(p.Bytes)} of {Formatting.Bytes(p.TotalBytes)} restored")),
             };
             var targetPath = Path.GetFullPath(context.ParseResult.GetValue(target)!);

@@ -40,8 +40,11 @@ public sealed record RestoreOptions
     /// </summary>
     public string? ReflinkCache { get; init; }
 
+    /// <summary>The default of <see cref="ReflinkCacheVersions"/>.</summary>
+    public const int DefaultReflinkCacheVersions = 4;
+
     /// <summary>Image versions the cache keeps, at most (<see cref="ReflinkCache"/>).</summary>
-    public int ReflinkCacheVersions { get; init; } = 4;
+    public int ReflinkCacheVersions { get; init; } = DefaultReflinkCacheVersions;
 }
 
 public readonly record struct RestoreProgress(long Bytes, long TotalBytes);

@@ -84,7 +84,9 @@ public sealed class ImageCliTests
     }
 
     [Theory]
-    [InlineData("--cache-dir needs --reflink", "--cache-dir", "cache")]
+    [InlineData("--cache-dir and --cache-versions need --reflink", "--cache-dir", "cache")]
+    [InlineData("--cache-dir and --cache-versions need --reflink", "--cache-versions", "8")]
+    [InlineData("--cache-versions must be at least 1", "--reflink", "--cache-versions", "0")]
     [InlineData("--reflink and --reflink-from cannot be used together", "--reflink", "--reflink-from", "base")]
     public async Task Restore_refuses_reflink_options_that_do_not_go_together(string message, params string[] options)
     {
@@ -136,9 +138,11 @@ public sealed class ImageCliTests
         Assert.Empty(restore.RootElement.GetProperty("warnings").EnumerateArray());
         expected.AssertRestoredAs(xfs.PathOf("v2/mem.img"));
 
-        var text = await Text(workspace, "restore", "vm", xfs.PathOf("v3"), "--reflink", "--cache-dir", cache);
+        var text = await Text(workspace, "restore", "vm", xfs.PathOf("v3"), "--reflink", "--cache-dir", cache, "--cache-versions", "1");
         Assert.Contains($"cloned from {id[..12]})", text, StringComparison.Ordinal);
         expected.AssertRestoredAs(xfs.PathOf("v3/mem.img"));
+        var versions = Directory.GetDirectories(Path.Combine(Directory.GetDirectories(cache).Single(), "images"));
+        Assert.Equal([id], versions.Select(Path.GetFileName)); // --cache-versions 1: the parent's version evicted
     }
 
     private static async Task<string> Text(ImageWorkspace workspace, params string[] arguments) =>
