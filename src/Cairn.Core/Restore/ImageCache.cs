@@ -53,7 +53,9 @@ internal sealed class ImageCache
         ArgumentOutOfRangeException.ThrowIfLessThan(versions, 1);
         var directory = Path.Combine(LocalCache.DirectoryOf(root, repositoryId), "images");
         System.IO.Directory.CreateDirectory(directory);
-        return new ImageCache(directory, versions);
+        var cache = new ImageCache(directory, versions);
+        cache.SweepStaleTemporaries();
+        return cache;
     }
 
     /// <summary>
@@ -259,7 +261,7 @@ internal sealed class ImageCache
         }
     }
 
-    /// <summary>Removes the versions beyond <see cref="Versions"/>, least recently used first, and temporary directories a crash left. Under the lock.</summary>
+    /// <summary>Removes the versions beyond <see cref="Versions"/>, least recently used first. Under the lock.</summary>
     private void Evict()
     {
         var versions = CachedVersions();
@@ -267,13 +269,26 @@ internal sealed class ImageCache
         {
             Remove(Path.Combine(Directory, versions[i].ToString()));
         }
+    }
 
-        foreach (var directory in new DirectoryInfo(Directory).EnumerateDirectories(".tmp-*"))
+    /// <summary>
+    /// Removes the temporary directories of adds that a crash interrupted: they hold clones that pin old blocks.
+    /// One younger than an hour may be an add in progress in another process. Whatever cannot be removed now stays.
+    /// </summary>
+    private void SweepStaleTemporaries()
+    {
+        try
         {
-            if (DateTime.UtcNow - directory.LastWriteTimeUtc > s_staleTemp)
+            foreach (var directory in new DirectoryInfo(Directory).EnumerateDirectories(".tmp-*"))
             {
-                Remove(directory.FullName);
+                if (DateTime.UtcNow - directory.LastWriteTimeUtc > s_staleTemp)
+                {
+                    Remove(directory.FullName);
+                }
             }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
         }
     }
 

@@ -110,6 +110,25 @@ public sealed class ImageCacheTests
     }
 
     [LoopXfsFact]
+    public async Task What_an_interrupted_add_left_is_removed_once_it_is_stale()
+    {
+        await using var lineage = await Lineage.CreateAsync(generations: 1, seed: 28);
+        var cache = lineage.Xfs.PathOf("cache");
+        var images = Directory.CreateDirectory(CacheDirectory(lineage, cache)).FullName;
+        var crashed = Directory.CreateDirectory(Path.Combine(images, ".tmp-1-crashed")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(crashed, "mem.img"), "a clone a crash left");
+        Directory.SetLastWriteTimeUtc(crashed, DateTime.UtcNow.AddHours(-2));
+        var inProgress = Directory.CreateDirectory(Path.Combine(images, ".tmp-2-in-progress")).FullName; // another process's add
+
+        // Swept also by a restore that adds nothing: here its target is on another file system than the cache.
+        var record = await lineage.Workspace.Repository.ReadSnapshotAsync(Cairn.Format.ContentId.Parse(lineage.Ids[0]));
+        var result = await lineage.Workspace.RestoreAsync(record, lineage.Workspace.PathOf("v0"), new RestoreOptions { ReflinkCache = cache });
+        Assert.Contains(result.Warnings, w => w.Contains("--reflink has no effect here", StringComparison.Ordinal));
+        Assert.False(Directory.Exists(crashed));
+        Assert.True(Directory.Exists(inProgress));
+    }
+
+    [LoopXfsFact]
     public async Task Only_the_most_recently_used_versions_are_kept()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 3, seed: 15);
