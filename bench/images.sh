@@ -256,7 +256,7 @@ EOF
 # ------------------------------------------------------------------------------------------------ reflink
 
 reflink_section() {
-  local item a b repo=$WORK/reflink-repo img=$WORK/reflink-img run tool cache ids
+  local item a b repo=$WORK/reflink-repo img=$WORK/reflink-img run tool cache next_id
   xfs_setup
   cache=$XFS_MOUNT/cache
   for item in rootfs mem; do
@@ -271,7 +271,7 @@ reflink_section() {
     # The parent's restore, kept in the image cache (untimed).
     "$CAIRN" -r "$repo" restore -q --reflink --cache-dir "$cache" base "$XFS_MOUNT/base" >/dev/null
     rm -rf "$XFS_MOUNT/base"
-    ids=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$LOGS/reflink.$item.next.json")
+    next_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$LOGS/reflink.$item.next.json")
     bench_warm_host "$CORPUS/$b"
     for run in $(seq 1 "$RUNS"); do
       local tools=(cp cairn cairn-reflink-parent cairn-reflink-same) first
@@ -285,12 +285,12 @@ reflink_section() {
           cairn) timed reflink $item $tool restore "$run" "$CAIRN" -r "$repo" restore -q --json next "$XFS_MOUNT/r" ;;
           cairn-reflink-parent)
             # Only the parent cached: drop this version's copy a previous round kept.
-            find "$cache" -mindepth 3 -maxdepth 3 -type d -name "$ids" -exec rm -rf {} +
+            find "$cache" -mindepth 3 -maxdepth 3 -type d -name "$next_id" -exec rm -rf {} +
             timed reflink $item $tool restore "$run" "$CAIRN" -r "$repo" restore -q --json --reflink --cache-dir "$cache" next "$XFS_MOUNT/r"
             ;;
           cairn-reflink-same)
             # This version cached too: the parent's round (or an untimed restore) kept it.
-            if ! find "$cache" -mindepth 3 -maxdepth 3 -type d -name "$ids" | grep -q .; then
+            if ! find "$cache" -mindepth 3 -maxdepth 3 -type d -name "$next_id" | grep -q .; then
               "$CAIRN" -r "$repo" restore -q --reflink --cache-dir "$cache" next "$XFS_MOUNT/untimed" >/dev/null
               rm -rf "$XFS_MOUNT/untimed"
             fi

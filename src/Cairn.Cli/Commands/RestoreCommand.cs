@@ -44,19 +44,19 @@ internal static class RestoreCommand
                 throw new UsageException("--reflink and --reflink-from cannot be used together");
             }
 
-            var opened = await context.OpenSnapshotAsync(context.ParseResult.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            var opened = await context.OpenSnapshotAsync(parse.GetValue(snapshot)!, ct).ConfigureAwait(false);
             await using var repository = opened.Repository;
             var record = opened.Snapshot;
             using var progress = context.Quiet ? null : new TerminalProgress();
             var options = new RestoreOptions
             {
-                Replace = context.ParseResult.GetValue(replace),
-                ReflinkFrom = context.ParseResult.GetValue(reflinkFrom) is { } from ? Path.GetFullPath(from) : null,
-                ReflinkCache = context.ParseResult.GetValue(reflink) ? Path.GetFullPath(context.ParseResult.GetValue(cacheDir) ?? LocalCache.DefaultRoot) : null,
-                ReflinkCacheVersions = context.ParseResult.GetValue(cacheVersions) ?? RestoreOptions.DefaultReflinkCacheVersions,
+                Replace = parse.GetValue(replace),
+                ReflinkFrom = parse.GetValue(reflinkFrom) is { } from ? Path.GetFullPath(from) : null,
+                ReflinkCache = parse.GetValue(reflink) ? Path.GetFullPath(parse.GetValue(cacheDir) ?? LocalCache.DefaultRoot) : null,
+                ReflinkCacheVersions = parse.GetValue(cacheVersions) ?? RestoreOptions.DefaultReflinkCacheVersions,
                 Progress = progress is null ? null : new Progress<RestoreProgress>(p => progress.Show($"{Formatting.Bytes(p.Bytes)} of {Formatting.Bytes(p.TotalBytes)} restored")),
             };
-            var targetPath = Path.GetFullPath(context.ParseResult.GetValue(target)!);
+            var targetPath = Path.GetFullPath(parse.GetValue(target)!);
             var result = await new Restorer(repository, options).RestoreAsync(record, targetPath, ct).ConfigureAwait(false);
             progress?.Clear();
             if (context.Json)

@@ -40,9 +40,7 @@ public sealed record SnapshotInspection(SnapshotRecord Snapshot, SnapshotRecord?
         List<BlockMap> files;
         if (snapshot.Kind == SnapshotRecord.ImageKind)
         {
-            var root = manifest.Entries[0];
-            files = [.. Enumerable.Range((int)root.First, (int)root.Count)
-                .Where(i => manifest.Entries[i].Kind == EntryKind.Regular)
+            files = [.. manifest.RootFiles()
                 .Select(i => BlockMap.Of(manifest, [i], parentChunks, parentFrames, manifest.DisplayPath(i), repository.Config.ImageBlockSize))];
         }
         else

@@ -70,6 +70,19 @@ public sealed class Manifest
         return Strings.AsSpan((int)e.First, (int)e.Size);
     }
 
+    /// <summary>The regular files directly in the root directory: an image snapshot's images.</summary>
+    public IEnumerable<int> RootFiles()
+    {
+        var root = Entries[0];
+        for (var i = (int)root.First; i < root.First + root.Count; i++)
+        {
+            if (Entries[i].Kind == EntryKind.Regular)
+            {
+                yield return i;
+            }
+        }
+    }
+
     public ReadOnlySpan<ChunkRef> ChunkRefsOf(int entry)
     {
         ref readonly var e = ref Entries[entry];

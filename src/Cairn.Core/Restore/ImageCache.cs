@@ -68,7 +68,7 @@ internal sealed class ImageCache
     {
         // Versions of other images (another VM's) are passed over by their origin file alone, unread; with none
         // left, the lineage is not walked (on S3 every step is a request).
-        var names = ImageNames(manifest);
+        var names = manifest.RootFiles().Select(i => System.Text.Encoding.UTF8.GetString(manifest.NameOf(i))).ToHashSet(StringComparer.Ordinal);
         var candidates = CachedVersions().FindAll(id => SharesAName(id, names));
         var record = snapshot;
         for (var depth = 0; depth <= MaxAncestors && candidates.Count > 0; depth++)
@@ -118,14 +118,8 @@ internal sealed class ImageCache
         {
             using (var directory = LinuxFile.OpenDirectory(temp))
             {
-                ref readonly var root = ref m.Entries[0];
-                for (var i = (int)root.First; i < root.First + root.Count; i++)
+                foreach (var i in m.RootFiles())
                 {
-                    if (m.Entries[i].Kind != EntryKind.Regular)
-                    {
-                        continue;
-                    }
-
                     using var source = LinuxFile.OpenAt(restored, m.NameOf(i), OpenFlags.ReadOnly | OpenFlags.NoFollow);
                     using var copy = LinuxFile.OpenAt(directory, m.NameOf(i), OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.NoFollow, 0b100_000_000);
                     if (!LinuxFile.TryClone(source, copy))
@@ -171,21 +165,6 @@ internal sealed class ImageCache
 
         versions.Sort((a, b) => b.Used.CompareTo(a.Used));
         return versions.ConvertAll(v => v.Id);
-    }
-
-    private static HashSet<string> ImageNames(Manifest m)
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        ref readonly var root = ref m.Entries[0];
-        for (var i = (int)root.First; i < root.First + root.Count; i++)
-        {
-            if (m.Entries[i].Kind == EntryKind.Regular)
-            {
-                names.Add(System.Text.Encoding.UTF8.GetString(m.NameOf(i)));
-            }
-        }
-
-        return names;
     }
 
     /// <summary>Whether the cached version of <paramref name="id"/> holds an image named as one of <paramref name="names"/>.</summary>

@@ -27,14 +27,10 @@ public sealed record RestoreOrigin
     internal static void Write(FileDescriptor directory, SnapshotRecord snapshot, Manifest m)
     {
         var files = new List<OriginFile>();
-        ref readonly var root = ref m.Entries[0];
-        for (var i = (int)root.First; i < root.First + root.Count; i++)
+        foreach (var i in m.RootFiles())
         {
-            if (m.Entries[i].Kind == EntryKind.Regular)
-            {
-                var stat = LinuxFile.Stat(directory, m.NameOf(i));
-                files.Add(new OriginFile(Encoding.UTF8.GetString(m.NameOf(i)), stat.Size, stat.MTimeNs, stat.CTimeNs, stat.Inode, stat.Device));
-            }
+            var stat = LinuxFile.Stat(directory, m.NameOf(i));
+            files.Add(new OriginFile(Encoding.UTF8.GetString(m.NameOf(i)), stat.Size, stat.MTimeNs, stat.CTimeNs, stat.Inode, stat.Device));
         }
 
         var bytes = JsonSerializer.SerializeToUtf8Bytes(new RestoreOrigin { Snapshot = snapshot.Id.ToString(), Files = files }, CairnJsonContext.Default.RestoreOrigin);

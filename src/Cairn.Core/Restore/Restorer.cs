@@ -267,12 +267,11 @@ public sealed class Restorer
     {
         var done = new bool[m.ChunkRefs.Length];
         var runs = new List<CloneRun>();
-        var root = m.Entries[0];
         var counterparts = 0;
-        for (var i = (int)root.First; i < root.First + root.Count; i++)
+        foreach (var i in m.RootFiles())
         {
             runs.Clear();
-            if (m.Entries[i].Kind != EntryKind.Regular || reflinkBase.Match(m, i, runs) is not { } source)
+            if (reflinkBase.Match(m, i, runs) is not { } source)
             {
                 continue;
             }

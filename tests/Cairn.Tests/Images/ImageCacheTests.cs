@@ -19,7 +19,7 @@ public sealed class ImageCacheTests
     public async Task A_restore_clones_what_it_shares_with_a_version_restored_before()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 11);
-        var cache = lineage.Xfs.PathOf("cache");
+        var cache = lineage.Cache;
 
         var first = await lineage.RestoreAsync(0, "v0", cache);
         Assert.Equal(0, first.BytesCloned);
@@ -47,7 +47,7 @@ public sealed class ImageCacheTests
     public async Task The_nearest_cached_ancestor_is_preferred_to_the_most_recently_used_version()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 3, seed: 12);
-        var cache = lineage.Xfs.PathOf("cache");
+        var cache = lineage.Cache;
         await lineage.RestoreAsync(1, "v1", cache);
         await lineage.RestoreAsync(0, "v0", cache); // now the most recently used, but two generations away from v2
 
@@ -60,7 +60,7 @@ public sealed class ImageCacheTests
     public async Task Without_a_cached_ancestor_the_most_recent_version_of_the_same_image_is_the_base()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 17);
-        var cache = lineage.Xfs.PathOf("cache");
+        var cache = lineage.Cache;
         await lineage.RestoreAsync(1, "v1", cache);
 
         // Another VM's image, restored since: the most recently used version, but of no image the sibling has.
@@ -83,7 +83,7 @@ public sealed class ImageCacheTests
     public async Task A_cached_version_changed_since_is_dropped_not_cloned()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 13);
-        var cache = lineage.Xfs.PathOf("cache");
+        var cache = lineage.Cache;
         await lineage.RestoreAsync(0, "v0", cache);
         var cached = VersionOf(lineage, cache, 0);
 
@@ -113,7 +113,7 @@ public sealed class ImageCacheTests
     public async Task What_an_interrupted_add_left_is_removed_once_it_is_stale()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 1, seed: 28);
-        var cache = lineage.Xfs.PathOf("cache");
+        var cache = lineage.Cache;
         var images = Directory.CreateDirectory(CacheDirectory(lineage, cache)).FullName;
         var crashed = Directory.CreateDirectory(Path.Combine(images, ".tmp-1-crashed")).FullName;
         await File.WriteAllTextAsync(Path.Combine(crashed, "mem.img"), "a clone a crash left");
@@ -121,8 +121,7 @@ public sealed class ImageCacheTests
         var inProgress = Directory.CreateDirectory(Path.Combine(images, ".tmp-2-in-progress")).FullName; // another process's add
 
         // Swept also by a restore that adds nothing: here its target is on another file system than the cache.
-        var record = await lineage.Workspace.Repository.ReadSnapshotAsync(Cairn.Format.ContentId.Parse(lineage.Ids[0]));
-        var result = await lineage.Workspace.RestoreAsync(record, lineage.Workspace.PathOf("v0"), new RestoreOptions { ReflinkCache = cache });
+        var result = await lineage.Workspace.RestoreAsync(lineage.Records[0], lineage.Workspace.PathOf("v0"), new RestoreOptions { ReflinkCache = cache });
         Assert.Contains(result.Warnings, w => w.Contains("--reflink has no effect here", StringComparison.Ordinal));
         Assert.False(Directory.Exists(crashed));
         Assert.True(Directory.Exists(inProgress));
@@ -132,7 +131,7 @@ public sealed class ImageCacheTests
     public async Task Only_the_most_recently_used_versions_are_kept()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 3, seed: 15);
-        var cache = lineage.Xfs.PathOf("cache");
+        var cache = lineage.Cache;
         for (var generation = 0; generation < 3; generation++)
         {
             await lineage.RestoreAsync(generation, $"v{generation}", cache, versions: 2);
@@ -167,7 +166,7 @@ public sealed class ImageCacheTests
     public async Task A_cache_that_cannot_be_written_costs_the_restore_only_a_warning()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 1, seed: 22);
-        var root = lineage.Xfs.PathOf("cache");
+        var root = lineage.Cache;
         var images = CacheDirectory(lineage, root);
 
         // The cache root cannot take the repository's directory; then the images directory cannot take a version.
@@ -184,7 +183,7 @@ public sealed class ImageCacheTests
     public async Task A_version_that_cannot_be_marked_used_still_serves_and_is_closed()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 1, seed: 25);
-        var cache = lineage.Xfs.PathOf("cache");
+        var cache = lineage.Cache;
         await lineage.RestoreAsync(0, "v0", cache);
         var version = VersionOf(lineage, cache, 0);
 
@@ -203,10 +202,10 @@ public sealed class ImageCacheTests
     public async Task A_restore_into_or_over_the_cache_is_refused()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 1, seed: 23);
-        var cache = lineage.Xfs.PathOf("cache");
+        var cache = lineage.Cache;
         await lineage.RestoreAsync(0, "v0", cache);
         var version = VersionOf(lineage, cache, 0);
-        var record = await lineage.Workspace.Repository.ReadSnapshotAsync(Cairn.Format.ContentId.Parse(lineage.Ids[0]));
+        var record = lineage.Records[0];
 
         foreach (var target in new[] { version, lineage.Xfs.MountPoint })
         {
@@ -222,7 +221,7 @@ public sealed class ImageCacheTests
     public async Task Concurrent_restores_add_use_and_evict_versions_safely()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 4, seed: 24);
-        var cache = lineage.Xfs.PathOf("cache");
+        var cache = lineage.Cache;
         for (var round = 0; round < 3; round++)
         {
             // One version kept: each restore evicts versions the others may be cloning from.
@@ -237,10 +236,9 @@ public sealed class ImageCacheTests
     public async Task A_restore_through_the_cache_still_serves_as_an_explicit_base()
     {
         await using var lineage = await Lineage.CreateAsync(generations: 2, seed: 21);
-        await lineage.RestoreAsync(0, "v0", lineage.Xfs.PathOf("cache")); // cloning it into the cache leaves it as it was
+        await lineage.RestoreAsync(0, "v0", lineage.Cache); // cloning it into the cache leaves it as it was
 
-        var record = await lineage.Workspace.Repository.ReadSnapshotAsync(Cairn.Format.ContentId.Parse(lineage.Ids[1]));
-        var result = await lineage.Workspace.RestoreAndCheckAsync(record, lineage.States[1], "mem.img", lineage.Xfs.PathOf("v1"), new RestoreOptions { ReflinkFrom = lineage.Xfs.PathOf("v0") });
+        var result = await lineage.Workspace.RestoreAndCheckAsync(lineage.Records[1], lineage.States[1], "mem.img", lineage.Xfs.PathOf("v1"), new RestoreOptions { ReflinkFrom = lineage.Xfs.PathOf("v0") });
         Assert.Empty(result.Warnings);
         Assert.True(result.BytesCloned > 0);
     }
@@ -320,14 +318,18 @@ public sealed class ImageCacheTests
 
         public LoopXfs Xfs { get; }
 
-        public List<string> Ids { get; } = [];
+        /// <summary>The snapshot of each generation.</summary>
+        public List<SnapshotRecord> Records { get; } = [];
+
+        public List<string> Ids => Records.ConvertAll(r => r.Id.ToString());
+
+        /// <summary>A cache root on the XFS, where versions can be cloned to and from.</summary>
+        public string Cache => Xfs.PathOf("cache");
 
         public List<ImageState> States { get; } = [];
 
         /// <summary>The image as of the last generation.</summary>
         public TestImage Image { get; private set; } = null!;
-
-        private List<SnapshotRecord> Records { get; } = [];
 
         public static async Task<Lineage> CreateAsync(int generations, int seed)
         {
@@ -348,7 +350,6 @@ public sealed class ImageCacheTests
 
                     var record = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
                     lineage.Records.Add(record);
-                    lineage.Ids.Add(record.Id.ToString());
                     lineage.States.Add(image.State());
                 }
 
