@@ -266,7 +266,15 @@ public sealed class Repository : IAsyncDisposable
         throw new UsageException($"no snapshot or tag '{reference}' in {Store.Location}");
     }
 
-    public async Task<Manifest> ReadManifestAsync(SnapshotRecord snapshot, CancellationToken cancellationToken = default)
+    /// <summary>Reads and verifies a snapshot's manifest, without <see cref="Manifest.Sources"/> (null).</summary>
+    public Task<Manifest> ReadManifestAsync(SnapshotRecord snapshot, CancellationToken cancellationToken = default) =>
+        ReadManifestAsync(snapshot, sources: false, cancellationToken);
+
+    /// <summary>
+    /// Reads and verifies a snapshot's manifest. With <paramref name="sources"/>, also what the files were when read
+    /// (<see cref="Manifest.Sources"/>), which only a snapshot taken on top of this one uses; else that stays null.
+    /// </summary>
+    public async Task<Manifest> ReadManifestAsync(SnapshotRecord snapshot, bool sources, CancellationToken cancellationToken = default)
     {
         var key = ObjectKeys.Manifest(snapshot.TreeHash);
         byte[] bytes;
@@ -279,7 +287,7 @@ public sealed class Repository : IAsyncDisposable
             throw new CorruptDataException($"snapshot {snapshot.Id.ToShortString()} has no manifest ({key} is missing)");
         }
 
-        var manifest = ManifestCodec.Decode(bytes, key);
+        var manifest = ManifestCodec.Decode(bytes, key, sources);
         if (manifest.TreeHash != snapshot.TreeHash)
         {
             throw new CorruptDataException($"{key} does not hold the tree of snapshot {snapshot.Id.ToShortString()} (tree hash mismatch)");

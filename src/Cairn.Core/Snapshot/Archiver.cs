@@ -137,7 +137,7 @@ public sealed class Archiver
         try
         {
             parent = await ResolveParentAsync(run, cancellationToken).ConfigureAwait(false);
-            parentManifest = parent is null ? null : await _repository.ReadManifestAsync(parent, cancellationToken).ConfigureAwait(false);
+            parentManifest = parent is null ? null : await _repository.ReadManifestAsync(parent, sources: true, cancellationToken).ConfigureAwait(false);
         }
         catch
         {

@@ -43,11 +43,29 @@ public sealed class HostileManifestTests
         { "sources do not match entries", "the SOURCES section does not match the entries" },
     };
 
+    /// <summary>Each lie in the small sample and in one large enough to be decoded on all cores.</summary>
+    public static TheoryData<string, string, bool> LiesSmallAndLarge()
+    {
+        var data = new TheoryData<string, string, bool>();
+        foreach (var row in Lies)
+        {
+            data.Add((string)row[0], (string)row[1], false);
+            data.Add((string)row[0], (string)row[1], true);
+        }
+
+        return data;
+    }
+
     [Theory]
-    [MemberData(nameof(Lies))]
-    public void A_structural_lie_is_refused_with_a_clear_message(string lie, string expected)
+    [MemberData(nameof(LiesSmallAndLarge))]
+    public void A_structural_lie_is_refused_with_a_clear_message(string lie, string expected, bool large)
     {
         var parts = SampleManifest.Parts();
+        if (large)
+        {
+            Pad(parts);
+        }
+
         Break(parts, lie);
         var bytes = ManifestCodec.Encode(parts.ToManifest());
 
@@ -57,10 +75,12 @@ public sealed class HostileManifestTests
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_flipped_byte_fails_the_checksum()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_flipped_byte_fails_the_checksum(bool large)
     {
-        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        var bytes = ManifestCodec.Encode(Sample(large));
         bytes[bytes.Length / 2] ^= 0x10;
 
         var e = Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
@@ -79,10 +99,12 @@ public sealed class HostileManifestTests
         Assert.Equal($"{What} is not a Cairn manifest", Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(headerOnly, What)).Message);
     }
 
-    [Fact]
-    public void A_truncated_section_is_refused_even_with_a_valid_checksum()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_truncated_section_is_refused_even_with_a_valid_checksum(bool large)
     {
-        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        var bytes = ManifestCodec.Encode(Sample(large));
         var entries = bytes.AsSpan(16, 32);
         BinaryPrimitives.WriteUInt64LittleEndian(entries[16..], BinaryPrimitives.ReadUInt64LittleEndian(entries[16..]) - 3);
         Rehash(bytes);
@@ -92,10 +114,12 @@ public sealed class HostileManifestTests
         Assert.Contains($"{What}: invalid compressed data", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_section_pointing_past_the_object_is_refused_even_with_a_valid_checksum()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_section_pointing_past_the_object_is_refused_even_with_a_valid_checksum(bool large)
     {
-        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        var bytes = ManifestCodec.Encode(Sample(large));
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(16 + 32 + 8), (ulong)bytes.Length);
         Rehash(bytes);
 
@@ -104,10 +128,12 @@ public sealed class HostileManifestTests
         Assert.Equal($"{What}: section 2 is out of bounds", e.Message);
     }
 
-    [Fact]
-    public void A_section_that_decompresses_to_another_length_is_refused()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_section_that_decompresses_to_another_length_is_refused(bool large)
     {
-        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        var bytes = ManifestCodec.Encode(Sample(large));
         var entries = bytes.AsSpan(16, 32);
         BinaryPrimitives.WriteUInt64LittleEndian(entries[24..], BinaryPrimitives.ReadUInt64LittleEndian(entries[24..]) + 56);
         Rehash(bytes);
@@ -164,6 +190,21 @@ public sealed class HostileManifestTests
             default: throw new ArgumentOutOfRangeException(nameof(lie), lie, "no such lie");
         }
     }
+
+    /// <summary>The sample manifest, or (<paramref name="large"/>) one padded past the size decoded on all cores.</summary>
+    private static Manifest Sample(bool large)
+    {
+        var parts = SampleManifest.Parts();
+        if (large)
+        {
+            Pad(parts);
+        }
+
+        return parts.ToManifest();
+    }
+
+    /// <summary>1.5 MiB of unreferenced bytes in STRINGS: the manifest stays valid and decodes on all cores.</summary>
+    private static void Pad(SampleManifest parts) => parts.Add(new byte[3 << 19]);
 
     /// <summary>Recomputes the trailing SHA-256, as someone forging a manifest would.</summary>
     private static void Rehash(byte[] bytes) => SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32), bytes.AsSpan(bytes.Length - 32));
