@@ -88,7 +88,7 @@ stop_s3() {
 
 # ---------------------------------------------------------------- preparation (untimed)
 prepare() {
-  "$here/cairn" --version >/dev/null # builds the Release/ReadyToRun CLI if the sources changed
+  "$here/cairn" --version >/dev/null # builds the Release (Native AOT) CLI if the sources changed
   if [[ ! -f $repo/config ]]; then
     log "cairn: snapshot of $corpus"
     "$cairn" -r "$repo" init >/dev/null

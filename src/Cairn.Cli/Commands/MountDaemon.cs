@@ -34,7 +34,7 @@ internal static class MountDaemon
         };
         if (Path.GetFileNameWithoutExtension(executable) == "dotnet")
         {
-            info.ArgumentList.Add(typeof(MountDaemon).Assembly.Location); // run as `dotnet cairn.dll`
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, typeof(MountDaemon).Assembly.GetName().Name + ".dll")); // run as `dotnet cairn.dll`
         }
 
         foreach (var argument in Environment.GetCommandLineArgs().Skip(1))

@@ -258,7 +258,7 @@ internal unsafe struct FuseLowLevelOps
 /// <summary>The few libc calls the FUSE layer needs (stale-mount detection, formatting libfuse's log).</summary>
 internal static unsafe partial class FuseLibC
 {
-    private const string Library = "libc";
+    private const string Library = "libc.so.6";
 
     /// <summary>statfs(2); <paramref name="buffer"/> must hold a struct statfs (120 bytes on x86_64).</summary>
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

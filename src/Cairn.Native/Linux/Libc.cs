@@ -13,7 +13,7 @@ namespace Cairn.Native.Linux;
 /// </remarks>
 internal static unsafe partial class Libc
 {
-    private const string Library = "libc";
+    private const string Library = "libc.so.6";
 
     [LibraryImport(Library, EntryPoint = "openat", SetLastError = true)]
     internal static partial int OpenAt(FileDescriptor directory, byte* name, int flags, uint mode);
