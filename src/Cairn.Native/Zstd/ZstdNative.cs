@@ -8,7 +8,7 @@ namespace Cairn.Native.Zstd;
 /// </summary>
 internal static partial class ZstdNative
 {
-    private const string Library = "libzstd.so.1";
+    internal const string Library = "libzstd.so.1";
 
     internal const int CompressionLevelParameter = 100;
     internal const int ContentSizeFlagParameter = 200;
