@@ -6,7 +6,7 @@
 #   --tests    also what the test suite uses: the S3 server packages (Ceph radosgw, see scripts/s3-server.sh),
 #              squashfs-tools (a FUSE test kills a real squashfuse), btrfs/xfs tools (reflink tests on loop devices),
 #              fuse-overlayfs (writable mounts with --overlay fuse).
-#              No CLI build: the test projects build what they use.
+#              No CLI build here: scripts/test.sh builds ./cairn itself.
 # Idempotent: packages already present are not installed again. Needs the .NET 10 SDK on PATH.
 set -Eeuo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,7 +37,7 @@ fi
 
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }
 if [[ "${1:-}" != --tests ]]; then
-  # The launcher builds on first use; do it now so the first real command starts fast. (The tests build their own.)
+  # The launcher builds on first use; do it now so the first real command starts fast.
   "$here/cairn" --version >/dev/null
   log "ready: $("$here/cairn" --version)"
 fi

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # scripts/test.sh [dotnet test args...] - the whole test suite, as CI runs it.
 # Installs what the tests need (scripts/setup.sh --tests), starts a real S3 server (scripts/s3-server.sh) unless one
-# is running and stops it at the end, builds, runs every test project.
+# is running and stops it at the end, builds ./cairn (the command-line tests run it) and every test project, runs them.
 # Prints one closing line "Total: N passed, M failed, K skipped" and exits non-zero on any failure.
 set -Eeuo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 "$here/scripts/setup.sh" --tests
+# The command-line tests run the Native AOT build of ./cairn, what users run (the launcher builds it if needed).
+"$here/cairn" --version >/dev/null
+export CAIRN_TEST_CLI="$here/.cairn-build/cairn"
 
 log="$(mktemp /tmp/cairn-test.XXXXXX.log)"
 # One S3 server for the whole run: the test projects run in parallel, and a fixture that started the server itself

@@ -13,25 +13,26 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 }
 
 /// <summary>
-/// Runs the real <c>cairn</c> command line (the Cairn.Cli build next to the tests) as a child process, with an
-/// environment of our choosing: none of the test process's AWS or Cairn variables leak into it.
+/// Runs the real <c>cairn</c> command line as a child process, with an environment of our choosing: none of the test
+/// process's AWS or Cairn variables leak into it. The executable named by <c>CAIRN_TEST_CLI</c> (scripts/test.sh
+/// sets it to the Native AOT build of ./cairn, what users run), else the Cairn.Cli build next to the tests.
 /// </summary>
 public static class CairnCli
 {
-    private static readonly string s_dll = Path.Combine(AppContext.BaseDirectory, "cairn.dll");
+    private static readonly string[] s_launcher =
+        Environment.GetEnvironmentVariable("CAIRN_TEST_CLI") is { Length: > 0 } cli ? [cli] : ["dotnet", Path.Combine(AppContext.BaseDirectory, "cairn.dll")];
 
     /// <summary>Starts the command line; the caller ends it (<see cref="RunAsync"/> does).</summary>
     public static Process Start(IReadOnlyDictionary<string, string> environment, IEnumerable<string> args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(s_launcher[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(s_dll);
-        foreach (var arg in args)
+        foreach (var arg in s_launcher.Skip(1).Concat(args))
         {
             info.ArgumentList.Add(arg);
         }
@@ -46,7 +47,7 @@ public static class CairnCli
             info.Environment[name] = value;
         }
 
-        var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start " + s_dll);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start " + string.Join(' ', s_launcher));
         process.StandardInput.Close();
         return process;
     }

@@ -23,11 +23,15 @@ internal sealed record CliResult(int ExitCode, byte[] Stdout, string Stderr)
 }
 
 /// <summary>
-/// Runs the real <c>cairn</c> command line (the built cairn.dll next to the tests) in a child process, as a user would.
+/// Runs the real <c>cairn</c> command line in a child process, as a user would: the executable named by
+/// <c>CAIRN_TEST_CLI</c> (scripts/test.sh sets it to the Native AOT build of ./cairn, so the tests cover what users
+/// run), else the cairn.dll built next to the tests, under the dotnet host running them.
 /// </summary>
 internal static class CairnCli
 {
-    public static string Dll => Path.Combine(AppContext.BaseDirectory, "cairn.dll");
+    /// <summary>The command that starts cairn, before its arguments.</summary>
+    public static IReadOnlyList<string> Launcher { get; } =
+        Environment.GetEnvironmentVariable("CAIRN_TEST_CLI") is { Length: > 0 } cli ? [cli] : [DotnetHost, Path.Combine(AppContext.BaseDirectory, "cairn.dll")];
 
     /// <summary>The dotnet host running the tests (set by the SDK), so the child uses the same runtime.</summary>
     private static string DotnetHost =>
@@ -57,5 +61,5 @@ internal static class CairnCli
     }
 
     private static List<string> Command(string repo, IEnumerable<string> arguments, IReadOnlyList<string>? wrapper) =>
-        [.. wrapper ?? [], DotnetHost, Dll, "--repo", repo, .. arguments];
+        [.. wrapper ?? [], .. Launcher, "--repo", repo, .. arguments];
 }
