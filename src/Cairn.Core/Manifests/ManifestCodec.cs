@@ -120,7 +120,7 @@ public static class ManifestCodec
             table = Array.FindAll(table, t => t.Id != Section.Sources);
         }
 
-        var parallel = Environment.ProcessorCount > 1 && table.Sum(t => t.Length) >= ParallelDecodeBytes;
+        var parallel = Environment.ProcessorCount > 1 && table.Sum(t => (long)t.Length) >= ParallelDecodeBytes;
         var sections = new SectionData[table.Length];
         var failures = new Exception?[table.Length];
         var checksumMatches = false;
@@ -203,7 +203,16 @@ public static class ManifestCodec
     {
         if (parallel)
         {
-            Parallel.For(0, count, body);
+            try
+            {
+                Parallel.For(0, count, body);
+            }
+            catch (AggregateException e)
+            {
+                // What one thread would have thrown (e.g. OpenSSL failing), not a wrapper around it.
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+            }
+
             return;
         }
 

@@ -128,6 +128,23 @@ public sealed class HostileManifestTests
         Assert.Equal($"{What}: section 2 is out of bounds", e.Message);
     }
 
+    [Fact]
+    public void Sections_claiming_gigabytes_each_are_refused_before_anything_is_allocated()
+    {
+        var bytes = ManifestCodec.Encode(SampleManifest.Build());
+        for (var i = 0; i < 4; i++)
+        {
+            // A raw length just under the 1 GiB limit, a whole number of records of each of the first four sections.
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(16 + (i * 32) + 24), (1UL << 30) / 336 * 336);
+        }
+
+        Rehash(bytes);
+
+        var e = Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
+
+        Assert.Contains("has the wrong length", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
