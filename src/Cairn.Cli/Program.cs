@@ -29,4 +29,6 @@ var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots
     UmountCommand.Create(),
 };
 
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+var exitCode = await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+WarmUp.Finish();
+return exitCode;

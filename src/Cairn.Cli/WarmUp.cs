@@ -11,16 +11,26 @@ namespace Cairn.Cli;
 /// </summary>
 internal static class WarmUp
 {
+    private static Thread? s_thread;
+
     public static void Start(string[] args)
     {
-        if (args.Length == 0 || args[0] is "--help" or "-h" or "-?" or "--version" || args.Contains("--help") || args.Contains("-h"))
+        if (args.Length == 0 || args.Any(a => a is "--help" or "-h" or "-?" or "--version" or "umount"))
         {
-            return; // nothing native ahead
+            return; // nothing native ahead (umount only unmounts)
         }
 
         var fuse = args.Contains("mount");
-        new Thread(() => Run(fuse)) { IsBackground = true, Name = "cairn-warm-up" }.Start();
+        s_thread = new Thread(() => Run(fuse)) { IsBackground = true, Name = "cairn-warm-up" };
+        s_thread.Start();
     }
+
+    /// <summary>
+    /// Waits for the loads to end before the process exits: exit() running OpenSSL's clean-up while this thread is
+    /// still inside its initialisation is a race no command should be able to lose. A command that used the libraries
+    /// waited for them anyway; a quick one (a usage error) waits a few milliseconds.
+    /// </summary>
+    public static void Finish() => s_thread?.Join(TimeSpan.FromSeconds(10));
 
     private static void Run(bool fuse)
     {
