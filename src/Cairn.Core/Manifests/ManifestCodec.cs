@@ -106,22 +106,18 @@ public static class ManifestCodec
         }
 
         SectionEntry[] table;
+        CorruptDataException? tableError;
         try
         {
-            table = ReadSectionTable(bytes, what);
+            (table, tableError) = ReadSectionTable(bytes, what);
         }
         catch (CorruptDataException) when (!ChecksumMatches(bytes))
         {
             throw new CorruptDataException($"{what} is corrupt (manifest checksum mismatch)");
         }
 
-        if (!sources)
-        {
-            table = Array.FindAll(table, t => t.Id != Section.Sources);
-        }
-
         var parallel = Environment.ProcessorCount > 1 && table.Sum(t => (long)t.Length) >= ParallelDecodeBytes;
-        var sections = new SectionData[table.Length];
+        var sections = new SectionData?[table.Length];
         var failures = new Exception?[table.Length];
         var checksumMatches = false;
         Run(parallel, table.Length + 1, i =>
@@ -129,6 +125,11 @@ public static class ManifestCodec
             if (i == table.Length)
             {
                 checksumMatches = ChecksumMatches(data.Span);
+                return;
+            }
+
+            if (!sources && table[i].Id == Section.Sources)
+            {
                 return;
             }
 
@@ -149,12 +150,19 @@ public static class ManifestCodec
             throw new CorruptDataException($"{what} is corrupt (manifest checksum mismatch)");
         }
 
+        // The first bad row in table order, whether its contents or the row itself are bad: what a decode of one
+        // row after the other reports.
         if (Array.Find(failures, f => f is not null) is { } failure)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
 
-        var list = new List<SectionData>(sections);
+        if (tableError is not null)
+        {
+            throw tableError;
+        }
+
+        var list = sections.OfType<SectionData>().ToList();
         var manifest = new Manifest(
             Records<EntryRecord>(list, Section.Entries, what, required: true),
             Records<byte>(list, Section.Strings, what, required: false),
@@ -232,7 +240,11 @@ public static class ManifestCodec
     /// <summary>One row of the section table, checked against the object's bounds and the rest of the table.</summary>
     private readonly record struct SectionEntry(Section Id, bool Compressed, long Offset, long Stored, int Length);
 
-    private static SectionEntry[] ReadSectionTable(ReadOnlySpan<byte> data, string what)
+    /// <summary>
+    /// The section table's rows up to the first bad one, and what is wrong with that one (null if none is): the rows
+    /// before it are decoded, so that the error reported is that of the first bad row, as it would be row by row.
+    /// </summary>
+    private static (SectionEntry[] Rows, CorruptDataException? Error) ReadSectionTable(ReadOnlySpan<byte> data, string what)
     {
         var cursor = new BinaryCursor(data[..^TrailerSize], what);
         cursor.ReadBytes(8);
@@ -243,28 +255,35 @@ public static class ManifestCodec
         }
 
         var count = cursor.ReadInt32Checked(64);
-        var table = new SectionEntry[count];
-        for (var i = 0; i < count; i++)
+        var rows = new List<SectionEntry>(count);
+        try
         {
-            var id = (Section)cursor.ReadUInt32();
-            var encoding = cursor.ReadUInt32();
-            var offset = cursor.ReadUInt64();
-            var stored = cursor.ReadUInt64();
-            var length = cursor.ReadUInt64();
-            if (offset > (ulong)data.Length || stored > (ulong)data.Length - offset || length > MaxSectionLength || encoding > 1)
+            for (var i = 0; i < count; i++)
             {
-                throw new CorruptDataException($"{what}: section {(uint)id} is out of bounds");
-            }
+                var id = (Section)cursor.ReadUInt32();
+                var encoding = cursor.ReadUInt32();
+                var offset = cursor.ReadUInt64();
+                var stored = cursor.ReadUInt64();
+                var length = cursor.ReadUInt64();
+                if (offset > (ulong)data.Length || stored > (ulong)data.Length - offset || length > MaxSectionLength || encoding > 1)
+                {
+                    throw new CorruptDataException($"{what}: section {(uint)id} is out of bounds");
+                }
 
-            if (Array.FindIndex(table, 0, i, t => t.Id == id) >= 0)
-            {
-                throw new CorruptDataException($"{what}: section {(uint)id} appears twice");
-            }
+                if (rows.Exists(t => t.Id == id))
+                {
+                    throw new CorruptDataException($"{what}: section {(uint)id} appears twice");
+                }
 
-            table[i] = new SectionEntry(id, encoding == 1, (long)offset, (long)stored, (int)length);
+                rows.Add(new SectionEntry(id, encoding == 1, (long)offset, (long)stored, (int)length));
+            }
+        }
+        catch (CorruptDataException e)
+        {
+            return ([.. rows], e);
         }
 
-        return table;
+        return ([.. rows], null);
     }
 
     private static bool IsIdentity(Section id) => (uint)id < 16;

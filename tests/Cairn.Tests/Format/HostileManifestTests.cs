@@ -56,6 +56,21 @@ public sealed class HostileManifestTests
         return data;
     }
 
+    /// <summary>The lies a decode without SOURCES must still see: all but the one in that section.</summary>
+    public static TheoryData<string, string, bool> LiesOutsideSources()
+    {
+        var data = new TheoryData<string, string, bool>();
+        foreach (var row in LiesSmallAndLarge())
+        {
+            if ((string)row[0] != "sources do not match entries")
+            {
+                data.Add((string)row[0], (string)row[1], (bool)row[2]);
+            }
+        }
+
+        return data;
+    }
+
     [Theory]
     [MemberData(nameof(LiesSmallAndLarge))]
     public void A_structural_lie_is_refused_with_a_clear_message(string lie, string expected, bool large)
@@ -126,6 +141,53 @@ public sealed class HostileManifestTests
         var e = Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
 
         Assert.Equal($"{What}: section 2 is out of bounds", e.Message);
+    }
+
+    /// <summary>Two lies, one in a section's contents and one in a later row of the table: the first row's is reported.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Of_two_bad_sections_the_first_in_table_order_is_reported(bool large)
+    {
+        var bytes = ManifestCodec.Encode(Sample(large));
+        var entries = bytes.AsSpan(16, 32);
+        BinaryPrimitives.WriteUInt64LittleEndian(entries[24..], BinaryPrimitives.ReadUInt64LittleEndian(entries[24..]) + 56);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(16 + (2 * 32) + 8), (ulong)bytes.Length);
+        Rehash(bytes);
+
+        var e = Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
+
+        Assert.Equal($"{What}: section 1 has the wrong length", e.Message);
+    }
+
+    /// <summary>Restores and mounts decode without SOURCES: every other lie is refused the same way.</summary>
+    [Theory]
+    [MemberData(nameof(LiesOutsideSources))]
+    public void A_structural_lie_is_refused_by_a_decode_without_sources(string lie, string expected, bool large)
+    {
+        var parts = SampleManifest.Parts();
+        if (large)
+        {
+            Pad(parts);
+        }
+
+        Break(parts, lie);
+        var bytes = ManifestCodec.Encode(parts.ToManifest());
+
+        var e = Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What, sources: false));
+
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_decode_without_sources_leaves_them_null_and_unchecked()
+    {
+        var parts = SampleManifest.Parts();
+        Break(parts, "sources do not match entries");
+        var bytes = ManifestCodec.Encode(parts.ToManifest());
+
+        Assert.Null(ManifestCodec.Decode(bytes, What, sources: false).Sources);
+        Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
     }
 
     [Fact]
