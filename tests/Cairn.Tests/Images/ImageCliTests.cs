@@ -8,7 +8,6 @@ namespace Cairn.Tests.Images;
 /// <summary>The image commands through the real <c>cairn</c> executable: snapshot --image, log, fork, inspect, restore.</summary>
 public sealed class ImageCliTests
 {
-    private static readonly string s_cairn = Path.Combine(AppContext.BaseDirectory, "cairn");
 
     [Fact]
     public async Task Lineages_are_logged_forked_and_inspected()
@@ -41,7 +40,7 @@ public sealed class ImageCliTests
 
         // A new line from the middle of the chain: the tag exists once; --force moves it.
         await Text(workspace, "fork", ids[0], "--tag", "line2");
-        var (exitCode, _, error) = await ProcessRunner.RunAsync(s_cairn, ["-r", workspace.RepositoryPath, "fork", ids[1], "--tag", "line2"]);
+        var (exitCode, _, error) = await CairnCli.RunRawAsync(["-r", workspace.RepositoryPath, "fork", ids[1], "--tag", "line2"]);
         Assert.Equal(2, exitCode);
         Assert.Contains("already exists", error, StringComparison.Ordinal);
         await Text(workspace, "fork", ids[1], "--tag", "line2", "--force");
@@ -78,7 +77,7 @@ public sealed class ImageCliTests
     {
         await using var workspace = await ImageWorkspace.CreateAsync();
         new TestImage(workspace.PathOf("mem.img"), 4, seed: 1).Change(1);
-        var (exitCode, _, error) = await ProcessRunner.RunAsync(s_cairn, ["-r", workspace.RepositoryPath, "snapshot", workspace.Root, "--image", workspace.PathOf("mem.img")]);
+        var (exitCode, _, error) = await CairnCli.RunRawAsync(["-r", workspace.RepositoryPath, "snapshot", workspace.Root, "--image", workspace.PathOf("mem.img")]);
         Assert.Equal(2, exitCode);
         Assert.Contains("give one of: a directory, --image FILE...", error, StringComparison.Ordinal);
     }
@@ -91,7 +90,7 @@ public sealed class ImageCliTests
     public async Task Restore_refuses_reflink_options_that_do_not_go_together(string message, params string[] options)
     {
         await using var workspace = await ImageWorkspace.CreateAsync();
-        var (exitCode, _, error) = await ProcessRunner.RunAsync(s_cairn, ["-r", workspace.RepositoryPath, "restore", "latest", workspace.PathOf("restored"), .. options]);
+        var (exitCode, _, error) = await CairnCli.RunRawAsync(["-r", workspace.RepositoryPath, "restore", "latest", workspace.PathOf("restored"), .. options]);
         Assert.Equal(2, exitCode);
         Assert.Contains(message, error, StringComparison.Ordinal);
         Assert.False(Directory.Exists(workspace.PathOf("restored")));
@@ -146,7 +145,7 @@ public sealed class ImageCliTests
     }
 
     private static async Task<string> Text(ImageWorkspace workspace, params string[] arguments) =>
-        await ProcessRunner.RunTextAsync(s_cairn, ["-r", workspace.RepositoryPath, .. arguments]);
+        await CairnCli.RunTextAsync(["-r", workspace.RepositoryPath, .. arguments]);
 
     private static async Task<JsonDocument> Json(ImageWorkspace workspace, params string[] arguments) =>
         JsonDocument.Parse(Encoding.UTF8.GetBytes(await Text(workspace, [.. arguments, "--json"])));

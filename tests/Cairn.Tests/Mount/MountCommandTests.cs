@@ -44,12 +44,12 @@ public sealed class MountCommandTests
             Assert.True(FuseMount.IsMountedAt(mountPoint));
             TreeComparer.AssertSame(lab.Source, mountPoint);
 
-            var umount = await ProcessRunner.RunTextAsync(CairnCli.Launcher[0], [.. CairnCli.Launcher.Skip(1), "umount", mountPoint]);
+            var umount = await CairnCli.RunTextAsync("umount", mountPoint);
             Assert.Equal("unmounted " + mountPoint, umount);
             Assert.True(daemon.WaitForExit(TimeSpan.FromSeconds(30)), "the daemon did not exit after umount");
             Assert.False(FuseMount.IsMountedAt(mountPoint));
 
-            var (exit, _, error) = await RunCairnAsync(["umount", mountPoint]);
+            var (exit, _, error) = await CairnCli.RunRawAsync(["umount", mountPoint]);
             Assert.Equal(2, exit);
             Assert.Contains("nothing is mounted", error, StringComparison.Ordinal);
         }
@@ -117,7 +117,7 @@ public sealed class MountCommandTests
             Assert.Equal(2, foreign.ExitCode);
             Assert.Contains($"is a mount of repository {lab.RepositoryPath}", foreign.Stderr, StringComparison.Ordinal);
 
-            var umount = await ProcessRunner.RunTextAsync(CairnCli.Launcher[0], [.. CairnCli.Launcher.Skip(1), "umount", mountPoint]);
+            var umount = await CairnCli.RunTextAsync("umount", mountPoint);
             Assert.Equal("unmounted " + mountPoint, umount);
             Assert.True(daemon.WaitForExit(TimeSpan.FromSeconds(30)), "the daemon did not exit after umount");
             Assert.Null(MountTable.Find(mountPoint));
@@ -163,7 +163,7 @@ public sealed class MountCommandTests
     /// <summary>Runs <c>cairn mount --daemon …</c>: its "mounted" line and the daemon it left serving.</summary>
     private static async Task<(string Line, Process Daemon)> StartDaemonAsync(MountLab lab, params string[] command)
     {
-        var (exit, output, error) = await RunCairnAsync(Arguments(lab, command));
+        var (exit, output, error) = await CairnCli.RunRawAsync(Arguments(lab, command));
         var line = System.Text.Encoding.UTF8.GetString(output);
         Assert.True(exit == 0, error);
         return (line, Process.GetProcessById(int.Parse(line.Split("(pid ")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)));
@@ -180,9 +180,6 @@ public sealed class MountCommandTests
 
         daemon?.Dispose();
     }
-
-    private static Task<(int ExitCode, byte[] Output, string Error)> RunCairnAsync(IEnumerable<string> arguments) =>
-        ProcessRunner.RunAsync(CairnCli.Launcher[0], [.. CairnCli.Launcher.Skip(1), .. arguments]);
 
     private static string[] Arguments(MountLab lab, params string[] command) => ["-r", lab.RepositoryPath, .. command, "--cache-dir", lab.CacheRoot];
 

@@ -33,6 +33,14 @@ internal static class CairnCli
     public static IReadOnlyList<string> Launcher { get; } =
         Environment.GetEnvironmentVariable("CAIRN_TEST_CLI") is { Length: > 0 } cli ? [cli] : [DotnetHost, Path.Combine(AppContext.BaseDirectory, "cairn.dll")];
 
+    /// <summary>Runs cairn with exactly <paramref name="arguments"/> (no --repo added): exit code, standard output and error.</summary>
+    public static Task<(int ExitCode, byte[] Output, string Error)> RunRawAsync(IEnumerable<string> arguments) =>
+        ProcessRunner.RunAsync(Launcher[0], [.. Launcher.Skip(1), .. arguments]);
+
+    /// <summary>Runs cairn with exactly <paramref name="arguments"/>, asserts it succeeded, and returns its standard output.</summary>
+    public static Task<string> RunTextAsync(params string[] arguments) =>
+        ProcessRunner.RunTextAsync(Launcher[0], [.. Launcher.Skip(1), .. arguments]);
+
     /// <summary>The dotnet host running the tests (set by the SDK), so the child uses the same runtime.</summary>
     private static string DotnetHost =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
