@@ -36,6 +36,11 @@ if [[ "${1:-}" == --tests ]]; then
 fi
 
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }
+# A ./cairn built ReadyToRun because Native AOT failed (e.g. before clang was installed): forget it, so that the next
+# run of ./cairn tries Native AOT again.
+if [[ "$(cat "$here/.cairn-build/.sources" 2>/dev/null || true)" == *-fallback ]]; then
+  rm -f "$here/.cairn-build/.sources"
+fi
 if [[ "${1:-}" != --tests ]]; then
   # The launcher builds on first use; do it now so the first real command starts fast.
   "$here/cairn" --version >/dev/null
