@@ -30,12 +30,17 @@ while (($#)); do
     --steps) steps=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --corpus) corpus=$2; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *=*) builds+=("$1"); shift ;;
     *) bench_die "unknown argument '$1' (--help)" ;;
   esac
 done
 ((${#builds[@]} >= 2)) || bench_die "give at least two builds as LABEL=PATH (--help)"
+for build in "${builds[@]}"; do
+  [[ ${build%%=*} =~ ^[A-Za-z0-9._-]+$ ]] || bench_die "a build label is letters, digits, '.', '_' or '-': '${build%%=*}'"
+done
+[[ $runs =~ ^[1-9][0-9]*$ ]] || bench_die "--runs must be 1 or more"
+if [[ " $steps " == *" restore "* && " $steps " != *" snapshot "* ]]; then bench_die "the restore step restores what the snapshot step made: give both"; fi
 bench_require_root
 bench_lock
 
@@ -44,11 +49,17 @@ server_pid=""
 cleanup() {
   if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt" 2>/dev/null || umount -l "$mnt"; fi
   if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work/repo-"* "$work/out" "$work/cache" "$work/trash"
+  rm -rf "$work/build-"* "$work/mount-repo" "$work/out" "$work/cache" "$work/trash"
 }
 trap cleanup EXIT
+# WORK is deleted and made again: only if it is one this script made (or absent, or empty), never a directory of the
+# user's that --work happened to name.
+if [[ -d $work && ! -e $work/.bench-builds && -n $(ls -A "$work") ]]; then
+  bench_die "$work exists and was not made by bench/builds.sh: give another --work"
+fi
 rm -rf "$work"
 mkdir -p "$work" "$mnt"
+touch "$work/.bench-builds"
 results=$work/results.tsv
 
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$(bench_load1)" >>"$results"; } # build step run wall cpu
@@ -65,8 +76,7 @@ timed() {
   row "$label" "$step" "$run" "$(bench_us_to_s $((t1 - t0)))" "$cpu"
 }
 
-mount_ws() { # CAIRN REPO: a foreground mount of ws at $mnt, in the background of this shell
-  rm -rf "$work/cache"
+mount_ws() { # CAIRN REPO: a foreground mount of ws at $mnt, in the background of this shell (frame cache emptied first)
   "$1" -r "$2" mount ws "$mnt" --cache-dir "$work/cache" --no-hydrate >/dev/null 2>&1 &
   server_pid=$!
 }
@@ -83,10 +93,11 @@ unmount_ws() {
   umount "$mnt"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
+  rm -rf "$work/cache" # the next mount starts with an empty frame cache; deleted here, outside any timed step
 }
 
 # One repository holding ws, written by the first build, for the mount steps (untimed).
-mount_repo=$work/repo-mount
+mount_repo=$work/mount-repo
 if [[ " $steps " == *" answers "* || " $steps " == *" find "* ]]; then
   first=${builds[0]#*=}
   "$first" -r "$mount_repo" init >/dev/null
@@ -97,7 +108,7 @@ for run in $(seq 1 "$runs"); do
   for build in "${builds[@]}"; do
     label=${build%%=*} cairn=${build#*=}
     bench_log "round $run: $label"
-    repo=$work/repo-$label
+    repo=$work/build-$label
     for step in $steps; do
       case $step in
         snapshot)
