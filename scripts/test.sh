@@ -10,6 +10,9 @@ cd "$here"
 # The command-line tests run the Native AOT build of ./cairn, what users run (the launcher builds it if needed).
 "$here/cairn" --version >/dev/null
 export CAIRN_TEST_CLI="$here/.cairn-build/cairn"
+if [[ "$(cat "$here/.cairn-build/.sources")" == *-fallback ]]; then
+  echo "test.sh: WARNING: the Native AOT build of ./cairn failed (its error is above); the tests run the ReadyToRun build" >&2
+fi
 
 log="$(mktemp /tmp/cairn-test.XXXXXX.log)"
 # One S3 server for the whole run: the test projects run in parallel, and a fixture that started the server itself
