@@ -39,14 +39,6 @@ internal static class RestoreCommand
                 throw new UsageException("--cache-versions must be at least 1");
             }
 
-            if (parse.GetValue(reflink) && parse.GetValue(reflinkFrom) is not null)
-            {
-                throw new UsageException("--reflink and --reflink-from cannot be used together");
-            }
-
-            var opened = await context.OpenSnapshotAsync(parse.GetValue(snapshot)!, ct).ConfigureAwait(false);
-            await using var repository = opened.Repository;
-            var record = opened.Snapshot;
             using var progress = context.Quiet ? null : new TerminalProgress();
             var options = new RestoreOptions
             {
@@ -56,6 +48,11 @@ internal static class RestoreCommand
                 ReflinkCacheVersions = parse.GetValue(cacheVersions) ?? RestoreOptions.DefaultReflinkCacheVersions,
                 Progress = progress is null ? null : new Progress<RestoreProgress>(p => progress.Show($"{Formatting.Bytes(p.Bytes)} of {Formatting.Bytes(p.TotalBytes)} restored")),
             };
+            options.Validate(); // before the repository is opened: a usage error costs no request
+
+            var opened = await context.OpenSnapshotAsync(parse.GetValue(snapshot)!, ct).ConfigureAwait(false);
+            await using var repository = opened.Repository;
+            var record = opened.Snapshot;
             var targetPath = Path.GetFullPath(parse.GetValue(target)!);
             var result = await new Restorer(repository, options).RestoreAsync(record, targetPath, ct).ConfigureAwait(false);
             progress?.Clear();

@@ -45,6 +45,15 @@ public sealed record RestoreOptions
 
     /// <summary>Image versions the cache keeps, at most (<see cref="ReflinkCache"/>).</summary>
     public int ReflinkCacheVersions { get; init; } = DefaultReflinkCacheVersions;
+
+    /// <summary>Refuses options that do not go together (a <see cref="UsageException"/>), before anything is read or written.</summary>
+    public void Validate()
+    {
+        if (ReflinkFrom is not null && ReflinkCache is not null)
+        {
+            throw new UsageException("--reflink and --reflink-from cannot be used together");
+        }
+    }
 }
 
 public readonly record struct RestoreProgress(long Bytes, long TotalBytes);

@@ -39,6 +39,7 @@ public sealed class Restorer
     {
         _repository = repository;
         _options = options ?? new RestoreOptions();
+        _options.Validate();
     }
 
     public async Task<RestoreResult> RestoreAsync(SnapshotRecord snapshot, string target, CancellationToken cancellationToken = default)
@@ -107,11 +108,6 @@ public sealed class Restorer
     {
         if (_options.ReflinkFrom is { } directory)
         {
-            if (_options.ReflinkCache is not null)
-            {
-                throw new UsageException("--reflink and --reflink-from cannot be used together");
-            }
-
             return await ReflinkBase.OpenAsync(_repository, directory, Warn, cancellationToken).ConfigureAwait(false);
         }
 
