@@ -131,7 +131,7 @@ internal sealed class ImageCache
                 RestoreOrigin.Write(directory, snapshot, m);
             }
 
-            using (FileLock.Acquire(Path.Combine(Directory, ".lock"), attempts: 3000, TimeSpan.FromMilliseconds(10)))
+            using (Lock())
             {
                 var final = Path.Combine(Directory, snapshot.Id.ToString());
                 Remove(final); // an older copy of the same version (its restore may have been changed since)
@@ -150,6 +150,9 @@ internal sealed class ImageCache
             Remove(temp);
         }
     }
+
+    /// <summary>The lock under which versions are added and removed (waiting up to 30 s for another process's add).</summary>
+    private FileStream Lock() => FileLock.Acquire(Path.Combine(Directory, ".lock"), attempts: 3000, TimeSpan.FromMilliseconds(10));
 
     /// <summary>The cached versions, most recently used first.</summary>
     private List<ContentId> CachedVersions()
@@ -230,7 +233,7 @@ internal sealed class ImageCache
     {
         try
         {
-            using (FileLock.Acquire(Path.Combine(Directory, ".lock"), attempts: 3000, TimeSpan.FromMilliseconds(10)))
+            using (Lock())
             {
                 Remove(path);
             }
