@@ -153,7 +153,7 @@ public sealed class ImageCacheTests
         var snapshot = (await workspace.SnapshotAsync([disk.Path, memory.Path])).Snapshot;
         var options = new RestoreOptions { ReflinkCache = xfs.PathOf("cache") };
         await workspace.RestoreAsync(snapshot, xfs.PathOf("v0"), options);
-        var version = Path.Combine(LocalCache.DirectoryOf(xfs.PathOf("cache"), workspace.Repository.Config.Id), "images", snapshot.Id.ToString());
+        var version = Path.Combine(CacheDirectory(workspace, xfs.PathOf("cache")), snapshot.Id.ToString());
         Touch(Path.Combine(version, "disk.img"));
 
         // mem.img is intact, but a version with one file touched is not trusted for any.
@@ -298,8 +298,11 @@ public sealed class ImageCacheTests
     private static string VersionOf(Lineage lineage, string cacheRoot, int generation) =>
         Path.Combine(CacheDirectory(lineage, cacheRoot), lineage.Ids[generation]);
 
-    private static string CacheDirectory(Lineage lineage, string cacheRoot) =>
-        Path.Combine(LocalCache.DirectoryOf(cacheRoot, lineage.Workspace.Repository.Config.Id), "images");
+    private static string CacheDirectory(Lineage lineage, string cacheRoot) => CacheDirectory(lineage.Workspace, cacheRoot);
+
+    /// <summary>The <c>images/</c> directory of <paramref name="workspace"/>'s repository in the cache under <paramref name="cacheRoot"/>.</summary>
+    private static string CacheDirectory(ImageWorkspace workspace, string cacheRoot) =>
+        Path.Combine(LocalCache.DirectoryOf(cacheRoot, workspace.Repository.Config.Id), "images");
 
     /// <summary>The snapshot ids the cache holds a version of.</summary>
     private static List<string> CachedVersions(Lineage lineage, string cacheRoot) =>
@@ -368,7 +371,7 @@ public sealed class ImageCacheTests
         }
 
         /// <summary>Restores generation <paramref name="generation"/> into the XFS through the cache under <paramref name="cacheRoot"/>, and checks it.</summary>
-        public Task<RestoreResult> RestoreAsync(int generation, string directory, string cacheRoot, int versions = 4) =>
+        public Task<RestoreResult> RestoreAsync(int generation, string directory, string cacheRoot, int versions = RestoreOptions.DefaultReflinkCacheVersions) =>
             Workspace.RestoreAndCheckAsync(
                 Records[generation],
                 States[generation],

@@ -8,7 +8,6 @@ namespace Cairn.Tests.Images;
 /// <summary>The image commands through the real <c>cairn</c> executable: snapshot --image, log, fork, inspect, restore.</summary>
 public sealed class ImageCliTests
 {
-
     [Fact]
     public async Task Lineages_are_logged_forked_and_inspected()
     {
