@@ -66,6 +66,15 @@ timed() {
 bytes() { du -sb -- "$1" | cut -f1; }
 allocated() { du -s --block-size=1 -- "$1" | cut -f1; }
 
+# json FILE KEY...: the value found by following KEY... (object keys; list indexes) from the top of JSON file FILE.
+json() {
+  python3 -c 'import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2:]:
+    value = value[int(key)] if isinstance(value, list) else value[key]
+print(value)' "$@"
+}
+
 # ------------------------------------------------------------------------------------------------ images
 
 # Per pair, run and tool: full snapshot, diff snapshot, restore (checked identical), and the restored allocated size.
@@ -174,25 +183,24 @@ EOF
     fi
     "$CAIRN" -r "$repo" snapshot -q --json --tag chain --image "$src/mem.img" >"$LOGS/chain.snapshot.$g.json"
     cp "$LOGS/chain.snapshot.$g.json" "$WORK/chain.$g.json"
-    row chain "depth$((g + 1))" cairn snapshot.stored_bytes 1 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["storedBytes"])' "$WORK/chain.$g.json")"
+    row chain "depth$((g + 1))" cairn snapshot.stored_bytes 1 "$(json "$WORK/chain.$g.json" stats storedBytes)"
     "$CAIRN" -r "$repo" inspect --json chain >"$LOGS/chain.inspect.$g.json"
-    python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["files"][0]; print(f["frameBytes"], f["dataBytes"])' "$LOGS/chain.inspect.$g.json" | {
-      read -r frame_bytes data_bytes
-      row chain "depth$((g + 1))" cairn restore.frame_bytes 1 "$frame_bytes"
-      row chain "depth$((g + 1))" cairn restore.data_bytes 1 "$data_bytes"
-    }
+    row chain "depth$((g + 1))" cairn restore.frame_bytes 1 "$(json "$LOGS/chain.inspect.$g.json" files 0 frameBytes)"
+    row chain "depth$((g + 1))" cairn restore.data_bytes 1 "$(json "$LOGS/chain.inspect.$g.json" files 0 dataBytes)"
   done
   "$CAIRN" -r "$fresh" init >/dev/null
   "$CAIRN" -r "$fresh" snapshot -q --json --image "$src/mem.img" >"$WORK/chain.fresh.json"
-  "$CAIRN" -r "$fresh" inspect --json "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/chain.fresh.json")" >"$LOGS/chain.inspect.fresh.json"
-  row chain depth10-fresh cairn restore.frame_bytes 1 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0]["frameBytes"])' "$LOGS/chain.inspect.fresh.json")"
+  local fresh_id
+  fresh_id=$(json "$WORK/chain.fresh.json" id)
+  "$CAIRN" -r "$fresh" inspect --json "$fresh_id" >"$LOGS/chain.inspect.fresh.json"
+  row chain depth10-fresh cairn restore.frame_bytes 1 "$(json "$LOGS/chain.inspect.fresh.json" files 0 frameBytes)"
 
   xfs_setup
 
   for run in $(seq 1 "$RUNS"); do
     for depth in $(seq 1 10); do
       local id
-      id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/chain.$((depth - 1)).json")
+      id=$(json "$WORK/chain.$((depth - 1)).json" id)
       rm -rf "$XFS_MOUNT/r"
       log "chain: restore depth $depth, run $run"
       timed chain "depth$depth" cairn restore "$run" "$CAIRN" -r "$repo" restore -q "$id" "$XFS_MOUNT/r"
@@ -200,13 +208,13 @@ EOF
     cmp -s "$XFS_MOUNT/r/mem.img" "$src/mem.img" || die "the restore of depth 10 differs from the image"
     rm -rf "$XFS_MOUNT/r"
     log "chain: restore the deepest image from a fresh repository, run $run"
-    timed chain depth10-fresh cairn restore "$run" "$CAIRN" -r "$fresh" restore -q "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/chain.fresh.json")" "$XFS_MOUNT/r"
+    timed chain depth10-fresh cairn restore "$run" "$CAIRN" -r "$fresh" restore -q "$fresh_id" "$XFS_MOUNT/r"
   done
 
   # The deepest restored on top of a restore of its parent: cloned where they share blocks.
   local parent deepest
-  parent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/chain.8.json")
-  deepest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/chain.9.json")
+  parent=$(json "$WORK/chain.8.json" id)
+  deepest=$(json "$WORK/chain.9.json" id)
   rm -rf "$XFS_MOUNT/r"
   "$CAIRN" -r "$repo" restore -q "$parent" "$XFS_MOUNT/base" >/dev/null
   for run in $(seq 1 "$RUNS"); do
@@ -216,7 +224,7 @@ EOF
   done
 
   cmp -s "$XFS_MOUNT/r/mem.img" "$src/mem.img" || die "the reflink restore of depth 10 differs from the image"
-  row chain depth10-reflink cairn restore.cloned_bytes 1 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytesCloned"])' "$LOGS/chain.depth10-reflink.cairn.restore.$RUNS.out")"
+  row chain depth10-reflink cairn restore.cloned_bytes 1 "$(json "$LOGS/chain.depth10-reflink.cairn.restore.$RUNS.out" bytesCloned)"
   rm -rf "$XFS_MOUNT/r" "$XFS_MOUNT/base"
   xfs_cleanup
   rm -rf "$src" "$repo" "$fresh"
@@ -271,7 +279,7 @@ reflink_section() {
     # The parent's restore, kept in the image cache (untimed).
     "$CAIRN" -r "$repo" restore -q --reflink --cache-dir "$cache" base "$XFS_MOUNT/base" >/dev/null
     rm -rf "$XFS_MOUNT/base"
-    next_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$LOGS/reflink.$item.next.json")
+    next_id=$(json "$LOGS/reflink.$item.next.json" id)
     bench_warm_host "$CORPUS/$b"
     for run in $(seq 1 "$RUNS"); do
       local tools=(cp cairn cairn-reflink-parent cairn-reflink-same) first
@@ -299,7 +307,7 @@ reflink_section() {
         esac
         cmp -s "$XFS_MOUNT/r/$item" "$CORPUS/$b" || die "$tool did not restore $b identically"
         if [[ $tool == cairn* ]]; then
-          row reflink $item $tool restore.cloned_bytes "$run" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytesCloned"])' "$LOGS/reflink.$item.$tool.restore.$run.out")"
+          row reflink $item $tool restore.cloned_bytes "$run" "$(json "$LOGS/reflink.$item.$tool.restore.$run.out" bytesCloned)"
         fi
         row reflink $item $tool restore.allocated_bytes "$run" "$(allocated "$XFS_MOUNT/r/$item")"
       done
