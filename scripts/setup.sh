@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/setup.sh [--tests] - install what Cairn needs on a Debian 12 machine (as root) and build it.
 #
-#   (no flag)  runtime dependencies: libzstd, FUSE 3, attr tools, and the toolchain of the Native AOT build (clang,
-#              zlib1g-dev); then the Release build of the CLI (./cairn).
+#   (no flag)  runtime dependencies: libzstd, libnettle (SHA-256), FUSE 3, attr tools, and the toolchain of the
+#              Native AOT build (clang, zlib1g-dev); then the Release build of the CLI (./cairn).
 #   --tests    also what the test suite uses: the S3 server packages (Ceph radosgw, see scripts/s3-server.sh),
 #              squashfs-tools (a FUSE test kills a real squashfuse), btrfs/xfs tools (reflink tests on loop devices),
 #              fuse-overlayfs (writable mounts with --overlay fuse).
@@ -12,7 +12,7 @@ set -Eeuo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { echo "setup: $*" >&2; }
 
-want=(libzstd1 fuse3 libfuse3-3 attr zstd clang zlib1g-dev)
+want=(libzstd1 libnettle8 fuse3 libfuse3-3 attr zstd clang zlib1g-dev)
 if [[ "${1:-}" == --tests ]]; then
   want+=(squashfs-tools squashfuse btrfs-progs xfsprogs e2fsprogs util-linux fuse-overlayfs)
 fi

@@ -1,3 +1,4 @@
+using Cairn.IO;
 using Cairn.Repository;
 
 namespace Cairn.Mount;
@@ -41,7 +42,7 @@ public sealed record OverlayDirectory(string Path)
     public static OverlayDirectory CreateDefault(SnapshotRecord snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var name = $"{snapshot.Id.ToShortString()}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
+        var name = $"{snapshot.Id.ToShortString()}-{RandomName.Hex(8)}";
         return new OverlayDirectory(System.IO.Path.Combine(DefaultRoot, name));
     }
 

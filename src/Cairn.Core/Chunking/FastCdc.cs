@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
+using Cairn.Native.Hashing;
 
 namespace Cairn.Chunking;
 
@@ -140,7 +140,7 @@ public sealed class FastCdc : IChunker
         for (var i = 0; i < 256; i++)
         {
             input[^1] = (byte)i;
-            SHA256.HashData(input, digest);
+            Sha256.HashData(input, digest);
             table[i] = BinaryPrimitives.ReadUInt64LittleEndian(digest);
         }
 

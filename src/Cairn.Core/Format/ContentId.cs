@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
+using Cairn.Native.Hashing;
 
 namespace Cairn.Format;
 
@@ -37,7 +37,7 @@ public readonly struct ContentId : IEquatable<ContentId>, IComparable<ContentId>
     public static ContentId Hash(ReadOnlySpan<byte> data)
     {
         Span<byte> digest = stackalloc byte[Size];
-        SHA256.HashData(data, digest);
+        Sha256.HashData(data, digest);
         return new ContentId(digest);
     }
 

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Cairn.Format;
+using Cairn.Native.Hashing;
 
 namespace Cairn.Manifests;
 
@@ -81,7 +81,7 @@ public static class ManifestCodec
         }
 
         Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(output.WrittenSpan, digest);
+        Sha256.HashData(output.WrittenSpan, digest);
         output.Write(digest);
         return output.ToArray();
     }
@@ -227,7 +227,7 @@ public static class ManifestCodec
     private static bool ChecksumMatches(ReadOnlySpan<byte> data)
     {
         Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(data[..^TrailerSize], digest);
+        Sha256.HashData(data[..^TrailerSize], digest);
         return digest.SequenceEqual(data[^TrailerSize..]);
     }
 
@@ -285,18 +285,20 @@ public static class ManifestCodec
     /// <summary>SHA-256 over the identity sections in id order, each as its id, its length and its bytes.</summary>
     private static ContentId ComputeTreeHash(List<SectionData> sections)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(TreeHashDomain);
+        var hash = default(Sha256Hasher);
+        hash.Append(TreeHashDomain);
         Span<byte> header = stackalloc byte[12];
         foreach (var section in sections.Where(s => IsIdentity(s.Id)).OrderBy(s => s.Id))
         {
             BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)section.Id);
             BinaryPrimitives.WriteUInt64LittleEndian(header[4..], (ulong)section.ByteLength);
-            hash.AppendData(header);
-            hash.AppendData(section.Bytes);
+            hash.Append(header);
+            hash.Append(section.Bytes);
         }
 
-        return new ContentId(hash.GetHashAndReset());
+        Span<byte> digest = stackalloc byte[Sha256.HashSizeInBytes];
+        hash.GetHashAndReset(digest);
+        return new ContentId(digest);
     }
 
     private static SectionData Read(SectionEntry entry, ReadOnlySpan<byte> body, string what) => entry.Id switch

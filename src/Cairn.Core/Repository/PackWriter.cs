@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using Cairn.Buffers;
 using Cairn.Diagnostics;
 using Cairn.Format;
@@ -243,7 +242,7 @@ public sealed class PackWriter : IAsyncDisposable
             pack = whole;
         }
 
-        var id = new ContentId(SHA256.HashData(pack.Span));
+        var id = ContentId.Hash(pack.Span);
         for (var i = 0; i < _packFrames.Count; i++)
         {
             _index.CompleteFrame(_packFrameNumbers[i], id, _packFrames[i]);

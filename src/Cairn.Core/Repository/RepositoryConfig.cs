@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cairn.Chunking;
+using Cairn.IO;
 
 namespace Cairn.Repository;
 
@@ -19,7 +20,7 @@ public sealed record RepositoryConfig
     public int Version { get; init; } = CurrentVersion;
 
     /// <summary>A random id, so caches of different repositories never mix.</summary>
-    public string Id { get; init; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+    public string Id { get; init; } = RandomName.Hex(32);
 
     public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
 

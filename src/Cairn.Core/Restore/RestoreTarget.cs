@@ -1,3 +1,4 @@
+using Cairn.IO;
 using Cairn.Native.Linux;
 
 namespace Cairn.Restore;
@@ -73,7 +74,7 @@ internal sealed class RestoreTarget : IDisposable
                 }
             }
 
-            var stagingName = System.Text.Encoding.ASCII.GetBytes($".{Path.GetFileName(path)}.cairn-restore-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6))}");
+            var stagingName = System.Text.Encoding.ASCII.GetBytes($".{Path.GetFileName(path)}.cairn-restore-{RandomName.Hex(12)}");
             LinuxFile.MakeDirectoryAt(parent, stagingName, 0b111_000_000);
             var staging = LinuxFile.OpenAt(parent, stagingName, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow);
             return new RestoreTarget(parent, name, stagingName, exists, empty, staging);

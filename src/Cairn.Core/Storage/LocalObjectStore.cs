@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using Cairn.IO;
+using Cairn.Native.Hashing;
 using Cairn.Threading;
 
 namespace Cairn.Storage;
@@ -182,7 +182,7 @@ public sealed class LocalObjectStore : IObjectStore
         }
     }
 
-    private static string VersionOf(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(SHA256.HashData(data))[..32];
+    private static string VersionOf(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(Sha256.HashData(data))[..32];
 
     private void ReplaceIfMatch(string key, string path, string temp, string version)
     {
