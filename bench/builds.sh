@@ -82,11 +82,7 @@ mount_ws() { # CAIRN REPO: a foreground mount of ws at $mnt, in the background o
 }
 
 wait_answers() {
-  local deadline=$((SECONDS + 60))
-  until stat "$mnt/package.json" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || bench_die "the mount did not answer"
-    sleep 0.001
-  done
+  bench_wait_for "$mnt/package.json" || bench_die "the mount did not answer"
 }
 
 unmount_ws() {

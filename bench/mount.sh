@@ -8,7 +8,7 @@
 # `all` step of the server's VmHWM.
 #
 # Steps:
-#   answers   process start -> `stat MNT/package.json` succeeds (polled every ~1 ms)
+#   answers   process start -> `stat MNT/package.json` succeeds (polled every ~1 ms by bench_wait_for, builtins only)
 #   find      find MNT | wc -l
 #   first     first byte of a mid-size file (head -c 1)
 #   file      the whole mid-size file (cat > /dev/null)
@@ -142,11 +142,7 @@ start_mount() { # TOOL -> starts the server in the background (or mounts), sets 
 }
 
 wait_answers() { # polls until ROOT/package.json can be stat'ed (60 s at most)
-  local deadline=$((SECONDS + 60))
-  until stat "$root/package.json" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { echo "mount did not answer" >&2; return 1; }
-    sleep 0.001
-  done
+  bench_wait_for "$root/package.json" || { echo "mount did not answer" >&2; return 1; }
 }
 
 stop_mount() {
