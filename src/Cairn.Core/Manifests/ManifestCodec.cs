@@ -11,7 +11,7 @@ namespace Cairn.Manifests;
 /// sections of fixed-size little-endian records, and a SHA-256 of everything before it. Decoding validates every
 /// index, range, name and ordering rule, so restore and mount can trust what they get.
 /// </summary>
-public static class ManifestCodec
+public static partial class ManifestCodec
 {
     public const uint Version = 1;
     private const int HeaderSize = 16;
@@ -57,8 +57,20 @@ public static class ManifestCodec
             sections.Add(SectionData.Of(Section.Sources, manifest.Sources));
         }
 
-        manifest.TreeHash = ComputeTreeHash(sections);
+        manifest.TreeHash = TreeHasher.Of([.. sections]);
         var compressed = sections.Select(s => ZstdFrames.Compress(s.Bytes, compressionLevel)).ToArray();
+
+        // A section zstd barely shrinks is stored as it is: decompressing it would cost about as much per byte as any
+        // other (CHUNKS, mostly SHA-256 ids: 2.3 ms for the 1.5 MB of `ws`, which zstd shrank by 1.5 %), for nothing.
+        var raw = new bool[sections.Count];
+        for (var i = 0; i < sections.Count; i++)
+        {
+            if (compressed[i].Length > sections[i].ByteLength - (sections[i].ByteLength / MinCompressionGain))
+            {
+                raw[i] = true;
+                compressed[i] = sections[i].Bytes.ToArray();
+            }
+        }
 
         var output = new BinaryBuilder(HeaderSize + (sections.Count * SectionEntrySize) + compressed.Sum(c => c.Length) + TrailerSize);
         output.Write(Magic);
@@ -68,7 +80,7 @@ public static class ManifestCodec
         for (var i = 0; i < sections.Count; i++)
         {
             output.WriteUInt32((uint)sections[i].Id);
-            output.WriteUInt32(1); // encoding: zstd
+            output.WriteUInt32(raw[i] ? 0u : 1u); // encoding: raw or zstd
             output.WriteUInt64((ulong)offset);
             output.WriteUInt64((ulong)compressed[i].Length);
             output.WriteUInt64((ulong)sections[i].ByteLength);
@@ -89,9 +101,9 @@ public static class ManifestCodec
     /// <summary>Decodes and validates a manifest. <paramref name="what"/> names it in errors (e.g. the object key).</summary>
     /// <remarks>
     /// A large manifest is decoded on all cores: its sections are independent zstd frames, decompressed side by side
-    /// with the checksum of the whole, and the tree hash is computed while the records are validated. Loading the
-    /// manifest is most of what `cairn mount` does before it answers (the 2.6 MB manifest of `ws`, read included: 19 ms
-    /// on one core, 12 ms on two). Errors come out as they would one at a time: a checksum mismatch before anything
+    /// with the checksum of the whole; the tree hash follows the decompression section by section
+    /// (<see cref="TreeHasher"/>), and the validation runs beside the last of it. Loading the manifest is most of what
+    /// `cairn mount` does before it answers. Errors come out as they would one at a time: a checksum mismatch before anything
     /// else, then the first bad section in table order. Without <paramref name="sources"/> the SOURCES section
     /// (advisory, used only by the next incremental snapshot) is left encoded and <see cref="Manifest.Sources"/> is
     /// null: restores and mounts do not need it, and in `ws` it took 5.7 of the 21 ms its sections took to decompress.
@@ -118,35 +130,73 @@ public static class ManifestCodec
 
         var parallel = Environment.ProcessorCount > 1 && table.Sum(t => (long)t.Length) >= ParallelDecodeBytes;
         var sections = new SectionData[table.Length]; // default (no records) where SOURCES is left encoded
+        var decode = Enumerable.Range(0, table.Length).Where(i => sources || table[i].Id != Section.Sources).ToArray();
+        var treeHasher = new TreeHasher(sections, [.. table.Select(t => t.Id)]);
+        using var decoded = new CountdownEvent(decode.Length);
         var checksumMatches = false;
-        var thrown = RunAll(parallel, table.Length + 1, i =>
+        Manifest? manifest = null;
+
+        // The jobs: decode section i (0 .. table.Length - 1), the checksum, the validation. They run longest first,
+        // so that the cores finish together: the largest section, the checksum beside it, the other sections by size,
+        // and last the validation, which waits for the last section to be decoded but not for the tree hash, whose
+        // remainder it runs beside.
+        var checksumJob = table.Length;
+        var validateJob = table.Length + 1;
+        var bySize = decode.OrderByDescending(i => table[i].Length).ToArray();
+        int[] jobs = [.. bySize.Take(1), checksumJob, .. bySize.Skip(1), validateJob];
+        var thrown = RunAll(parallel, jobs, table.Length + 2, job =>
         {
-            if (i == table.Length)
+            if (job == checksumJob)
             {
                 checksumMatches = ChecksumMatches(data.Span);
             }
-            else if (sources || table[i].Id != Section.Sources)
+            else if (job == validateJob)
             {
-                sections[i] = Read(table[i], data.Span.Slice((int)table[i].Offset, (int)table[i].Stored), what);
+                decoded.Wait();
+                if (tableError is null && decode.All(i => sections[i].Records is not null))
+                {
+                    manifest = Build(sections, what);
+                    ManifestValidator.Validate(manifest, what);
+                }
+            }
+            else
+            {
+                try
+                {
+                    sections[job] = Read(table[job], data.Span.Slice((int)table[job].Offset, (int)table[job].Stored), what);
+                }
+                finally
+                {
+                    decoded.Signal(); // before the hashing below: the validation waits for the sections, not the hash
+                }
+
+                treeHasher.Decoded(job);
             }
         });
 
-        ThrowIfAny(thrown.AsSpan(table.Length)); // the checksum could not be computed at all
+        ThrowIfAny(thrown.AsSpan(checksumJob, 1)); // the checksum could not be computed at all
         if (!checksumMatches)
         {
             throw new CorruptDataException($"{what} is corrupt (manifest checksum mismatch)");
         }
 
         // The first bad row in table order, whether its contents or the row itself are bad: what a decode of one
-        // row after the other reports.
-        ThrowIfAny(thrown);
+        // row after the other reports. Then what the records say.
+        ThrowIfAny(thrown.AsSpan(0, table.Length));
         if (tableError is not null)
         {
             throw tableError;
         }
 
+        ThrowIfAny(thrown.AsSpan(validateJob, 1));
+        manifest!.TreeHash = treeHasher.Finish(); // hashed beside the decompression: at most a remainder is left
+        return manifest;
+    }
+
+    private static Manifest Build(SectionData[] sections, string what)
+    {
         var list = sections.Where(s => s.Records is not null).ToList();
-        var manifest = new Manifest(
+        return new Manifest(
             Records<EntryRecord>(list, Section.Entries, what, required: true),
             Records<byte>(list, Section.Strings, what, required: false),
             Records<XattrRecord>(list, Section.Xattrs, what, required: true),
@@ -156,59 +206,49 @@ public static class ManifestCodec
             Records<FrameRecord>(list, Section.Frames, what, required: true),
             Records<ChunkLocation>(list, Section.Locations, what, required: true),
             list.Exists(s => s.Id == Section.Sources) ? Records<SourceRecord>(list, Section.Sources, what, required: true) : null);
-        ContentId treeHash = default;
-        ThrowIfAny(RunAll(parallel, 2, i =>
-        {
-            if (i == 0)
-            {
-                treeHash = ComputeTreeHash(list);
-            }
-            else
-            {
-                ManifestValidator.Validate(manifest, what);
-            }
-        }));
-
-        manifest.TreeHash = treeHash;
-        return manifest;
     }
+
+    /// <summary>A section is stored compressed only if zstd saves at least 1/this of its bytes.</summary>
+    private const int MinCompressionGain = 16;
 
     /// <summary>Below this many raw bytes in all, a manifest decodes on one thread: handing work out would cost more.</summary>
     private const long ParallelDecodeBytes = 1 << 20;
 
     /// <summary>
-    /// Runs <paramref name="body"/> for 0 .. <paramref name="count"/> - 1, on all cores if <paramref name="parallel"/>;
-    /// returns what each call threw (null where it returned), so the caller picks which error to report.
+    /// Runs <paramref name="body"/> for each of <paramref name="jobs"/> (numbers below <paramref name="count"/>), in
+    /// that order on one thread, or on all cores if <paramref name="parallel"/>: the caller and one pool thread per
+    /// other core each take the next job as they finish one, so the longest should come first. Returns what each job
+    /// threw (null where it returned), by job number, so the caller picks which error to report.
     /// </summary>
-    private static Exception?[] RunAll(bool parallel, int count, Action<int> body)
+    private static Exception?[] RunAll(bool parallel, int[] jobs, int count, Action<int> body)
     {
         var thrown = new Exception?[count];
-        void One(int i)
+        var next = -1;
+        void Work()
         {
-            try
+            for (int k; (k = Interlocked.Increment(ref next)) < jobs.Length;)
             {
-                body(i);
-            }
+                try
+                {
+                    body(jobs[k]);
+                }
 #pragma warning disable CA1031 // Kept, and rethrown by the caller in the order a one-thread decode would meet them.
-            catch (Exception e)
+                catch (Exception e)
 #pragma warning restore CA1031
-            {
-                thrown[i] = e;
+                {
+                    thrown[jobs[k]] = e;
+                }
             }
         }
 
-        if (parallel)
+        var helpers = new Task[parallel ? Math.Min(Environment.ProcessorCount, jobs.Length) - 1 : 0];
+        for (var h = 0; h < helpers.Length; h++)
         {
-            Parallel.For(0, count, One);
-        }
-        else
-        {
-            for (var i = 0; i < count; i++)
-            {
-                One(i);
-            }
+            helpers[h] = Task.Run(Work);
         }
 
+        Work();
+        Task.WaitAll(helpers);
         return thrown;
     }
 
@@ -281,25 +321,6 @@ public static class ManifestCodec
     }
 
     private static bool IsIdentity(Section id) => (uint)id < 16;
-
-    /// <summary>SHA-256 over the identity sections in id order, each as its id, its length and its bytes.</summary>
-    private static ContentId ComputeTreeHash(List<SectionData> sections)
-    {
-        var hash = default(Sha256Hasher);
-        hash.Append(TreeHashDomain);
-        Span<byte> header = stackalloc byte[12];
-        foreach (var section in sections.Where(s => IsIdentity(s.Id)).OrderBy(s => s.Id))
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)section.Id);
-            BinaryPrimitives.WriteUInt64LittleEndian(header[4..], (ulong)section.ByteLength);
-            hash.Append(header);
-            hash.Append(section.Bytes);
-        }
-
-        Span<byte> digest = stackalloc byte[Sha256.HashSizeInBytes];
-        hash.GetHashAndReset(digest);
-        return new ContentId(digest);
-    }
 
     private static SectionData Read(SectionEntry entry, ReadOnlySpan<byte> body, string what) => entry.Id switch
     {

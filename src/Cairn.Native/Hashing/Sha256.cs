@@ -34,17 +34,17 @@ public static class Sha256
 }
 
 /// <summary>
-/// SHA-256 over data appended piece by piece. The state lives in the struct itself (no native allocation, nothing to
-/// dispose), which is why it is a <c>ref struct</c>: nettle is handed its address, so it must stay on the stack.
-/// <c>default</c> is ready to use.
+/// SHA-256 over data appended piece by piece. The state lives in the struct itself: no native allocation, nothing to
+/// dispose. nettle keeps no pointer into it between calls, so it may live anywhere (a field of a class included; each
+/// call pins it), and a copy carries on from the state copied. <c>default</c> is ready to use.
 /// </summary>
-public unsafe ref struct Sha256Hasher
+public unsafe struct Sha256Hasher
 {
     private Sha256Context _context;
     private bool _started;
 
     /// <summary>Adds <paramref name="data"/> to the hashed input.</summary>
-    public void Append(scoped ReadOnlySpan<byte> data)
+    public void Append(ReadOnlySpan<byte> data)
     {
         fixed (Sha256Context* context = &_context)
         fixed (byte* bytes = data)
@@ -55,7 +55,7 @@ public unsafe ref struct Sha256Hasher
     }
 
     /// <summary>Writes the digest of everything appended so far to <paramref name="destination"/> and starts afresh.</summary>
-    public void GetHashAndReset(scoped Span<byte> destination)
+    public void GetHashAndReset(Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, Sha256.HashSizeInBytes, nameof(destination));
         fixed (Sha256Context* context = &_context)
