@@ -24,10 +24,11 @@ bench_die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 # processes a millisecond, which takes most of a core from the tool being timed: on this 2-core machine that poller
 # made `cairn mount` answer 11 ms later (0.054 s against 0.043 s) and squashfuse_ll 6 ms later (0.017 against 0.011),
 # medians of 7 alternating rounds (docs/benchmarks.md, "The poller").
+# A pipe this shell holds both ends of never has data: `read -t` on it is a builtin sleep. Opened here, when the
+# script sources this file, so that no timed step pays for it.
+exec {BENCH_TICK_FD}<> <(:)
 bench_wait_for() {
   local path=$1 deadline=$((SECONDS + ${2:-60}))
-  # A pipe this shell holds both ends of never has data: `read -t` on it is a builtin sleep.
-  [[ -n ${BENCH_TICK_FD:-} ]] || exec {BENCH_TICK_FD}<> <(:)
   until [[ -e $path ]]; do
     ((SECONDS < deadline)) || return 1
     read -r -t 0.001 -u "$BENCH_TICK_FD" _ || true

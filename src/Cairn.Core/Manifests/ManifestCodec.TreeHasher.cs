@@ -50,7 +50,9 @@ public static partial class ManifestCodec
         /// <summary>Marks <c>sections[index]</c> decoded, and hashes what is ready unless another thread is hashing.</summary>
         public void Decoded(int index)
         {
-            Volatile.Write(ref _ready[index], 1);
+            // A full fence (not a release): with the fence below, either this thread sees the lock free or the thread
+            // holding it sees this section ready once it lets go (a store, then a load of another location, on both).
+            Interlocked.Exchange(ref _ready[index], 1);
             while (_lock.TryEnter())
             {
                 try
@@ -62,10 +64,11 @@ public static partial class ManifestCodec
                     _lock.Exit();
                 }
 
-                // A thread that marked a section ready while this one held the lock gave up on it: look again. The
-                // fence orders the release above before the read below (a store, then a load of another location).
+                // A thread that marked a section ready while this one held the lock gave up on it: look again. Should
+                // both miss it anyway, Finish hashes what is left. _next is read once: another thread may move it on.
                 Interlocked.MemoryBarrier();
-                if (_next == _order.Length || Volatile.Read(ref _ready[_order[_next]]) == 0)
+                var next = Volatile.Read(ref _next);
+                if (next == _order.Length || Volatile.Read(ref _ready[_order[next]]) == 0)
                 {
                     return;
                 }
@@ -99,7 +102,7 @@ public static partial class ManifestCodec
                 BinaryPrimitives.WriteUInt64LittleEndian(header[4..], (ulong)section.ByteLength);
                 _hash.Append(header);
                 _hash.Append(section.Bytes);
-                _next++;
+                Volatile.Write(ref _next, _next + 1);
             }
         }
     }

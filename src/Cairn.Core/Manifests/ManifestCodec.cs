@@ -7,8 +7,9 @@ using Cairn.Native.Hashing;
 namespace Cairn.Manifests;
 
 /// <summary>
-/// Encodes and decodes the manifest object (docs/format.md, "Manifest"): a header, a section table, zstd-compressed
-/// sections of fixed-size little-endian records, and a SHA-256 of everything before it. Decoding validates every
+/// Encodes and decodes the manifest object (docs/format.md, "Manifest"): a header, a section table, sections of
+/// fixed-size little-endian records (each a zstd frame, or raw where zstd gains little), and a SHA-256 of everything
+/// before it. Decoding validates every
 /// index, range, name and ordering rule, so restore and mount can trust what they get.
 /// </summary>
 public static partial class ManifestCodec
@@ -100,8 +101,8 @@ public static partial class ManifestCodec
 
     /// <summary>Decodes and validates a manifest. <paramref name="what"/> names it in errors (e.g. the object key).</summary>
     /// <remarks>
-    /// A large manifest is decoded on all cores: its sections are independent zstd frames, decompressed side by side
-    /// with the checksum of the whole; the tree hash follows the decompression section by section
+    /// A large manifest is decoded on all cores: its sections are independent (zstd frames or raw), decoded side by
+    /// side with the checksum of the whole; the tree hash follows the decompression section by section
     /// (<see cref="TreeHasher"/>), and the validation runs beside the last of it. Loading the manifest is most of what
     /// `cairn mount` does before it answers. Errors come out as they would one at a time: a checksum mismatch before anything
     /// else, then the first bad section in table order. Without <paramref name="sources"/> the SOURCES section

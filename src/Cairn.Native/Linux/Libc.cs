@@ -152,6 +152,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "mlock2", SetLastError = true)]
     internal static partial int MLock2(void* address, nuint length, uint flags);
 
+    [LibraryImport(Library, EntryPoint = "getrandom", SetLastError = true)]
+    internal static partial nint GetRandom(byte* buffer, nuint length, uint flags);
+
     [LibraryImport(Library, EntryPoint = "setsid", SetLastError = true)]
     internal static partial int SetSid();
 

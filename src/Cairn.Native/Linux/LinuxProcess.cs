@@ -20,6 +20,36 @@ public static class LinuxProcess
     }
 
     /// <summary>
+    /// Fills <paramref name="buffer"/> from the kernel's random source (getrandom(2), the source behind
+    /// /dev/urandom, waiting only until it is first seeded at boot). Throws if the call fails rather than return
+    /// weaker bytes.
+    /// </summary>
+    public static unsafe void GetRandomBytes(Span<byte> buffer)
+    {
+        fixed (byte* start = buffer)
+        {
+            var filled = 0;
+            while (filled < buffer.Length)
+            {
+                // Reads of up to 256 bytes are never cut short; longer ones may be, by a signal.
+                var n = Libc.GetRandom(start + filled, (nuint)(buffer.Length - filled), 0);
+                if (n < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno != Errno.EINTR)
+                    {
+                        throw new LinuxIOException(errno, "getrandom");
+                    }
+
+                    continue;
+                }
+
+                filled += (int)n;
+            }
+        }
+    }
+
+    /// <summary>
     /// Lowers the CPU priority of the calling thread (its nice value; 19 is the lowest), so it runs on what other
     /// work leaves over. Linux schedules threads individually, so the rest of the process keeps its priority.
     /// False if it could not be set.

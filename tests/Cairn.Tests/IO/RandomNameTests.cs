@@ -7,8 +7,10 @@ public sealed class RandomNameTests
     [Theory]
     [InlineData(0)]
     [InlineData(8)]
+    [InlineData(11)]
     [InlineData(12)]
     [InlineData(32)]
+    [InlineData(64)]
     public void Gives_that_many_lowercase_hex_digits(int digits)
     {
         var name = RandomName.Hex(digits);
@@ -27,8 +29,8 @@ public sealed class RandomNameTests
 
     [Theory]
     [InlineData(-1)]
-    [InlineData(33)]
-    public void More_digits_than_a_guid_holds_are_refused(int digits)
+    [InlineData(65)]
+    public void Negative_or_over_64_digits_are_refused(int digits)
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => RandomName.Hex(digits));
     }

@@ -6,6 +6,22 @@ namespace Cairn.Tests.Native;
 public sealed class LinuxProcessTests
 {
     [Fact]
+    public void Random_bytes_fill_the_whole_buffer_past_the_256_bytes_one_call_always_gives()
+    {
+        var first = new byte[1 << 20];
+        var second = new byte[1 << 20];
+
+        LinuxProcess.GetRandomBytes(first);
+        LinuxProcess.GetRandomBytes(second);
+
+        // A megabyte of real randomness holds every byte value, and the last kilobyte is filled like the first.
+        Assert.Equal(256, first.Distinct().Count());
+        Assert.Contains(first.AsSpan(first.Length - 1024).ToArray(), b => b != 0);
+        Assert.False(first.AsSpan().SequenceEqual(second));
+        LinuxProcess.GetRandomBytes([]); // nothing to fill: returns
+    }
+
+    [Fact]
     public void Idle_disk_priority_applies_to_the_calling_thread_only_and_can_be_undone()
     {
         string? background = null;
