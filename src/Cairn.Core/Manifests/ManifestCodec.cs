@@ -59,21 +59,18 @@ public static partial class ManifestCodec
         }
 
         manifest.TreeHash = TreeHasher.Of([.. sections]);
-        var compressed = sections.Select(s => ZstdFrames.Compress(s.Bytes, compressionLevel)).ToArray();
 
-        // A section zstd barely shrinks is stored as it is: decompressing it would cost about as much per byte as any
-        // other (CHUNKS, mostly SHA-256 ids: 2.3 ms for the 1.5 MB of `ws`, which zstd shrank by 1.5 %), for nothing.
-        var raw = new bool[sections.Count];
-        for (var i = 0; i < sections.Count; i++)
+        // A section zstd barely shrinks is stored as it is (null here): decompressing it would cost about as much per
+        // byte as any other (CHUNKS, mostly SHA-256 ids: 2.3 ms for the 1.5 MB of `ws`, which zstd shrank by 1.5 %),
+        // for nothing.
+        var compressed = sections.Select(s =>
         {
-            if (compressed[i].Length > sections[i].ByteLength - (sections[i].ByteLength / MinCompressionGain))
-            {
-                raw[i] = true;
-                compressed[i] = sections[i].Bytes.ToArray();
-            }
-        }
+            var frame = ZstdFrames.Compress(s.Bytes, compressionLevel);
+            return frame.Length > s.ByteLength - (s.ByteLength / MinCompressionGain) ? null : frame;
+        }).ToArray();
+        long Stored(int i) => compressed[i]?.Length ?? sections[i].ByteLength;
 
-        var output = new BinaryBuilder(HeaderSize + (sections.Count * SectionEntrySize) + compressed.Sum(c => c.Length) + TrailerSize);
+        var output = new BinaryBuilder(HeaderSize + (sections.Count * SectionEntrySize) + (int)Enumerable.Range(0, sections.Count).Sum(Stored) + TrailerSize);
         output.Write(Magic);
         output.WriteUInt32(Version);
         output.WriteUInt32((uint)sections.Count);
@@ -81,16 +78,16 @@ public static partial class ManifestCodec
         for (var i = 0; i < sections.Count; i++)
         {
             output.WriteUInt32((uint)sections[i].Id);
-            output.WriteUInt32(raw[i] ? 0u : 1u); // encoding: raw or zstd
+            output.WriteUInt32(compressed[i] is null ? 0u : 1u); // encoding: raw or zstd
             output.WriteUInt64((ulong)offset);
-            output.WriteUInt64((ulong)compressed[i].Length);
+            output.WriteUInt64((ulong)Stored(i));
             output.WriteUInt64((ulong)sections[i].ByteLength);
-            offset += compressed[i].Length;
+            offset += Stored(i);
         }
 
-        foreach (var c in compressed)
+        for (var i = 0; i < sections.Count; i++)
         {
-            output.Write(c);
+            output.Write(compressed[i] is { } frame ? frame : sections[i].Bytes);
         }
 
         Span<byte> digest = stackalloc byte[32];

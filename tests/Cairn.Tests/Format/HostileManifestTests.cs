@@ -145,8 +145,7 @@ public sealed class HostileManifestTests
     public void Of_two_bad_sections_the_first_in_table_order_is_reported(bool large)
     {
         var bytes = ManifestCodec.Encode(Sample(large));
-        var entries = bytes.AsSpan(16, 32);
-        BinaryPrimitives.WriteUInt64LittleEndian(entries[24..], BinaryPrimitives.ReadUInt64LittleEndian(entries[24..]) + 56);
+        ClaimOneMoreEntry(bytes);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(16 + (2 * 32) + 8), (ulong)bytes.Length);
         Rehash(bytes);
 
@@ -189,8 +188,7 @@ public sealed class HostileManifestTests
     public void A_section_that_decompresses_to_another_length_is_refused(bool large)
     {
         var bytes = ManifestCodec.Encode(Sample(large));
-        var entries = bytes.AsSpan(16, 32);
-        BinaryPrimitives.WriteUInt64LittleEndian(entries[24..], BinaryPrimitives.ReadUInt64LittleEndian(entries[24..]) + 56);
+        ClaimOneMoreEntry(bytes);
         Rehash(bytes);
 
         Assert.Throws<CorruptDataException>(() => ManifestCodec.Decode(bytes, What));
@@ -260,6 +258,13 @@ public sealed class HostileManifestTests
 
     /// <summary>1.5 MiB of unreferenced bytes in STRINGS: the manifest stays valid and decodes on all cores.</summary>
     private static void Pad(SampleManifest parts) => parts.Add(new byte[3 << 19]);
+
+    /// <summary>Makes the ENTRIES row of the table claim one 56-byte entry more than its body holds.</summary>
+    private static void ClaimOneMoreEntry(byte[] bytes)
+    {
+        var entries = bytes.AsSpan(16, 32);
+        BinaryPrimitives.WriteUInt64LittleEndian(entries[24..], BinaryPrimitives.ReadUInt64LittleEndian(entries[24..]) + 56);
+    }
 
     /// <summary>Recomputes the trailing SHA-256, as someone forging a manifest would.</summary>
     private static void Rehash(byte[] bytes) => SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32), bytes.AsSpan(bytes.Length - 32));
