@@ -41,6 +41,16 @@ public readonly struct ContentId : IEquatable<ContentId>, IComparable<ContentId>
         return new ContentId(digest);
     }
 
+    /// <summary>
+    /// The SHA-256 of each message (a slice of <paramref name="source"/>), into <paramref name="ids"/> in the same order:
+    /// blocks and chunks hashed as a batch, sixteen at a time where the CPU can (<see cref="Sha256.HashMany"/>).
+    /// </summary>
+    public static void HashMany(ReadOnlySpan<byte> source, ReadOnlySpan<MessageRange> messages, Span<ContentId> ids)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(ids.Length, messages.Length, nameof(ids));
+        Sha256.HashMany(source, messages, MemoryMarshal.AsBytes(ids)); // an id's memory is its digest (see the constructor)
+    }
+
     public static ContentId Parse(string hex)
     {
         if (!TryParse(hex, out var id))

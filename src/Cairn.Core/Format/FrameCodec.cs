@@ -1,4 +1,6 @@
+using System.Buffers;
 using Cairn.Manifests;
+using Cairn.Native.Hashing;
 
 namespace Cairn.Format;
 
@@ -30,12 +32,47 @@ public static class FrameCodec
         }
     }
 
+    /// <summary>
+    /// Checks that each of <paramref name="chunks"/> (indexes into the manifest's chunks, all located in the frame
+    /// <paramref name="frame"/> holds decoded) is, where its location puts it, the chunk its id names. The chunks are
+    /// hashed as one batch (<see cref="ContentId.HashMany"/>), and all of them are checked before the caller uses any.
+    /// </summary>
+    public static void VerifyChunks(ReadOnlySpan<byte> frame, Manifest m, ReadOnlySpan<int> chunks, string what)
+    {
+        var ranges = ArrayPool<MessageRange>.Shared.Rent(chunks.Length);
+        var ids = ArrayPool<ContentId>.Shared.Rent(chunks.Length);
+        try
+        {
+            for (var i = 0; i < chunks.Length; i++)
+            {
+                ranges[i] = new MessageRange((int)m.Locations[chunks[i]].OffsetInFrame, (int)m.Chunks[chunks[i]].Length);
+            }
+
+            ContentId.HashMany(frame, ranges.AsSpan(0, chunks.Length), ids);
+            for (var i = 0; i < chunks.Length; i++)
+            {
+                if (ids[i] != m.Chunks[chunks[i]].Id)
+                {
+                    throw Mismatch(m.Chunks[chunks[i]].Id, what);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<MessageRange>.Shared.Return(ranges);
+            ArrayPool<ContentId>.Shared.Return(ids);
+        }
+    }
+
     /// <summary>Checks that <paramref name="data"/> is the chunk <paramref name="id"/>.</summary>
     public static void VerifyChunk(ReadOnlySpan<byte> data, ContentId id, string what)
     {
         if (ContentId.Hash(data) != id)
         {
-            throw new CorruptDataException($"{what}: chunk {id.ToShortString()} fails verification (corrupt or tampered data)");
+            throw Mismatch(id, what);
         }
     }
+
+    private static CorruptDataException Mismatch(ContentId id, string what) =>
+        new($"{what}: chunk {id.ToShortString()} fails verification (corrupt or tampered data)");
 }

@@ -326,12 +326,13 @@ public sealed class Restorer
             cancellationToken);
 
     /// <summary>
-    /// Verifies and writes the chunks of one decoded frame. Chunks that lie one after the other both in the frame and
-    /// in one file (an image's blocks, mostly) go out in one write: a 4 KiB block per system call would cost more
-    /// than the data.
+    /// Verifies the chunks of one decoded frame, all of them before any is written, then writes them. Chunks that lie
+    /// one after the other both in the frame and in one file (an image's blocks, mostly) go out in one write: a 4 KiB
+    /// block per system call would cost more than the data.
     /// </summary>
     private void WriteFrame(Manifest m, RestorePlan plan, int frame, ReadOnlySpan<byte> data, FileDescriptor?[] directories, OpenFiles files, string key)
     {
+        FrameCodec.VerifyChunks(data, m, plan.ChunksOf(frame), key);
         var runEntry = -1;
         long runOffset = 0;
         int runStart = 0, runLength = 0, runChunks = 0;
@@ -339,7 +340,6 @@ public sealed class Restorer
         {
             var start = (int)m.Locations[chunk].OffsetInFrame;
             var length = (int)m.Chunks[chunk].Length;
-            FrameCodec.VerifyChunk(data.Slice(start, length), m.Chunks[chunk].Id, key);
             var destinations = plan.DestinationsOf(chunk);
             if (destinations.Length == 1 && destinations[0].Entry == runEntry && destinations[0].Offset == runOffset + runLength && start == runStart + runLength)
             {

@@ -1,5 +1,8 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
 using Cairn.Chunking;
 using Cairn.Format;
+using Cairn.Native.Hashing;
 using Cairn.Native.Linux;
 
 namespace Cairn.Snapshot;
@@ -127,6 +130,7 @@ internal static class FileContentReader
     {
         var position = 0;
         long zeroBytes = 0;
+        var first = chunks.Count;
         while (position < data.Length)
         {
             var length = chunker.NextCut(data[position..], isFinal);
@@ -135,20 +139,45 @@ internal static class FileContentReader
                 break;
             }
 
-            var piece = data.Slice(position, length);
-            if (chunker.ElidesZeroChunks && !piece.ContainsAnyExcept((byte)0))
+            if (chunker.ElidesZeroChunks && !data.Slice(position, length).ContainsAnyExcept((byte)0))
             {
                 zeroBytes += length;
             }
             else
             {
-                chunks.Add(new ChunkPiece(fileOffset + position, bufferOffset + position, length, ContentId.Hash(piece)));
+                chunks.Add(new ChunkPiece(fileOffset + position, bufferOffset + position, length, default));
             }
 
             position += length;
         }
 
+        NameChunks(data, bufferOffset, CollectionsMarshal.AsSpan(chunks)[first..]);
         return (position, zeroBytes);
+    }
+
+    /// <summary>Hashes the pieces cut from <paramref name="data"/> all at once: an image's 4 KiB blocks go sixteen to a batch (<see cref="ContentId.HashMany"/>).</summary>
+    private static void NameChunks(ReadOnlySpan<byte> data, int bufferOffset, Span<ChunkPiece> pieces)
+    {
+        var ranges = ArrayPool<MessageRange>.Shared.Rent(pieces.Length);
+        var ids = ArrayPool<ContentId>.Shared.Rent(pieces.Length);
+        try
+        {
+            for (var i = 0; i < pieces.Length; i++)
+            {
+                ranges[i] = new MessageRange(pieces[i].BufferOffset - bufferOffset, pieces[i].Length);
+            }
+
+            ContentId.HashMany(data, ranges.AsSpan(0, pieces.Length), ids);
+            for (var i = 0; i < pieces.Length; i++)
+            {
+                pieces[i] = pieces[i] with { Id = ids[i] };
+            }
+        }
+        finally
+        {
+            ArrayPool<MessageRange>.Shared.Return(ranges);
+            ArrayPool<ContentId>.Shared.Return(ids);
+        }
     }
 
     /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; false if the file ended first.</summary>
