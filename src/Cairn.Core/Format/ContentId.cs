@@ -13,6 +13,9 @@ public readonly struct ContentId : IEquatable<ContentId>, IComparable<ContentId>
 {
     public const int Size = 32;
 
+    /// <summary>The bytes of an id that pack indexes store (format version 2): see <see cref="IndexKey"/>.</summary>
+    public const int IndexKeySize = 24;
+
     private readonly ulong _a;
     private readonly ulong _b;
     private readonly ulong _c;
@@ -31,6 +34,32 @@ public readonly struct ContentId : IEquatable<ContentId>, IComparable<ContentId>
         _b = BinaryPrimitives.ReadUInt64LittleEndian(digest[8..]);
         _c = BinaryPrimitives.ReadUInt64LittleEndian(digest[16..]);
         _d = BinaryPrimitives.ReadUInt64LittleEndian(digest[24..]);
+    }
+
+    private ContentId(ulong a, ulong b, ulong c, ulong d)
+    {
+        _a = a;
+        _b = b;
+        _c = c;
+        _d = d;
+    }
+
+    /// <summary>
+    /// The id cut to its first 24 bytes (the rest zero): what a pack index of format version 2 stores, and what the
+    /// chunk index is keyed by. It locates a chunk; it does not vouch for it. A reader checks a chunk's bytes against
+    /// the full id its manifest holds, and two chunks that share 192 bits of SHA-256 cannot be found (2^96 work).
+    /// </summary>
+    public ContentId IndexKey => new(_a, _b, _c, 0);
+
+    /// <summary>An <see cref="IndexKey"/> read back from its <see cref="IndexKeySize"/> bytes.</summary>
+    public static ContentId FromIndexKey(ReadOnlySpan<byte> key)
+    {
+        if (key.Length != IndexKeySize)
+        {
+            throw new ArgumentException($"an index key is {IndexKeySize} bytes", nameof(key));
+        }
+
+        return new ContentId(BinaryPrimitives.ReadUInt64LittleEndian(key), BinaryPrimitives.ReadUInt64LittleEndian(key[8..]), BinaryPrimitives.ReadUInt64LittleEndian(key[16..]), 0);
     }
 
     /// <summary>The SHA-256 of <paramref name="data"/>.</summary>
@@ -103,8 +132,9 @@ public readonly struct ContentId : IEquatable<ContentId>, IComparable<ContentId>
 
     public override bool Equals(object? obj) => obj is ContentId other && Equals(other);
 
-    // The digest is uniformly distributed: any word of it is a good hash code.
-    public override int GetHashCode() => (int)_d;
+    // The digest is uniformly distributed: any word of it is a good hash code, but not the last, which an index key
+    // leaves zero.
+    public override int GetHashCode() => (int)_a;
 
     /// <summary>Orders as a byte-wise comparison of the digests.</summary>
     public int CompareTo(ContentId other)

@@ -7,7 +7,8 @@ namespace Cairn.Format;
 /// </summary>
 public static class IndexFile
 {
-    public const uint Version = 1;
+    /// <summary>The version this Cairn writes: that of the raw pack indexes inside. It reads versions 1 and 2.</summary>
+    public const uint Version = 2;
 
     private static ReadOnlySpan<byte> Magic => "CAIRNIDX"u8;
 
@@ -17,7 +18,7 @@ public static class IndexFile
         body.WriteUInt32((uint)packs.Count);
         foreach (var (pack, index) in packs)
         {
-            var one = new BinaryBuilder(16 + (index.Frames.Count * 24) + (index.Chunks.Count * 44));
+            var one = new BinaryBuilder(index.EncodedSizeHint);
             index.WriteTo(one);
             body.WriteContentId(pack);
             body.WriteUInt32((uint)one.Length);
@@ -29,7 +30,7 @@ public static class IndexFile
 
     public static List<(ContentId Pack, PackIndex Index)> Decode(ReadOnlySpan<byte> data, string what)
     {
-        var body = SealedObject.Open(data, Magic, Version, "index", 1 << 30, what);
+        var body = SealedObject.Open(data, Magic, 1, Version, "index", 1 << 30, what, out var version);
         var cursor = new BinaryCursor(body, what);
         var count = cursor.ReadInt32Checked(cursor.Remaining / 40);
         var result = new List<(ContentId, PackIndex)>(count);
@@ -38,7 +39,7 @@ public static class IndexFile
             var pack = cursor.ReadContentId();
             var length = cursor.ReadInt32Checked(cursor.Remaining);
             var inner = new BinaryCursor(cursor.ReadBytes(length), what);
-            var index = PackIndex.Read(ref inner, long.MaxValue);
+            var index = PackIndex.Read(ref inner, long.MaxValue, version);
             inner.ExpectEnd();
             result.Add((pack, index));
         }

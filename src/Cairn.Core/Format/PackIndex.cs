@@ -9,7 +9,7 @@ namespace Cairn.Format;
 /// <param name="Checksum">CRC-32C of the compressed bytes, checked before decompression.</param>
 public readonly record struct FrameInfo(long Offset, int CompressedLength, int UncompressedLength, uint Checksum);
 
-/// <summary>One chunk inside a frame.</summary>
+/// <summary>One chunk inside a frame. <see cref="Id"/> is the chunk's full id, or its <see cref="ContentId.IndexKey"/> when read from a version 2 pack index.</summary>
 public readonly record struct PackChunk(ContentId Id, int Frame, int OffsetInFrame, int Length);
 
 /// <summary>
@@ -19,7 +19,8 @@ public readonly record struct PackChunk(ContentId Id, int Frame, int OffsetInFra
 public sealed class PackIndex
 {
     private const int FrameRecordSize = 24;
-    private const int ChunkRecordSize = 40;
+    private const int ChunkRecordSizeV1 = 44; // id, frame, offset, length
+    private const int ChunkRecordSizeV2 = ContentId.IndexKeySize + 4; // key, length
 
     public PackIndex(IReadOnlyList<FrameInfo> frames, IReadOnlyList<PackChunk> chunks)
     {
@@ -31,48 +32,62 @@ public sealed class PackIndex
 
     public IReadOnlyList<PackChunk> Chunks { get; }
 
-    /// <summary>The raw (uncompressed) encoding.</summary>
+    /// <summary>A generous size for <see cref="WriteTo"/>'s output.</summary>
+    internal int EncodedSizeHint => 16 + (Frames.Count * FrameRecordSize) + (Chunks.Count * ChunkRecordSizeV2);
+
+    /// <summary>
+    /// The raw (uncompressed) encoding, version 2. A frame's chunks lie back to back from its start and fill it (that is
+    /// how <see cref="Repository.PackWriter"/> builds frames), so a chunk's frame and offset follow from the order and the
+    /// lengths: a frame record counts its chunks, a chunk record is its index key and its length.
+    /// </summary>
     internal void WriteTo(BinaryBuilder output)
     {
         output.WriteUInt32((uint)Frames.Count);
         output.WriteUInt32((uint)Chunks.Count);
-        foreach (var f in Frames)
-        {
-            output.WriteUInt64((ulong)f.Offset);
-            output.WriteUInt32((uint)f.CompressedLength);
-            output.WriteUInt32((uint)f.UncompressedLength);
-            output.WriteUInt32(f.Checksum);
-            output.WriteUInt32(0);
-        }
-
+        var counts = new int[Frames.Count];
         foreach (var c in Chunks)
         {
-            output.WriteContentId(c.Id);
-            output.WriteUInt32((uint)c.Frame);
-            output.WriteUInt32((uint)c.OffsetInFrame);
+            counts[c.Frame]++;
         }
 
-        // Chunk lengths last: they are the only field not implied by the order, and keeping the two arrays apart
-        // keeps the records fixed-size. (A chunk's length is also implied by the next offset in its frame, but the
-        // last one of a frame is not; storing all keeps the reader simple.)
+        for (var f = 0; f < Frames.Count; f++)
+        {
+            var frame = Frames[f];
+            output.WriteUInt64((ulong)frame.Offset);
+            output.WriteUInt32((uint)frame.CompressedLength);
+            output.WriteUInt32((uint)frame.UncompressedLength);
+            output.WriteUInt32(frame.Checksum);
+            output.WriteUInt32((uint)counts[f]);
+        }
+
+        Span<byte> id = stackalloc byte[ContentId.Size];
+        foreach (var c in Chunks)
+        {
+            c.Id.WriteTo(id);
+            output.Write(id[..ContentId.IndexKeySize]);
+        }
+
+        // Lengths apart from the keys: for an image, all the same, which the compressor then all but removes.
         foreach (var c in Chunks)
         {
             output.WriteUInt32((uint)c.Length);
         }
     }
 
-    internal static PackIndex Read(ref BinaryCursor cursor, long packLength)
+    /// <summary>Reads a raw pack index of the given format version (1 or 2), checking that every chunk lies inside its frame and every frame inside the pack.</summary>
+    internal static PackIndex Read(ref BinaryCursor cursor, long packLength, uint version)
     {
         var frameCount = cursor.ReadInt32Checked(cursor.Remaining / FrameRecordSize);
-        var chunkCount = cursor.ReadInt32Checked(cursor.Remaining / ChunkRecordSize);
+        var chunkCount = cursor.ReadInt32Checked(cursor.Remaining / (version == 1 ? ChunkRecordSizeV1 : ChunkRecordSizeV2));
         var frames = new FrameInfo[frameCount];
+        var frameChunks = new int[frameCount];
         for (var i = 0; i < frameCount; i++)
         {
             var offset = (long)cursor.ReadUInt64();
             var compressed = (int)cursor.ReadUInt32();
             var uncompressed = (int)cursor.ReadUInt32();
             var checksum = cursor.ReadUInt32();
-            cursor.ReadUInt32();
+            frameChunks[i] = (int)Math.Min(cursor.ReadUInt32(), int.MaxValue); // version 1: reserved, 0
             if (offset < PackFormat.HeaderSize || compressed <= 0 || uncompressed < 0 || offset + compressed > packLength)
             {
                 throw new CorruptDataException($"{cursor.What}: frame {i} lies outside its pack");
@@ -81,6 +96,11 @@ public sealed class PackIndex
             frames[i] = new FrameInfo(offset, compressed, uncompressed, checksum);
         }
 
+        return new PackIndex(frames, version == 1 ? ReadChunksV1(ref cursor, frames, chunkCount) : ReadChunksV2(ref cursor, frames, frameChunks, chunkCount));
+    }
+
+    private static PackChunk[] ReadChunksV1(ref BinaryCursor cursor, FrameInfo[] frames, int chunkCount)
+    {
         var chunks = new PackChunk[chunkCount];
         var ids = new ContentId[chunkCount];
         var frameOf = new int[chunkCount];
@@ -95,7 +115,7 @@ public sealed class PackIndex
         for (var i = 0; i < chunkCount; i++)
         {
             var length = (int)cursor.ReadUInt32();
-            if ((uint)frameOf[i] >= (uint)frameCount || offsetOf[i] < 0 || length < 0 || (long)offsetOf[i] + length > frames[frameOf[i]].UncompressedLength)
+            if ((uint)frameOf[i] >= (uint)frames.Length || offsetOf[i] < 0 || length < 0 || (long)offsetOf[i] + length > frames[frameOf[i]].UncompressedLength)
             {
                 throw new CorruptDataException($"{cursor.What}: chunk {i} lies outside its frame");
             }
@@ -103,7 +123,46 @@ public sealed class PackIndex
             chunks[i] = new PackChunk(ids[i], frameOf[i], offsetOf[i], length);
         }
 
-        return new PackIndex(frames, chunks);
+        return chunks;
+    }
+
+    private static PackChunk[] ReadChunksV2(ref BinaryCursor cursor, FrameInfo[] frames, int[] frameChunks, int chunkCount)
+    {
+        var keys = new ContentId[chunkCount];
+        for (var i = 0; i < chunkCount; i++)
+        {
+            keys[i] = ContentId.FromIndexKey(cursor.ReadBytes(ContentId.IndexKeySize));
+        }
+
+        var chunks = new PackChunk[chunkCount];
+        var chunk = 0;
+        for (var f = 0; f < frames.Length; f++)
+        {
+            long offset = 0;
+            for (var k = 0; k < frameChunks[f]; k++, chunk++)
+            {
+                if (chunk == chunkCount)
+                {
+                    throw new CorruptDataException($"{cursor.What}: the frames count more chunks than the index holds");
+                }
+
+                var length = (int)Math.Min(cursor.ReadUInt32(), int.MaxValue);
+                chunks[chunk] = new PackChunk(keys[chunk], f, (int)offset, length);
+                offset += length;
+            }
+
+            if (offset != frames[f].UncompressedLength)
+            {
+                throw new CorruptDataException($"{cursor.What}: the chunks of frame {f} do not fill it");
+            }
+        }
+
+        if (chunk != chunkCount)
+        {
+            throw new CorruptDataException($"{cursor.What}: {chunkCount - chunk} chunks lie in no frame");
+        }
+
+        return chunks;
     }
 }
 
@@ -116,7 +175,8 @@ public static class PackFormat
 {
     public const int HeaderSize = 16;
     public const int TrailerSize = 32;
-    public const uint Version = 1;
+    /// <summary>The version this Cairn writes. It reads every version from 1 on (docs/format.md, "Pack").</summary>
+    public const uint Version = 2;
 
     private static ReadOnlySpan<byte> HeaderMagic => "CAIRNPAK"u8;
 
@@ -132,7 +192,7 @@ public static class PackFormat
     /// <summary>Encodes the compressed index followed by the trailer, given where the index starts in the pack.</summary>
     public static byte[] EncodeIndexAndTrailer(PackIndex index, long indexOffset, ZstdEncoder encoder)
     {
-        var raw = new BinaryBuilder(64 + (index.Chunks.Count * 44) + (index.Frames.Count * 24));
+        var raw = new BinaryBuilder(index.EncodedSizeHint);
         index.WriteTo(raw);
         var compressed = new byte[ZstdEncoder.GetMaxCompressedLength(raw.Length)];
         var length = encoder.Compress(raw.WrittenSpan, compressed);
@@ -147,8 +207,8 @@ public static class PackFormat
         return output.ToArray();
     }
 
-    /// <summary>Reads the trailer: where the compressed index is and its checksum.</summary>
-    public static (long Offset, int Length, uint Checksum) ReadTrailer(ReadOnlySpan<byte> trailer, long packLength, string what)
+    /// <summary>Reads the trailer: where the compressed index is, its checksum, and the version it is encoded in.</summary>
+    public static (long Offset, int Length, uint Checksum, uint Version) ReadTrailer(ReadOnlySpan<byte> trailer, long packLength, string what)
     {
         var cursor = new BinaryCursor(trailer, what);
         var offset = (long)cursor.ReadUInt64();
@@ -161,9 +221,9 @@ public static class PackFormat
             throw new CorruptDataException($"{what} has no pack trailer (not a Cairn pack, or truncated)");
         }
 
-        if (version != Version)
+        if (version is < 1 or > Version)
         {
-            throw new CorruptDataException($"{what} is pack format version {version}; this Cairn reads version {Version}");
+            throw new CorruptDataException($"{what} is pack format version {version}; this Cairn reads versions 1 to {Version}");
         }
 
         if (offset < HeaderSize || length <= 0 || offset + length + TrailerSize != packLength)
@@ -171,11 +231,11 @@ public static class PackFormat
             throw new CorruptDataException($"{what}: pack trailer points outside the pack");
         }
 
-        return (offset, length, checksum);
+        return (offset, length, checksum, version);
     }
 
     /// <summary>Decodes the compressed index whose bytes the trailer located.</summary>
-    public static PackIndex DecodeIndex(ReadOnlySpan<byte> compressedIndex, uint checksum, long packLength, string what)
+    public static PackIndex DecodeIndex(ReadOnlySpan<byte> compressedIndex, uint checksum, uint version, long packLength, string what)
     {
         if (Crc32C.Compute(compressedIndex) != checksum)
         {
@@ -184,7 +244,7 @@ public static class PackFormat
 
         var raw = ZstdFrames.Decompress(compressedIndex, maxLength: 256 << 20, what);
         var cursor = new BinaryCursor(raw, what + " index");
-        var index = PackIndex.Read(ref cursor, packLength);
+        var index = PackIndex.Read(ref cursor, packLength, version);
         cursor.ExpectEnd();
         return index;
     }

@@ -20,7 +20,11 @@ internal static class SealedObject
     }
 
     /// <summary>Checks magic and version, and returns the decompressed body (at most <paramref name="maxLength"/> bytes).</summary>
-    public static byte[] Open(ReadOnlySpan<byte> data, ReadOnlySpan<byte> magic, uint version, string kind, int maxLength, string what)
+    public static byte[] Open(ReadOnlySpan<byte> data, ReadOnlySpan<byte> magic, uint version, string kind, int maxLength, string what) =>
+        Open(data, magic, version, version, kind, maxLength, what, out _);
+
+    /// <summary>Checks magic and that the version is one this reader knows (<paramref name="oldest"/> to <paramref name="newest"/>), and returns the decompressed body.</summary>
+    public static byte[] Open(ReadOnlySpan<byte> data, ReadOnlySpan<byte> magic, uint oldest, uint newest, string kind, int maxLength, string what, out uint version)
     {
         if (data.Length < HeaderSize || !data[..8].SequenceEqual(magic))
         {
@@ -28,10 +32,11 @@ internal static class SealedObject
         }
 
         var header = new BinaryCursor(data[8..HeaderSize], what);
-        var actual = header.ReadUInt32();
-        if (actual != version)
+        version = header.ReadUInt32();
+        if (version < oldest || version > newest)
         {
-            throw new CorruptDataException($"{what} is {kind} format version {actual}; this Cairn reads version {version}");
+            var known = oldest == newest ? $"version {newest}" : $"versions {oldest} to {newest}";
+            throw new CorruptDataException($"{what} is {kind} format version {version}; this Cairn reads {known}");
         }
 
         return ZstdFrames.Decompress(data[HeaderSize..], maxLength, what);

@@ -12,7 +12,8 @@ public readonly record struct ChunkSlot(int Frame, int OffsetInFrame, int Length
 /// <summary>
 /// Which chunks the repository holds and where: the dedup table of a snapshot run. Loaded from the index objects
 /// (and, for packs no index covers yet, from the packs' own trailers), then extended as the run writes frames.
-/// Not thread-safe except where noted: the snapshot pipeline mutates it from one thread.
+/// Chunks are keyed by <see cref="ContentId.IndexKey"/>, the part of an id that pack indexes store; every method takes
+/// and gives full ids or keys alike. Not thread-safe except where noted: the snapshot pipeline mutates it from one thread.
 /// </summary>
 public sealed class ChunkIndex
 {
@@ -37,14 +38,14 @@ public sealed class ChunkIndex
 
     public bool ContainsPack(ContentId pack) => _packNumbers.ContainsKey(pack);
 
-    public bool TryGet(ContentId chunk, out ChunkSlot slot) => _chunks.TryGetValue(chunk, out slot);
+    public bool TryGet(ContentId chunk, out ChunkSlot slot) => _chunks.TryGetValue(chunk.IndexKey, out slot);
 
     /// <summary>Adds what a pack holds (from an index object or the pack's trailer). Chunks already known keep their first location.</summary>
     public void AddPack(ContentId pack, PackIndex index)
     {
         foreach (var (id, slot) in SlotsIn(pack, index))
         {
-            _chunks.TryAdd(id, slot);
+            _chunks.TryAdd(id.IndexKey, slot);
         }
     }
 
@@ -77,7 +78,7 @@ public sealed class ChunkIndex
     /// Points <paramref name="chunk"/> at <paramref name="slot"/> from now on, whether it was known elsewhere or not at
     /// all: a chunk just written (which may be a second copy, see <c>ParentLayout</c>), or one a parent manifest places.
     /// </summary>
-    public void Place(ContentId chunk, ChunkSlot slot) => _chunks[chunk] = slot;
+    public void Place(ContentId chunk, ChunkSlot slot) => _chunks[chunk.IndexKey] = slot;
 
     /// <summary>Reserves the number of a frame whose pack is not written yet; <see cref="CompleteFrame"/> fills it in. Thread-safe.</summary>
     public int ReserveFrame()

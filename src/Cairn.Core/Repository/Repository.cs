@@ -171,10 +171,10 @@ public sealed class Repository : IAsyncDisposable
 
         var trailer = new byte[PackFormat.TrailerSize];
         await Store.ReadRangeAsync(key, packSize - PackFormat.TrailerSize, trailer, cancellationToken).ConfigureAwait(false);
-        var (offset, length, checksum) = PackFormat.ReadTrailer(trailer, packSize, key);
+        var (offset, length, checksum, version) = PackFormat.ReadTrailer(trailer, packSize, key);
         var compressed = new byte[length];
         await Store.ReadRangeAsync(key, offset, compressed, cancellationToken).ConfigureAwait(false);
-        return PackFormat.DecodeIndex(compressed, checksum, packSize, key);
+        return PackFormat.DecodeIndex(compressed, checksum, version, packSize, key);
     }
 
     public async Task<List<SnapshotRecord>> ListSnapshotsAsync(CancellationToken cancellationToken = default)

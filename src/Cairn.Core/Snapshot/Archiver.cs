@@ -51,7 +51,7 @@ public sealed class Archiver
     private long _newChunks;
     private long _unchanged;
     private ReadAhead? _readAhead;
-    private HashSet<ContentId>? _movable; // the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
+    private HashSet<ContentId>? _movable; // index keys of the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
     private long _rewrittenBytes;
     private BlockingIoScheduler? _io; // the run's, owned by RunAsync
     private OverlayFlavor? _overlay;
@@ -775,7 +775,7 @@ public sealed class Archiver
             }
 
             // Referenced unread, where the parent has it: a copy made later in the run would go unused.
-            _movable?.Remove(id);
+            _movable?.Remove(id.IndexKey);
             refs.Add((r.Offset, id, slot));
         }
 
@@ -803,7 +803,7 @@ public sealed class Archiver
         var known = index.TryGet(id, out var slot) && slot.Length == data.Length;
 
         // One in a frame the parent has mostly left is stored again, next to this run's data (see ParentLayout).
-        var copy = known && _movable?.Remove(id) == true;
+        var copy = known && _movable?.Remove(id.IndexKey) == true;
         if (known && !copy)
         {
             return slot;

@@ -32,7 +32,8 @@ internal static class ParentLayout
 {
     /// <summary>
     /// Points <paramref name="index"/> at the parent's copy of each of its chunks, and returns the movable ones: those in
-    /// a frame of which the parent uses less than half, not already copied by an interrupted run.
+    /// a frame of which the parent uses less than half, not already copied by an interrupted run. The set holds their
+    /// <see cref="ContentId.IndexKey"/>s, as recovered pack indexes name chunks.
     /// </summary>
     public static HashSet<ContentId> Apply(Manifest parent, ChunkIndex index)
     {
@@ -58,7 +59,7 @@ internal static class ParentLayout
             var frame = parent.Locations[c].Frame;
             if (used[frame] * 2 < parent.Frames[frame].UncompressedLength)
             {
-                movable.Add(parent.Chunks[c].Id);
+                movable.Add(parent.Chunks[c].Id.IndexKey);
             }
         }
 
@@ -66,7 +67,7 @@ internal static class ParentLayout
         {
             foreach (var (id, slot) in index.SlotsIn(pack, packIndex))
             {
-                if (movable.Remove(id))
+                if (movable.Remove(id.IndexKey))
                 {
                     index.Place(id, slot);
                 }

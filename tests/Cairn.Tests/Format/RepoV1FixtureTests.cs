@@ -1,6 +1,8 @@
 using System.Text;
 using Cairn.Native.Linux;
+using Cairn.Repository;
 using Cairn.Restore;
+using Cairn.Snapshot;
 using Cairn.Storage;
 using Cairn.Tests.Support;
 
@@ -61,6 +63,40 @@ public sealed class RepoV1FixtureTests
         Expect(root, "sparse.img"u8, FileKind.Regular, Mode644, 0, 0, FileTime, sparse);
         using var sparseFd = LinuxFile.OpenAt(root, "sparse.img"u8, OpenFlags.ReadOnly);
         Assert.Equal([(512L << 10, 4096L)], TreeComparer.DataExtents(sparseFd, 1 << 20));
+    }
+
+    [Fact]
+    public async Task The_v1_fixture_index_and_pack_trailer_still_locate_its_chunks_for_dedup()
+    {
+        using var temp = new TempDir();
+        var repoPath = temp.Sub("repo");
+        CopyDirectory(FixturePath, repoPath);
+        await using var repository = await Cairn.Repository.Repository.OpenAsync(new LocalObjectStore(repoPath));
+        var record = await repository.ResolveAsync("v1");
+        var manifest = await repository.ReadManifestAsync(record);
+
+        // The version 1 index object (full 32-byte ids) places every chunk of the manifest where the manifest does.
+        var index = await repository.LoadIndexAsync();
+        Assert.Empty(index.RecoveredPacks);
+        Assert.Equal(manifest.Chunks.Length, index.ChunkCount);
+        for (var c = 0; c < manifest.Chunks.Length; c++)
+        {
+            Assert.True(index.TryGet(manifest.Chunks[c].Id, out var slot), $"chunk {c} not found");
+            var frame = index.Frame(slot.Frame);
+            Assert.Equal((manifest.Frames[manifest.Locations[c].Frame].Offset, manifest.Locations[c].OffsetInFrame), (frame.Offset, (uint)slot.OffsetInFrame));
+        }
+
+        // So does the version 1 pack's own trailer, and it names chunks by their full ids.
+        var pack = manifest.Packs[0];
+        var packIndex = await repository.ReadPackIndexAsync(pack, new FileInfo(Path.Combine(repoPath, ObjectKeys.Pack(pack))).Length);
+        Assert.Equal(manifest.Chunks.Select(c => c.Id).Order(), packIndex.Chunks.Select(c => c.Id).Order());
+
+        // And a snapshot of the same tree, written in today's format, stores none of its data again.
+        var target = temp.Sub("out");
+        await new Restorer(repository).RestoreAsync(record, target);
+        var again = await new Archiver(repository).SnapshotAsync(target);
+        Assert.Equal(0, again.Snapshot.Stats.NewBytes);
+        Assert.Equal(0, again.Snapshot.Stats.NewChunks);
     }
 
     private static void Expect(FileDescriptor root, ReadOnlySpan<byte> path, FileKind kind, uint mode, uint uid, uint gid, long mtimeNs, ReadOnlySpan<byte> content = default)
