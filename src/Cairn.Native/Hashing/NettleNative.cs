@@ -23,11 +23,26 @@ internal static unsafe partial class NettleNative
 
 /// <summary>
 /// Room for nettle's <c>struct sha256_ctx</c>, which callers own (the header defines it, so its layout is part of the
-/// library's ABI): eight 32-bit state words, a 64-bit block count, a 32-bit index and a 64-byte block, 112 bytes on
-/// x86-64. The size here leaves headroom rather than match it to the byte.
+/// library's ABI for the soname): eight 32-bit state words, a 64-bit block count, a 32-bit index into the block buffer
+/// and a 64-byte block, 112 bytes on x86-64. The size here leaves headroom rather than match it to the byte.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Size = 128)]
-internal struct Sha256Context
+internal unsafe struct Sha256Context
 {
+    private const int CountOffset = 32;
+    private const int IndexOffset = 40;
+
     private ulong _alignment; // 8-byte alignment, as the native struct's 64-bit count needs
+
+    /// <summary>Sets the context to a message's state after <paramref name="blocks"/> whole blocks, nothing buffered (nettle/sha2.h: state, count, index).</summary>
+    public void Resume(ReadOnlySpan<uint> state, ulong blocks)
+    {
+        fixed (ulong* start = &_alignment)
+        {
+            var bytes = (byte*)start;
+            state[..8].CopyTo(new Span<uint>(bytes, 8));
+            *(ulong*)(bytes + CountOffset) = blocks;
+            *(uint*)(bytes + IndexOffset) = 0;
+        }
+    }
 }

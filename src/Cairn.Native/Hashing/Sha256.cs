@@ -109,6 +109,19 @@ public unsafe struct Sha256Hasher
         _started = false;
     }
 
+    /// <summary>
+    /// A hasher that carries on from <paramref name="state"/>, the eight state words after <paramref name="blocks"/>
+    /// whole 64-byte blocks of a message (what <see cref="Sha256x16"/> hands over mid-message): the next byte appended
+    /// is byte <c>64 * blocks</c> of the message.
+    /// </summary>
+    internal static Sha256Hasher Resume(ReadOnlySpan<uint> state, ulong blocks)
+    {
+        var hasher = default(Sha256Hasher);
+        hasher._context.Resume(state, blocks);
+        hasher._started = true;
+        return hasher;
+    }
+
     private void Start(Sha256Context* context)
     {
         if (!_started)

@@ -20,13 +20,20 @@ namespace Cairn.Native.Hashing;
 /// <para>
 /// Each lane walks its own message: its whole 64-byte blocks in place, then one or two padding blocks built aside.
 /// Messages go to lanes longest first, so a batch of mixed lengths ends with short messages in flight, not one long
-/// message with fifteen idle lanes. A lane with nothing left to do hashes a zero block whose result is dropped.
+/// message with fifteen idle lanes; and once no message waits and fewer than <see cref="HandOffBelow"/> lanes are
+/// busy, their messages are finished one by one by nettle, from the state the lanes reached (a frame of a tree's
+/// chunks is a handful of 16–256 KiB messages, whose longest would otherwise run nearly alone). An idle lane hashes a
+/// zero block whose result is dropped.
 /// </para>
 /// </remarks>
 internal static unsafe class Sha256x16
 {
     private const int Lanes = 16;
     private const int BlockSize = 64;
+
+    // A step of the sixteen lanes costs about what nettle takes for seven blocks one by one: with fewer lanes busy,
+    // nettle finishes their messages.
+    private const int HandOffBelow = 7;
 
     // Up to this many messages, the order and its sort keys live on the stack.
     private const int StackOrderLimit = 1024;
@@ -100,6 +107,9 @@ internal static unsafe class Sha256x16
         public int DataBlocks;
         public int PaddingBlocks;
         public int Message; // -1: idle
+        public int Whole; // the message's whole blocks
+        public int Tail; // the bytes after them
+        public int PaddingTotal;
     }
 
     private static void Run(byte* source, MessageRange* messages, int* order, int count, byte* digests)
@@ -155,11 +165,55 @@ internal static unsafe class Sha256x16
                 active += Assign(lane, lanes, padding, words, source, messages, order, count, ref next);
             }
 
+            if (next == count && active is > 0 and < HandOffBelow)
+            {
+                if (!stored)
+                {
+                    Store(state, words);
+                }
+
+                active -= HandOff(lanes, words, digests);
+                stored = false; // the lanes still busy keep their state; the others are idle
+            }
+
             if (stored)
             {
                 state = Load(words);
             }
         }
+    }
+
+    /// <summary>
+    /// Finishes, through nettle, the message of every busy lane that has not started its padding, from the state in
+    /// <paramref name="words"/>; those lanes go idle. Returns how many. (A lane in the middle of two padding blocks
+    /// has one step left and stays.)
+    /// </summary>
+    private static int HandOff(Lane* lanes, uint* words, byte* digests)
+    {
+        Span<uint> state = stackalloc uint[8];
+        var finished = 0;
+        for (var lane = 0; lane < Lanes; lane++)
+        {
+            ref var l = ref lanes[lane];
+            if (l.Message < 0 || l.PaddingBlocks != l.PaddingTotal)
+            {
+                continue;
+            }
+
+            for (var j = 0; j < 8; j++)
+            {
+                state[j] = words[(j * Lanes) + lane];
+            }
+
+            var hasher = Sha256Hasher.Resume(state, (ulong)(l.Whole - l.DataBlocks));
+            hasher.Append(new ReadOnlySpan<byte>(l.Data, (l.DataBlocks * BlockSize) + l.Tail));
+            hasher.GetHashAndReset(new Span<byte>(digests + (l.Message * Sha256.HashSizeInBytes), Sha256.HashSizeInBytes));
+            l = default;
+            l.Message = -1;
+            finished++;
+        }
+
+        return finished;
     }
 
     /// <summary>Gives <paramref name="lane"/> the next message, if any: its blocks, its padding, the initial state. Returns 1 if it got one.</summary>
@@ -180,10 +234,12 @@ internal static unsafe class Sha256x16
         l.Message = message;
         l.Data = source + range.Offset;
         l.DataBlocks = whole;
+        l.Whole = whole;
+        l.Tail = tail;
 
         // The padding: the tail, 0x80, zeros, the length in bits (big-endian) in the last 8 bytes of one or two blocks.
         l.Padding = padding + (lane * 2 * BlockSize);
-        l.PaddingBlocks = tail < BlockSize - 8 ? 1 : 2;
+        l.PaddingBlocks = l.PaddingTotal = tail < BlockSize - 8 ? 1 : 2;
         var pad = new Span<byte>(l.Padding, l.PaddingBlocks * BlockSize);
         pad.Clear();
         new ReadOnlySpan<byte>(l.Data + (whole * BlockSize), tail).CopyTo(pad);

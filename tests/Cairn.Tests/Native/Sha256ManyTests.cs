@@ -50,6 +50,19 @@ public sealed class Sha256ManyTests
     }
 
     [Fact]
+    public void Long_messages_left_alone_in_the_lanes_are_finished_mid_message_one_by_one()
+    {
+        // Sixteen lanes start together; the twelve short messages end after two blocks, leaving four lanes busy with
+        // long ones, which are then finished from the state their lanes reached (two blocks in, one ending in a
+        // partial block).
+        var data = new byte[1 << 20];
+        new Random(4).NextBytes(data);
+        MessageRange[] messages = [.. Enumerable.Range(0, 12).Select(i => new MessageRange(i * 1000, 100)), new(200_000, 100_000), new(300_000, 99_999), new(400_000, 65_536), new(500_000, 64 * 1000)];
+
+        AssertDigests(data, messages);
+    }
+
+    [Fact]
     public void Overlapping_and_repeated_messages_each_get_their_digest()
     {
         var data = new byte[10_000];
