@@ -42,6 +42,11 @@ public sealed class PackIndex
     /// </summary>
     internal void WriteTo(BinaryBuilder output)
     {
+        if (!IsContiguous)
+        {
+            throw new InvalidOperationException("a pack index whose chunks do not fill their frames back to back cannot be written as version 2");
+        }
+
         output.WriteUInt32((uint)Frames.Count);
         output.WriteUInt32((uint)Chunks.Count);
         var counts = new int[Frames.Count];
@@ -71,6 +76,39 @@ public sealed class PackIndex
         foreach (var c in Chunks)
         {
             output.WriteUInt32((uint)c.Length);
+        }
+    }
+
+    /// <summary>
+    /// Whether the chunks lie as version 2 describes them: in frame order, each frame's back to back from its start,
+    /// filling it. Every index Cairn writes does; a version 1 index read from a pack need not (the older reader only
+    /// asked that each chunk lie inside its frame), and one that does not cannot be carried into a new index object.
+    /// </summary>
+    internal bool IsContiguous
+    {
+        get
+        {
+            var chunk = 0;
+            for (var f = 0; f < Frames.Count; f++)
+            {
+                long filled = 0;
+                for (; chunk < Chunks.Count && Chunks[chunk].Frame == f; chunk++)
+                {
+                    if (Chunks[chunk].OffsetInFrame != filled)
+                    {
+                        return false;
+                    }
+
+                    filled += Chunks[chunk].Length;
+                }
+
+                if (filled != Frames[f].UncompressedLength)
+                {
+                    return false;
+                }
+            }
+
+            return chunk == Chunks.Count;
         }
     }
 

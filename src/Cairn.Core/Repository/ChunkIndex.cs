@@ -12,8 +12,10 @@ public readonly record struct ChunkSlot(int Frame, int OffsetInFrame, int Length
 /// <summary>
 /// Which chunks the repository holds and where: the dedup table of a snapshot run. Loaded from the index objects
 /// (and, for packs no index covers yet, from the packs' own trailers), then extended as the run writes frames.
-/// Chunks are keyed by <see cref="ContentId.IndexKey"/>, the part of an id that pack indexes store; every method takes
-/// and gives full ids or keys alike. Not thread-safe except where noted: the snapshot pipeline mutates it from one thread.
+/// Chunks are keyed by <see cref="ContentId.IndexKey"/>, the part of an id that pack indexes store: lookups and
+/// placements take full ids or keys alike, and <see cref="SlotsIn"/> gives what the pack index holds (keys for version 2,
+/// full ids for version 1), to be compared by key. Not thread-safe except where noted: the snapshot pipeline mutates it
+/// from one thread.
 /// </summary>
 public sealed class ChunkIndex
 {

@@ -143,7 +143,14 @@ public sealed class Repository : IAsyncDisposable
         {
             try
             {
-                recovered.Add((orphan.Id, await ReadPackIndexAsync(orphan.Id, orphan.Size, ct).ConfigureAwait(false)));
+                var packIndex = await ReadPackIndexAsync(orphan.Id, orphan.Size, ct).ConfigureAwait(false);
+                if (packIndex.IsContiguous)
+                {
+                    recovered.Add((orphan.Id, packIndex));
+                }
+
+                // Otherwise a version 1 pack whose chunks do not fill their frames back to back, which no Cairn wrote:
+                // the next index object could not list it. Passed over like a pack that does not verify.
             }
             catch (CorruptDataException)
             {

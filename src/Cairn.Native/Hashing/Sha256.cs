@@ -39,7 +39,7 @@ public static class Sha256
     /// </summary>
     public static void HashMany(ReadOnlySpan<byte> source, ReadOnlySpan<MessageRange> messages, Span<byte> digests)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(digests.Length, messages.Length * HashSizeInBytes, nameof(digests));
+        ArgumentOutOfRangeException.ThrowIfLessThan(digests.Length, (long)messages.Length * HashSizeInBytes, nameof(digests));
         foreach (var message in messages)
         {
             if (message.Offset < 0 || message.Length < 0 || message.Offset > source.Length - message.Length)

@@ -155,7 +155,7 @@ internal static unsafe class Sha256x16
                     stored = true;
                 }
 
-                var digest = digests + (l.Message * Sha256.HashSizeInBytes);
+                var digest = digests + ((nint)l.Message * Sha256.HashSizeInBytes);
                 for (var j = 0; j < 8; j++)
                 {
                     BinaryPrimitives.WriteUInt32BigEndian(new Span<byte>(digest + (j * 4), 4), words[(j * Lanes) + lane]);
@@ -207,7 +207,7 @@ internal static unsafe class Sha256x16
 
             var hasher = Sha256Hasher.Resume(state, (ulong)(l.Whole - l.DataBlocks));
             hasher.Append(new ReadOnlySpan<byte>(l.Data, (l.DataBlocks * BlockSize) + l.Tail));
-            hasher.GetHashAndReset(new Span<byte>(digests + (l.Message * Sha256.HashSizeInBytes), Sha256.HashSizeInBytes));
+            hasher.GetHashAndReset(new Span<byte>(digests + ((nint)l.Message * Sha256.HashSizeInBytes), Sha256.HashSizeInBytes));
             l = default;
             l.Message = -1;
             finished++;

@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics.X86;
 using Cairn.Native.Hashing;
 using FrameworkSha256 = System.Security.Cryptography.SHA256;
 
@@ -83,11 +82,25 @@ public sealed class Sha256ManyTests
     }
 
     [Fact]
-    public void The_vector_path_is_taken_where_the_cpu_has_it()
+    public void More_messages_than_the_stack_holds_an_order_for()
     {
-        // The tests above check whichever path this machine takes; this one says which it was, so a CI log shows
-        // whether the vector code was exercised at all.
-        Assert.Equal(Avx512F.IsSupported && Avx512BW.IsSupported, Sha256x16.IsSupported);
+        var data = new byte[4096 * 2000];
+        new Random(5).NextBytes(data);
+        MessageRange[] blocks = [.. Enumerable.Range(0, 2000).Select(i => new MessageRange(i * 4096, 4096 - (i % 3)))];
+
+        AssertDigests(data, blocks);
+    }
+
+    [Fact]
+    public void Lanes_between_their_two_padding_blocks_finish_in_the_lanes()
+    {
+        // Ten empty messages end after one step, leaving six lanes busy: too few to keep, but each of them is between
+        // the two padding blocks of a 60-byte message, so they must take one more step rather than be handed over.
+        var data = new byte[1000];
+        new Random(6).NextBytes(data);
+        MessageRange[] messages = [.. Enumerable.Range(0, 10).Select(i => new MessageRange(i, 0)), .. Enumerable.Range(0, 6).Select(i => new MessageRange(100 * i, 60))];
+
+        AssertDigests(data, messages);
     }
 
     private static void AssertDigests(byte[] data, MessageRange[] messages)
