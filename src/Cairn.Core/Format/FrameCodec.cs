@@ -1,4 +1,3 @@
-using System.Buffers;
 using Cairn.Manifests;
 using Cairn.Native.Hashing;
 
@@ -39,28 +38,19 @@ public static class FrameCodec
     /// </summary>
     public static void VerifyChunks(ReadOnlySpan<byte> frame, Manifest m, ReadOnlySpan<int> chunks, string what)
     {
-        var ranges = ArrayPool<MessageRange>.Shared.Rent(chunks.Length);
-        var ids = ArrayPool<ContentId>.Shared.Rent(chunks.Length);
-        try
+        using var batch = new IdBatch(chunks.Length);
+        for (var i = 0; i < chunks.Length; i++)
         {
-            for (var i = 0; i < chunks.Length; i++)
-            {
-                ranges[i] = new MessageRange((int)m.Locations[chunks[i]].OffsetInFrame, (int)m.Chunks[chunks[i]].Length);
-            }
-
-            ContentId.HashMany(frame, ranges.AsSpan(0, chunks.Length), ids);
-            for (var i = 0; i < chunks.Length; i++)
-            {
-                if (ids[i] != m.Chunks[chunks[i]].Id)
-                {
-                    throw Mismatch(m.Chunks[chunks[i]].Id, what);
-                }
-            }
+            batch.Ranges[i] = new MessageRange((int)m.Locations[chunks[i]].OffsetInFrame, (int)m.Chunks[chunks[i]].Length);
         }
-        finally
+
+        var ids = batch.Hash(frame);
+        for (var i = 0; i < chunks.Length; i++)
         {
-            ArrayPool<MessageRange>.Shared.Return(ranges);
-            ArrayPool<ContentId>.Shared.Return(ids);
+            if (ids[i] != m.Chunks[chunks[i]].Id)
+            {
+                throw Mismatch(m.Chunks[chunks[i]].Id, what);
+            }
         }
     }
 

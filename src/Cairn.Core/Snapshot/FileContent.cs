@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using Cairn.Chunking;
 using Cairn.Format;
@@ -158,25 +157,16 @@ internal static class FileContentReader
     /// <summary>Hashes the pieces cut from <paramref name="data"/> all at once: an image's 4 KiB blocks go sixteen to a batch (<see cref="ContentId.HashMany"/>).</summary>
     private static void NameChunks(ReadOnlySpan<byte> data, int bufferOffset, Span<ChunkPiece> pieces)
     {
-        var ranges = ArrayPool<MessageRange>.Shared.Rent(pieces.Length);
-        var ids = ArrayPool<ContentId>.Shared.Rent(pieces.Length);
-        try
+        using var batch = new IdBatch(pieces.Length);
+        for (var i = 0; i < pieces.Length; i++)
         {
-            for (var i = 0; i < pieces.Length; i++)
-            {
-                ranges[i] = new MessageRange(pieces[i].BufferOffset - bufferOffset, pieces[i].Length);
-            }
-
-            ContentId.HashMany(data, ranges.AsSpan(0, pieces.Length), ids);
-            for (var i = 0; i < pieces.Length; i++)
-            {
-                pieces[i] = pieces[i] with { Id = ids[i] };
-            }
+            batch.Ranges[i] = new MessageRange(pieces[i].BufferOffset - bufferOffset, pieces[i].Length);
         }
-        finally
+
+        var ids = batch.Hash(data);
+        for (var i = 0; i < pieces.Length; i++)
         {
-            ArrayPool<MessageRange>.Shared.Return(ranges);
-            ArrayPool<ContentId>.Shared.Return(ids);
+            pieces[i] = pieces[i] with { Id = ids[i] };
         }
     }
 

@@ -48,7 +48,7 @@ public static class Sha256
             }
         }
 
-        if (messages.Length >= VectorBatchMinimum && Sha256x16.IsSupported)
+        if (messages.Length >= Sha256x16.BreakEven && Sha256x16.IsSupported)
         {
             Sha256x16.HashMany(source, messages, digests);
             return;
@@ -56,10 +56,6 @@ public static class Sha256
 
         HashEach(source, messages, digests);
     }
-
-    // A step of sixteen lanes costs about what nettle (SHA instructions) takes for seven blocks one by one; with fewer
-    // messages than this, too many lanes would idle.
-    internal const int VectorBatchMinimum = 8;
 
     /// <summary>One message at a time through nettle: <see cref="HashMany"/> without vectors.</summary>
     internal static void HashEach(ReadOnlySpan<byte> source, ReadOnlySpan<MessageRange> messages, Span<byte> digests)

@@ -14,9 +14,9 @@ namespace Cairn.Native.Hashing;
 /// </summary>
 /// <remarks>
 /// Why: the CPU's SHA instructions hash one message at a time, and each round waits for the one before it. Sixteen
-/// lanes of plain vector arithmetic (rotates and three-input logic are single AVX-512 instructions) do 2.3x the bytes
-/// per second on the machines Cairn runs on (docs/benchmarks.md, "SHA-256 over many messages"). Below a handful of
-/// messages most lanes would idle, and <see cref="Sha256.HashMany"/> hashes them one by one instead.
+/// lanes of plain vector arithmetic (rotates and three-input logic are single AVX-512 instructions) hash 4 KiB blocks
+/// in 0.52x the time nettle takes with those instructions (docs/benchmarks.md, "SHA-256 over many messages"). Below
+/// <see cref="BreakEven"/> messages too many lanes would idle, and <see cref="Sha256.HashMany"/> hashes them one by one.
 /// <para>
 /// Each lane walks its own message: its whole 64-byte blocks in place, then one or two padding blocks built aside.
 /// Messages go to lanes longest first, so a batch of mixed lengths ends with short messages in flight, not one long
@@ -31,9 +31,14 @@ internal static unsafe class Sha256x16
     private const int Lanes = 16;
     private const int BlockSize = 64;
 
-    // A step of the sixteen lanes costs about what nettle takes for seven blocks one by one: with fewer lanes busy,
-    // nettle finishes their messages.
-    private const int HandOffBelow = 7;
+    /// <summary>
+    /// A step of the sixteen lanes costs what nettle takes for about eight blocks one by one (16 blocks at 0.52x the
+    /// time): batches of fewer messages are hashed one by one, and lanes are kept while at least one fewer are busy,
+    /// around the break-even either way costing the same.
+    /// </summary>
+    internal const int BreakEven = 8;
+
+    private const int HandOffBelow = BreakEven - 1;
 
     // Up to this many messages, the order and its sort keys live on the stack.
     private const int StackOrderLimit = 1024;
@@ -107,9 +112,6 @@ internal static unsafe class Sha256x16
         public int DataBlocks;
         public int PaddingBlocks;
         public int Message; // -1: idle
-        public int Whole; // the message's whole blocks
-        public int Tail; // the bytes after them
-        public int PaddingTotal;
     }
 
     private static void Run(byte* source, MessageRange* messages, int* order, int count, byte* digests)
@@ -172,7 +174,7 @@ internal static unsafe class Sha256x16
                     Store(state, words);
                 }
 
-                active -= HandOff(lanes, words, digests);
+                active -= HandOff(lanes, words, messages, digests);
                 stored = false; // the lanes still busy keep their state; the others are idle
             }
 
@@ -188,14 +190,20 @@ internal static unsafe class Sha256x16
     /// <paramref name="words"/>; those lanes go idle. Returns how many. (A lane in the middle of two padding blocks
     /// has one step left and stays.)
     /// </summary>
-    private static int HandOff(Lane* lanes, uint* words, byte* digests)
+    private static int HandOff(Lane* lanes, uint* words, MessageRange* messages, byte* digests)
     {
         Span<uint> state = stackalloc uint[8];
         var finished = 0;
         for (var lane = 0; lane < Lanes; lane++)
         {
             ref var l = ref lanes[lane];
-            if (l.Message < 0 || l.PaddingBlocks != l.PaddingTotal)
+            if (l.Message < 0)
+            {
+                continue;
+            }
+
+            var length = messages[l.Message].Length;
+            if (l.PaddingBlocks != PaddingBlocks(length))
             {
                 continue;
             }
@@ -205,8 +213,8 @@ internal static unsafe class Sha256x16
                 state[j] = words[(j * Lanes) + lane];
             }
 
-            var hasher = Sha256Hasher.Resume(state, (ulong)(l.Whole - l.DataBlocks));
-            hasher.Append(new ReadOnlySpan<byte>(l.Data, (l.DataBlocks * BlockSize) + l.Tail));
+            var hasher = Sha256Hasher.Resume(state, (ulong)((length / BlockSize) - l.DataBlocks));
+            hasher.Append(new ReadOnlySpan<byte>(l.Data, (l.DataBlocks * BlockSize) + (length % BlockSize)));
             hasher.GetHashAndReset(new Span<byte>(digests + ((nint)l.Message * Sha256.HashSizeInBytes), Sha256.HashSizeInBytes));
             l = default;
             l.Message = -1;
@@ -234,12 +242,10 @@ internal static unsafe class Sha256x16
         l.Message = message;
         l.Data = source + range.Offset;
         l.DataBlocks = whole;
-        l.Whole = whole;
-        l.Tail = tail;
 
         // The padding: the tail, 0x80, zeros, the length in bits (big-endian) in the last 8 bytes of one or two blocks.
         l.Padding = padding + (lane * 2 * BlockSize);
-        l.PaddingBlocks = l.PaddingTotal = tail < BlockSize - 8 ? 1 : 2;
+        l.PaddingBlocks = PaddingBlocks(range.Length);
         var pad = new Span<byte>(l.Padding, l.PaddingBlocks * BlockSize);
         pad.Clear();
         new ReadOnlySpan<byte>(l.Data + (whole * BlockSize), tail).CopyTo(pad);
@@ -253,6 +259,9 @@ internal static unsafe class Sha256x16
 
         return 1;
     }
+
+    /// <summary>One padding block if the tail leaves room for 0x80 and the 8-byte length, else two.</summary>
+    private static int PaddingBlocks(int length) => length % BlockSize < BlockSize - 8 ? 1 : 2;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static byte* NextBlock(ref Lane l, byte* idleBlock)
