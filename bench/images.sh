@@ -11,7 +11,8 @@
 #            runs of 1-64 blocks with real memory pages (taken from mem2.img). Restore time of every depth; of the
 #            deepest image snapshotted alone in a fresh repository (same bytes, depth 1: isolates the effect of depth);
 #            and of the deepest with --reflink-from a restore of its parent. Restores go to a loop-mounted XFS.
-#            Per depth also the bytes of the frames a restore decompresses against the bytes it needs (cairn inspect).
+#            Per depth also the bytes of the frames a restore would decompress whole against the bytes it needs (cairn
+#            inspect), and the bytes it did decompress (restore --json: segmented frames decompress only what they need).
 # blocksize  Stored bytes of the diff snapshot, and its manifest's size, with 4, 8, 16 and 64 KiB image blocks.
 # reflink    Restores of the second image of each pair onto a loop-mounted XFS, against `cp --sparse=always` to the
 #            same XFS: plain; with --reflink and the local image cache holding the first image's restore (the
@@ -98,7 +99,8 @@ images_section() {
             timed images $item $tool full "$run" "$CAIRN" -r "$repo" snapshot -q --json --tag base --image "$CORPUS/$a"
             full=$(bytes "$repo")
             timed images $item $tool diff "$run" "$CAIRN" -r "$repo" snapshot -q --json --tag next --parent base --image "$CORPUS/$b"
-            timed images $item $tool restore "$run" "$CAIRN" -r "$repo" restore -q next "$out/r"
+            timed images $item $tool restore "$run" "$CAIRN" -r "$repo" restore -q --json next "$out/r"
+            row images $item $tool restore.decompressed_bytes "$run" "$(json "$LOGS/images.$item.$tool.restore.$run.out" bytesDecompressed)"
             ;;
           restic)
             restic -r "$repo" init >/dev/null
@@ -203,12 +205,14 @@ EOF
       id=$(json "$WORK/chain.$((depth - 1)).json" id)
       rm -rf "$XFS_MOUNT/r"
       log "chain: restore depth $depth, run $run"
-      timed chain "depth$depth" cairn restore "$run" "$CAIRN" -r "$repo" restore -q "$id" "$XFS_MOUNT/r"
+      timed chain "depth$depth" cairn restore "$run" "$CAIRN" -r "$repo" restore -q --json "$id" "$XFS_MOUNT/r"
+      row chain "depth$depth" cairn restore.decompressed_bytes "$run" "$(json "$LOGS/chain.depth$depth.cairn.restore.$run.out" bytesDecompressed)"
     done
     cmp -s "$XFS_MOUNT/r/mem.img" "$src/mem.img" || die "the restore of depth 10 differs from the image"
     rm -rf "$XFS_MOUNT/r"
     log "chain: restore the deepest image from a fresh repository, run $run"
-    timed chain depth10-fresh cairn restore "$run" "$CAIRN" -r "$fresh" restore -q "$fresh_id" "$XFS_MOUNT/r"
+    timed chain depth10-fresh cairn restore "$run" "$CAIRN" -r "$fresh" restore -q --json "$fresh_id" "$XFS_MOUNT/r"
+    row chain depth10-fresh cairn restore.decompressed_bytes "$run" "$(json "$LOGS/chain.depth10-fresh.cairn.restore.$run.out" bytesDecompressed)"
   done
 
   # The deepest restored on top of a restore of its parent: cloned where they share blocks.

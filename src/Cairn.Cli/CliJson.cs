@@ -15,7 +15,7 @@ internal sealed record RequestCounts(long Gets, long Puts, long Lists, long Head
 
 internal sealed record SnapshotOutput(string Id, string Kind, string Tree, string? Parent, DateTimeOffset Time, string Source, IReadOnlyList<string>? Paths, IReadOnlyList<string> Tags, SnapshotStats Stats, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings, RequestCounts Requests);
 
-internal sealed record RestoreOutput(string Snapshot, string Target, long Entries, long Bytes, long BytesCloned, string? ClonedFrom, double Seconds, IReadOnlyList<string> Warnings, RequestCounts Requests);
+internal sealed record RestoreOutput(string Snapshot, string Target, long Entries, long Bytes, long BytesCloned, long BytesDecompressed, string? ClonedFrom, double Seconds, IReadOnlyList<string> Warnings, RequestCounts Requests);
 
 internal sealed record SnapshotListItem(string Id, string Kind, string Tree, string? Parent, DateTimeOffset Time, string Host, string Source, IReadOnlyList<string>? Paths, IReadOnlyList<string> Tags, SnapshotStats Stats);
 

@@ -6,7 +6,7 @@ using Cairn.Native.Linux;
 namespace Cairn.Mount;
 
 /// <summary>
-/// Fetches frames from the repository: one ranged read of the frame's compressed bytes, <see cref="FrameCodec.Decode"/>
+/// Fetches frames from the repository: one ranged read of the frame's compressed bytes, <see cref="FrameCodec.Decode(ReadOnlySpan{byte}, in Cairn.Manifests.FrameRecord, Span{byte}, string)"/>
 /// (CRC-32C, exact length), then into the memory and disk caches. Concurrent requests for one frame share one fetch.
 /// Demand fetches (a read waits) start at once on the thread pool, never on a FUSE worker; background fetches
 /// (prefetch, hydration) read runs of frames on low-priority worker threads and wait while demand fetches are in flight.

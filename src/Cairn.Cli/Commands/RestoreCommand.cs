@@ -59,7 +59,7 @@ internal static class RestoreCommand
             if (context.Json)
             {
                 CliContext.WriteJson(
-                    new RestoreOutput(record.Id.ToString(), targetPath, result.Entries, result.Bytes, result.BytesCloned, result.ClonedFrom, result.Seconds, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
+                    new RestoreOutput(record.Id.ToString(), targetPath, result.Entries, result.Bytes, result.BytesCloned, result.BytesDecompressed, result.ClonedFrom, result.Seconds, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
                     CliJsonContext.Default.RestoreOutput);
             }
             else

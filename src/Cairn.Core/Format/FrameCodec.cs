@@ -10,7 +10,15 @@ namespace Cairn.Format;
 public static class FrameCodec
 {
     /// <summary>Checks and decompresses one frame into <paramref name="output"/> (at least its uncompressed length).</summary>
-    public static void Decode(ReadOnlySpan<byte> compressed, in FrameRecord frame, Span<byte> output, string what)
+    public static void Decode(ReadOnlySpan<byte> compressed, in FrameRecord frame, Span<byte> output, string what) =>
+        Decode(compressed, frame, output, what, needed: default);
+
+    /// <summary>
+    /// Checks one frame and decompresses into <paramref name="output"/> at least the bytes of <paramref name="needed"/>
+    /// (offsets in the frame; empty means all of it): of a segmented frame (<see cref="FrameSegments"/>) only the
+    /// segments that hold them. The other bytes of <paramref name="output"/> are undefined. Returns the bytes decompressed.
+    /// </summary>
+    public static long Decode(ReadOnlySpan<byte> compressed, in FrameRecord frame, Span<byte> output, string what, ReadOnlySpan<MessageRange> needed)
     {
         if (compressed.Length != frame.CompressedLength || Crc32C.Compute(compressed) != frame.Checksum)
         {
@@ -20,10 +28,19 @@ public static class FrameCodec
         var decoder = CodecPool.RentDecoder();
         try
         {
-            if (!decoder.TryDecompress(compressed, output[..(int)frame.UncompressedLength], out var written, out var error) || written != frame.UncompressedLength)
+            var into = output[..(int)frame.UncompressedLength];
+            if (!needed.IsEmpty && FrameSegments.IsSegmented(compressed))
+            {
+                var decoded = FrameSegments.DecodeNeeded(decoder, compressed, into, needed, out var segmentError);
+                return decoded >= 0 ? decoded : throw new CorruptDataException($"{what}: frame at offset {frame.Offset} does not decompress ({segmentError})");
+            }
+
+            if (!decoder.TryDecompress(compressed, into, out var written, out var error) || written != frame.UncompressedLength)
             {
                 throw new CorruptDataException($"{what}: frame at offset {frame.Offset} does not decompress ({error ?? "length mismatch"})");
             }
+
+            return written;
         }
         finally
         {

@@ -213,22 +213,31 @@ public static class PackFormat
 {
     public const int HeaderSize = 16;
     public const int TrailerSize = 32;
-    /// <summary>The version this Cairn writes. It reads every version from 1 on (docs/format.md, "Pack").</summary>
-    public const uint Version = 2;
+    /// <summary>
+    /// The newest version, which this Cairn reads and writes; it reads every version from 1 on (docs/format.md, "Pack").
+    /// Versions 2 and 3 encode the pack index alike; a version 3 pack may hold segmented frames (<see cref="FrameSegments"/>).
+    /// </summary>
+    public const uint Version = 3;
+
+    /// <summary>
+    /// The version a pack is written in: 3 if it holds a segmented frame, else 2, which a Cairn that predates segments
+    /// reads too.
+    /// </summary>
+    public static uint VersionFor(bool segmentedFrames) => segmentedFrames ? 3u : 2u;
 
     private static ReadOnlySpan<byte> HeaderMagic => "CAIRNPAK"u8;
 
     private static ReadOnlySpan<byte> TrailerMagic => "CAIRNEND"u8;
 
-    public static void WriteHeader(Span<byte> destination)
+    public static void WriteHeader(Span<byte> destination, uint version)
     {
         HeaderMagic.CopyTo(destination);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], Version);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], version);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], 0);
     }
 
     /// <summary>Encodes the compressed index followed by the trailer, given where the index starts in the pack.</summary>
-    public static byte[] EncodeIndexAndTrailer(PackIndex index, long indexOffset, ZstdEncoder encoder)
+    public static byte[] EncodeIndexAndTrailer(PackIndex index, long indexOffset, ZstdEncoder encoder, uint version)
     {
         var raw = new BinaryBuilder(index.EncodedSizeHint);
         index.WriteTo(raw);
@@ -239,7 +248,7 @@ public static class PackFormat
         output.WriteUInt64((ulong)indexOffset);
         output.WriteUInt32((uint)length);
         output.WriteUInt32(Crc32C.Compute(compressed.AsSpan(0, length)));
-        output.WriteUInt32(Version);
+        output.WriteUInt32(version);
         output.WriteUInt32(0);
         output.Write(TrailerMagic);
         return output.ToArray();

@@ -19,7 +19,7 @@ namespace Cairn.Inspection;
 /// <param name="NewStoredBytes">Compressed bytes attributable to the distinct new chunks (each chunk's share of its frame).</param>
 /// <param name="DataBytes">Bytes the chunk references cover.</param>
 /// <param name="Frames">Distinct frames the file's chunks live in.</param>
-/// <param name="FrameBytes">Uncompressed bytes of those frames: what a restore decompresses (more than <paramref name="DataBytes"/> where frames also hold chunks other snapshots use).</param>
+/// <param name="FrameBytes">Uncompressed bytes of those frames: the most a restore decompresses (more than <paramref name="DataBytes"/> where frames also hold chunks other snapshots use; of a segmented frame it decompresses only the segments it needs).</param>
 /// <param name="Packs">Distinct packs the file's chunks live in.</param>
 /// <param name="NewFrames">Distinct frames holding new chunks.</param>
 /// <param name="NewPacks">Distinct packs holding new chunks.</param>

@@ -31,10 +31,12 @@ public sealed class PackWriter : IAsyncDisposable
     private int _frameLength;
     private int _frameNumber = -1;
     private List<(ContentId Id, int Offset, int Length)> _frameChunks = [];
+    private SegmentTrial? _frameSegments;
 
     // The open pack.
     private PageAlignedBuffer? _pack;
     private int _packLength;
+    private bool _packSegmented;
     private readonly List<FrameInfo> _packFrames = [];
     private readonly List<int> _packFrameNumbers = [];
     private readonly List<PackChunk> _packChunks = [];
@@ -59,7 +61,9 @@ public sealed class PackWriter : IAsyncDisposable
         _maxPendingFrames = Environment.ProcessorCount + 1;
         _maxPendingUploads = 2;
         _frameBuffers = new FixedBufferPool(_frameSize + repository.Config.MaxChunkLength);
-        _compressedBuffers = new FixedBufferPool(ZstdEncoder.GetMaxCompressedLength(_frameBuffers.BufferSize));
+        _compressedBuffers = new FixedBufferPool(Math.Max(
+            ZstdEncoder.GetMaxCompressedLength(_frameBuffers.BufferSize),
+            FrameSegments.MaxCompressedLength(_frameBuffers.BufferSize, SegmentTrial.SegmentSize)));
         _packBuffers = new FixedBufferPool(_packSize + _compressedBuffers.BufferSize + (1 << 20));
         _cancellationToken = cancellationToken;
     }
@@ -70,13 +74,17 @@ public sealed class PackWriter : IAsyncDisposable
     /// <summary>The packs this writer wrote and what they hold, for the run's index object.</summary>
     public IReadOnlyList<(ContentId Pack, PackIndex Index)> WrittenPacks => _written;
 
-    /// <summary>Appends a chunk (one the repository does not hold yet, or a copy of one) and points the index at it.</summary>
-    public ValueTask AddChunkAsync(ContentId id, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Appends a chunk (one the repository does not hold yet, or a copy of one) and points the index at it. A frame
+    /// is compressed in segments as the <paramref name="segments"/> trial of its first chunk decides (none: whole).
+    /// </summary>
+    public ValueTask AddChunkAsync(ContentId id, ReadOnlySpan<byte> data, SegmentTrial? segments = null)
     {
         if (_frame is null)
         {
             _frame = _frameBuffers.Rent();
             _frameNumber = _index.ReserveFrame();
+            _frameSegments = segments;
         }
 
         data.CopyTo(_frame.Span[_frameLength..]);
@@ -136,24 +144,48 @@ public sealed class PackWriter : IAsyncDisposable
         var length = _frameLength;
         var chunks = _frameChunks;
         var number = _frameNumber;
+        var segments = _frameSegments;
         _frame = null;
         _frameLength = 0;
         _frameChunks = [];
-        _compressing.Enqueue(Task.Run(() => Compress(frame, length, chunks, number), _cancellationToken));
+        _frameSegments = null;
+        _compressing.Enqueue(Task.Run(() => Compress(frame, length, chunks, number, segments), _cancellationToken));
         while (_compressing.Count >= _maxPendingFrames)
         {
             await AssembleOldestAsync().ConfigureAwait(false);
         }
     }
 
-    private CompressedFrame Compress(PageAlignedBuffer frame, int length, List<(ContentId Id, int Offset, int Length)> chunks, int number)
+    private CompressedFrame Compress(PageAlignedBuffer frame, int length, List<(ContentId Id, int Offset, int Length)> chunks, int number, SegmentTrial? segments)
     {
         var encoder = CodecPool.RentEncoder(_repository.Config.CompressionLevel);
         try
         {
+            var input = frame.Span[..length];
             var output = _compressedBuffers.Rent();
-            var written = encoder.Compress(frame.Span[..length], output.Span);
-            return new CompressedFrame(output, written, length, Crc32C.Compute(output.Span[..written]), chunks, number);
+            var choice = segments is null || length <= SegmentTrial.SegmentSize ? SegmentTrial.Choice.Whole : segments.Next();
+            int written;
+            if (choice == SegmentTrial.Choice.Segments)
+            {
+                written = FrameSegments.Compress(encoder, input, SegmentTrial.SegmentSize, output.Span);
+            }
+            else
+            {
+                written = encoder.Compress(input, output.Span);
+                if (choice == SegmentTrial.Choice.Trial)
+                {
+                    var segmented = _compressedBuffers.Rent();
+                    var segmentedLength = FrameSegments.Compress(encoder, input, SegmentTrial.SegmentSize, segmented.Span);
+                    if (segments!.Judge(written, segmentedLength))
+                    {
+                        (output, segmented, written) = (segmented, output, segmentedLength);
+                    }
+
+                    _compressedBuffers.Return(segmented);
+                }
+            }
+
+            return new CompressedFrame(output, written, length, Crc32C.Compute(output.Span[..written]), chunks, number, FrameSegments.IsSegmented(output.Span[..written]));
         }
         finally
         {
@@ -178,8 +210,8 @@ public sealed class PackWriter : IAsyncDisposable
             if (_pack is null)
             {
                 _pack = _packBuffers.Rent();
-                PackFormat.WriteHeader(_pack.Span);
                 _packLength = PackFormat.HeaderSize;
+                _packSegmented = false;
             }
 
             frame.Data.Span[..frame.Length].CopyTo(_pack.Span[_packLength..]);
@@ -192,6 +224,7 @@ public sealed class PackWriter : IAsyncDisposable
             }
 
             _packLength += frame.Length;
+            _packSegmented |= frame.Segmented;
         }
         finally
         {
@@ -216,7 +249,9 @@ public sealed class PackWriter : IAsyncDisposable
         byte[] tail;
         try
         {
-            tail = PackFormat.EncodeIndexAndTrailer(index, _packLength, encoder);
+            // The header too is written last: the version says whether any frame is segmented.
+            PackFormat.WriteHeader(_pack.Span, PackFormat.VersionFor(_packSegmented));
+            tail = PackFormat.EncodeIndexAndTrailer(index, _packLength, encoder, PackFormat.VersionFor(_packSegmented));
         }
         finally
         {
@@ -277,5 +312,5 @@ public sealed class PackWriter : IAsyncDisposable
         }, _cancellationToken));
     }
 
-    private sealed record CompressedFrame(PageAlignedBuffer Data, int Length, int UncompressedLength, uint Checksum, List<(ContentId Id, int Offset, int Length)> Chunks, int Number);
+    private sealed record CompressedFrame(PageAlignedBuffer Data, int Length, int UncompressedLength, uint Checksum, List<(ContentId Id, int Offset, int Length)> Chunks, int Number, bool Segmented);
 }

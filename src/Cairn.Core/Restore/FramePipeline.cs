@@ -3,6 +3,7 @@ using System.Runtime.ExceptionServices;
 using Cairn.Buffers;
 using Cairn.Format;
 using Cairn.Manifests;
+using Cairn.Native.Hashing;
 using Cairn.Repository;
 using Cairn.Storage;
 
@@ -45,6 +46,7 @@ internal sealed class FramePipeline : IDisposable
     private readonly int _decodeThreads;
     private Exception? _failure;
     private int _nextRead = -1;
+    private long _bytesDecompressed;
 
     private FramePipeline(IObjectStore store, Manifest m, RestorePlan plan, Limits limits, CancellationToken cancellationToken)
     {
@@ -59,10 +61,12 @@ internal sealed class FramePipeline : IDisposable
         _stopQueue = _stop.Token.Register(_queue.Stop);
     }
 
-    public static async Task RunAsync(IObjectStore store, Manifest m, RestorePlan plan, Limits limits, FrameHandler handle, CancellationToken cancellationToken)
+    /// <summary>Runs the plan; returns the bytes decompressed (segmented frames decompress only the segments the plan needs).</summary>
+    public static async Task<long> RunAsync(IObjectStore store, Manifest m, RestorePlan plan, Limits limits, FrameHandler handle, CancellationToken cancellationToken)
     {
         using var pipeline = new FramePipeline(store, m, plan, limits, cancellationToken);
         await pipeline.RunAsync(handle, cancellationToken).ConfigureAwait(false);
+        return pipeline._bytesDecompressed;
     }
 
     private async Task RunAsync(FrameHandler handle, CancellationToken cancellationToken)
@@ -130,6 +134,7 @@ internal sealed class FramePipeline : IDisposable
     private void DecodeLoop(FrameHandler handle)
     {
         using var frameBuffer = new PageAlignedBuffer(_plan.MaxFrameLength);
+        var needed = new MessageRange[64];
         try
         {
             var cursor = default(FrameQueue.Cursor);
@@ -138,7 +143,19 @@ internal sealed class FramePipeline : IDisposable
                 var frame = _plan.FramesOf(fetched.Read)[index];
                 ref readonly var f = ref _m.Frames[frame];
                 var data = frameBuffer.Span[..(int)f.UncompressedLength];
-                FrameCodec.Decode(fetched.Buffer.Span.Slice((int)(f.Offset - fetched.Read.Offset), (int)f.CompressedLength), f, data, fetched.Key);
+                var chunks = _plan.ChunksOf(frame);
+                if (needed.Length < chunks.Length)
+                {
+                    needed = new MessageRange[Math.Max(chunks.Length, needed.Length * 2)];
+                }
+
+                for (var i = 0; i < chunks.Length; i++)
+                {
+                    needed[i] = new MessageRange((int)_m.Locations[chunks[i]].OffsetInFrame, (int)_m.Chunks[chunks[i]].Length);
+                }
+
+                var compressed = fetched.Buffer.Span.Slice((int)(f.Offset - fetched.Read.Offset), (int)f.CompressedLength);
+                Interlocked.Add(ref _bytesDecompressed, FrameCodec.Decode(compressed, f, data, fetched.Key, needed.AsSpan(0, chunks.Length)));
                 handle(frame, data, fetched.Key);
                 if (Interlocked.Decrement(ref fetched.Pending) == 0)
                 {

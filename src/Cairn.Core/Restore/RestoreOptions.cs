@@ -62,7 +62,8 @@ public readonly record struct RestoreProgress(long Bytes, long TotalBytes);
 /// <param name="Entries">Entries restored.</param>
 /// <param name="Bytes">Bytes written from the repository.</param>
 /// <param name="BytesCloned">Bytes cloned from the reflink base instead.</param>
+/// <param name="BytesDecompressed">Bytes decompressed to get the data: more than <paramref name="Bytes"/> where the frames read hold data this snapshot does not use.</param>
 /// <param name="ClonedFrom">The snapshot whose earlier restore the clones came from, if any.</param>
 /// <param name="Seconds">Wall time.</param>
 /// <param name="Warnings">What could not be restored exactly, or done as asked.</param>
-public sealed record RestoreResult(long Entries, long Bytes, long BytesCloned, string? ClonedFrom, double Seconds, IReadOnlyList<string> Warnings);
+public sealed record RestoreResult(long Entries, long Bytes, long BytesCloned, long BytesDecompressed, string? ClonedFrom, double Seconds, IReadOnlyList<string> Warnings);

@@ -31,6 +31,7 @@ public sealed class Restorer
     private readonly bool _restoreOwners = LinuxFile.IsRoot;
     private readonly List<string> _warnings = [];
     private long _bytesWritten;
+    private long _bytesDecompressed;
     private long _bytesCloned;
     private ImageCache? _imageCache;
     private bool _cannotClone;
@@ -100,7 +101,7 @@ public sealed class Restorer
         }
 
         var clonedFrom = _bytesCloned > 0 ? reflinkBase?.Snapshot.ToString() : null;
-        return new RestoreResult(manifest.Count, _bytesWritten, _bytesCloned, clonedFrom, Math.Round(stopwatch.Elapsed.TotalSeconds, 3), _warnings);
+        return new RestoreResult(manifest.Count, _bytesWritten, _bytesCloned, _bytesDecompressed, clonedFrom, Math.Round(stopwatch.Elapsed.TotalSeconds, 3), _warnings);
     }
 
     /// <summary>The earlier restore to clone from: the directory named by <see cref="RestoreOptions.ReflinkFrom"/>, or the nearest version in the image cache.</summary>
@@ -316,14 +317,14 @@ public sealed class Restorer
     }
 
     /// <summary>Fetches, decodes and writes the plan's frames (see <see cref="FramePipeline"/>); a file is created once its directory exists.</summary>
-    private Task WriteDataAsync(Manifest m, RestorePlan plan, FileDescriptor?[] directories, OpenFiles files, CancellationToken cancellationToken) =>
-        FramePipeline.RunAsync(
+    private async Task WriteDataAsync(Manifest m, RestorePlan plan, FileDescriptor?[] directories, OpenFiles files, CancellationToken cancellationToken) =>
+        _bytesDecompressed += await FramePipeline.RunAsync(
             _repository.Store,
             m,
             plan,
             new FramePipeline.Limits(_options.ReadAheadBytes, _options.Concurrency, _options.DecodeThreads),
             (frame, data, key) => WriteFrame(m, plan, frame, data, directories, files, key),
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Verifies the chunks of one decoded frame, all of them before any is written, then writes them. Chunks that lie

@@ -39,6 +39,7 @@ public sealed class Archiver
     private readonly ConcurrentQueue<string> _warnings = new();
 
     private IChunker _chunker;
+    private bool _trySegments; // an image run: each image's frames may be compressed in segments (SegmentTrial)
     private long _files;
     private long _directories;
     private long _symlinks;
@@ -120,6 +121,7 @@ public sealed class Archiver
         var sorted = imagePaths.Order(StringComparer.Ordinal).ToArray();
         var run = new Run(SnapshotRecord.ImageKind, string.Join(' ', imagePaths), imagePaths, s => s.Kind == SnapshotRecord.ImageKind && s.Paths is not null && s.Paths.Order(StringComparer.Ordinal).SequenceEqual(sorted));
         _chunker = new FixedBlockChunker(_repository.Config.ImageBlockSize);
+        _trySegments = true;
         return await RunAsync(run, (builder, parent, jobs, ct) => ListImagesAsync(images, builder, parent, jobs, ct), cancellationToken).ConfigureAwait(false);
     }
 
@@ -703,12 +705,12 @@ public sealed class Archiver
                     else if (content is not null)
                     {
                         var data = await content.ConfigureAwait(false);
-                        result = data is null ? null : await PackContentAsync(data, index, writer, refs).ConfigureAwait(false);
+                        result = data is null ? null : await PackContentAsync(data, index, writer, refs, NewTrial()).ConfigureAwait(false);
                         ring.Release(slice); // the chunks are copied into frames: the slice is free again
                     }
                     else
                     {
-                        result = await StreamLargeFileAsync(job, index, writer, refs, stop.Token).ConfigureAwait(false);
+                        result = await StreamLargeFileAsync(job, index, writer, refs, NewTrial(), stop.Token).ConfigureAwait(false);
                     }
 
                     if (result is null)
@@ -784,19 +786,22 @@ public sealed class Archiver
         return job.Directory is null ? new FileResult(parent, job.Unchanged) { Xattrs = xattrs } : new FileResult(job.Stat) { Xattrs = xattrs };
     }
 
-    private async ValueTask<FileResult> PackContentAsync(FileContent content, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs)
+    /// <summary>An image's own segment trial, in an image run; a tree's files are compressed in whole frames.</summary>
+    private SegmentTrial? NewTrial() => _trySegments ? new SegmentTrial() : null;
+
+    private async ValueTask<FileResult> PackContentAsync(FileContent content, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, SegmentTrial? trial)
     {
         Interlocked.Add(ref _bytesRead, content.Stat.Size);
         Interlocked.Add(ref _zeroBytes, content.ZeroBytes);
         foreach (var piece in content.Chunks)
         {
-            refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, content.Data.Slice(piece.BufferOffset, piece.Length), index, writer).ConfigureAwait(false)));
+            refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, content.Data.Slice(piece.BufferOffset, piece.Length), index, writer, trial).ConfigureAwait(false)));
         }
 
         return new FileResult(content.Stat) { Xattrs = content.Xattrs };
     }
 
-    private async ValueTask<ChunkSlot> StoreChunkAsync(ContentId id, ReadOnlyMemory<byte> data, ChunkIndex index, PackWriter writer)
+    private async ValueTask<ChunkSlot> StoreChunkAsync(ContentId id, ReadOnlyMemory<byte> data, ChunkIndex index, PackWriter writer, SegmentTrial? trial)
     {
         // A known chunk of another length can only come from a damaged or forged manifest (a parent's, see
         // ParentLayout) or index: written again rather than referenced there, where a restore would find it wrong.
@@ -809,7 +814,7 @@ public sealed class Archiver
             return slot;
         }
 
-        await writer.AddChunkAsync(id, data.Span).ConfigureAwait(false);
+        await writer.AddChunkAsync(id, data.Span, trial).ConfigureAwait(false);
         index.TryGet(id, out slot);
         if (copy)
         {
@@ -825,7 +830,7 @@ public sealed class Archiver
     }
 
     /// <summary>Large files are not read ahead whole: the packer streams them in segments, cutting and hashing as it goes.</summary>
-    private async ValueTask<FileResult?> StreamLargeFileAsync(FileJob job, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, CancellationToken cancellationToken)
+    private async ValueTask<FileResult?> StreamLargeFileAsync(FileJob job, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, SegmentTrial? trial, CancellationToken cancellationToken)
     {
         _readAhead ??= new ReadAhead(_chunker.MaxSize, _io!);
         for (var attempt = 1; ; attempt++)
@@ -846,7 +851,7 @@ public sealed class Archiver
             {
                 var before = LinuxFile.Stat(fd);
                 var extents = FileContentReader.DataExtents(fd, before, _chunker.Alignment);
-                var (complete, zeroBytes) = await StreamExtentsAsync(fd, before, extents, index, writer, refs, cancellationToken).ConfigureAwait(false);
+                var (complete, zeroBytes) = await StreamExtentsAsync(fd, before, extents, index, writer, refs, trial, cancellationToken).ConfigureAwait(false);
                 var after = LinuxFile.Stat(fd);
                 if (complete && FileContentReader.SameVersion(before, after) && before.Kind == FileKind.Regular)
                 {
@@ -869,7 +874,7 @@ public sealed class Archiver
     /// by copying the uncut tail of one into the headroom in front of the next. Returns false if the file got shorter
     /// (the caller retries), and the zero bytes elided.
     /// </summary>
-    private async ValueTask<(bool Complete, long ZeroBytes)> StreamExtentsAsync(FileDescriptor fd, StatxInfo stat, List<(long, long)> extents, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, CancellationToken cancellationToken)
+    private async ValueTask<(bool Complete, long ZeroBytes)> StreamExtentsAsync(FileDescriptor fd, StatxInfo stat, List<(long, long)> extents, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, SegmentTrial? trial, CancellationToken cancellationToken)
     {
         var readAhead = _readAhead!;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -896,7 +901,7 @@ public sealed class Archiver
                 zeroBytes += zeros;
                 foreach (var piece in pieces)
                 {
-                    refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, segment.Buffer.Memory.Slice(piece.BufferOffset, piece.Length), index, writer).ConfigureAwait(false)));
+                    refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, segment.Buffer.Memory.Slice(piece.BufferOffset, piece.Length), index, writer, trial).ConfigureAwait(false)));
                 }
 
                 previous = segment;

@@ -32,7 +32,7 @@ public sealed class PackFormatTests
 
         var pack = await workspace.Repository.Store.ReadAllAsync(ObjectKeys.Pack(packId));
 
-        // Named by its content; header: magic, version 2, reserved 0.
+        // Named by its content; header: magic, version 2 (no frame is segmented), reserved 0.
         Assert.Equal(packId, ContentId.Hash(pack));
         Assert.Equal([.. "CAIRNPAK"u8, 2, 0, 0, 0, 0, 0, 0, 0], pack[..16]);
 
@@ -134,10 +134,10 @@ public sealed class PackFormatTests
         var trailer = new byte[32];
         BinaryPrimitives.WriteUInt64LittleEndian(trailer, 16);
         BinaryPrimitives.WriteUInt32LittleEndian(trailer.AsSpan(8), 10);
-        BinaryPrimitives.WriteUInt32LittleEndian(trailer.AsSpan(16), 3);
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer.AsSpan(16), 4);
         "CAIRNEND"u8.CopyTo(trailer.AsSpan(24));
 
         var e = Assert.Throws<CorruptDataException>(() => PackFormat.ReadTrailer(trailer, 16 + 10 + 32, "packs/ab/abcd"));
-        Assert.Contains("packs/ab/abcd is pack format version 3; this Cairn reads versions 1 to 2", e.Message, StringComparison.Ordinal);
+        Assert.Contains("packs/ab/abcd is pack format version 4; this Cairn reads versions 1 to 3", e.Message, StringComparison.Ordinal);
     }
 }

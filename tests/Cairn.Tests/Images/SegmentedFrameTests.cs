@@ -1,0 +1,122 @@
+using System.Buffers.Binary;
+using Cairn.Format;
+using Cairn.Inspection;
+using Cairn.Repository;
+using Cairn.Storage;
+
+namespace Cairn.Tests.Images;
+
+/// <summary>
+/// Image frames compressed in segments (<see cref="FrameSegments"/>, <see cref="SegmentTrial"/>): where segments cost
+/// almost nothing they are used, and a descendant's restore decompresses only the segments of inherited frames it needs.
+/// </summary>
+public sealed class SegmentedFrameTests
+{
+    private const int Segment = SegmentTrial.SegmentSize;
+    private const int BlocksPerSegment = Segment / TestImage.Block;
+
+    [Fact]
+    public async Task A_child_restore_decompresses_only_the_inherited_segments_it_uses()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var image = new DenseImage(workspace.PathOf("mem.img"), blocks: 1024, seed: 11); // two frames of 2 MiB
+        var parent = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+        Assert.All(await FramesAsync(workspace, parent), f => Assert.True(f, "a frame of random pages was stored whole"));
+        Assert.All(await PackVersionsAsync(workspace, parent), v => Assert.Equal((3u, 3u), v));
+
+        // The child replaces the first 6 segments of the first frame and 4 blocks of the seventh: the frame keeps
+        // more than half of its bytes for the child, so they stay where they are (ParentLayout).
+        var replaced = (6 * BlocksPerSegment) + 4;
+        image.Randomize(0, replaced);
+        var child = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+        var map = (await SnapshotInspection.InspectAsync(workspace.Repository, child)).Files[0];
+        Assert.Equal(0, map.MovedBytes);
+
+        var result = await workspace.RestoreAsync(child, workspace.PathOf("restored"));
+        Assert.Equal(image.Data, await File.ReadAllBytesAsync(workspace.PathOf("restored/mem.img")));
+
+        // Whole frames would be: both inherited frames and the new one. Six segments are left out.
+        Assert.Equal(map.FrameBytes - (6L * Segment), result.BytesDecompressed);
+    }
+
+    [Fact]
+    public async Task Data_that_compresses_across_segments_keeps_whole_frames()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+
+        // 192 KiB and 100 bytes of random bytes, repeated: a whole frame finds the repeats, a 128 KiB segment cannot
+        // (and the blocks are all different, so deduplication does not find them either).
+        var pattern = new byte[(192 << 10) + 100];
+        new Random(12).NextBytes(pattern);
+        var data = new byte[4 << 20];
+        for (var at = 0; at < data.Length; at += pattern.Length)
+        {
+            pattern.AsSpan(0, Math.Min(pattern.Length, data.Length - at)).CopyTo(data.AsSpan(at));
+        }
+
+        var path = workspace.PathOf("disk.img");
+        await File.WriteAllBytesAsync(path, data);
+        var snapshot = (await workspace.SnapshotAsync([path])).Snapshot;
+
+        Assert.All(await FramesAsync(workspace, snapshot), f => Assert.False(f, "a frame was segmented though it lost by it"));
+        Assert.All(await PackVersionsAsync(workspace, snapshot), v => Assert.Equal((2u, 2u), v)); // readable by a Cairn that predates segments
+        var result = await workspace.RestoreAsync(snapshot, workspace.PathOf("restored"));
+        Assert.Equal(data, await File.ReadAllBytesAsync(workspace.PathOf("restored/disk.img")));
+        Assert.True(snapshot.Stats.StoredBytes < 1 << 20, $"{snapshot.Stats.StoredBytes} bytes stored for 4 MiB of one repeated 192 KiB pattern");
+        Assert.True(result.BytesDecompressed > 0);
+    }
+
+    [Fact]
+    public void A_trial_decides_for_the_frames_after_it_and_comes_back_sooner_while_whole_frames_win()
+    {
+        var trial = new SegmentTrial();
+        Assert.Equal([SegmentTrial.Choice.Trial, SegmentTrial.Choice.Trial], Take(trial, 2)); // no verdict yet: all trials
+        Assert.True(trial.Judge(wholeLength: 1000, segmentedLength: 1015)); // within 1/64
+        Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, SegmentTrial.SegmentsInterval - 1), Take(trial, SegmentTrial.SegmentsInterval - 1));
+        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next());
+
+        // Whole frames win: the next trials come after 4, 8, 16, 32, 64, 64 frames.
+        foreach (var interval in new[] { 4, 8, 16, 32, 64, SegmentTrial.MaxWholeInterval })
+        {
+            Assert.False(trial.Judge(wholeLength: 1000, segmentedLength: 1016));
+            Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Whole, interval - 1), Take(trial, interval - 1));
+            Assert.Equal(SegmentTrial.Choice.Trial, trial.Next());
+        }
+
+        // One win of segments, and the stream follows them again.
+        Assert.True(trial.Judge(wholeLength: 1000, segmentedLength: 900));
+        Assert.Equal(SegmentTrial.Choice.Segments, trial.Next());
+    }
+
+    private static List<SegmentTrial.Choice> Take(SegmentTrial trial, int count) => [.. Enumerable.Range(0, count).Select(_ => trial.Next())];
+
+    /// <summary>The version in the header and in the trailer of each pack of the snapshot.</summary>
+    private static async Task<List<(uint Header, uint Trailer)>> PackVersionsAsync(ImageWorkspace workspace, SnapshotRecord snapshot)
+    {
+        var m = await workspace.Repository.ReadManifestAsync(snapshot);
+        var versions = new List<(uint, uint)>();
+        foreach (var pack in m.Packs)
+        {
+            var bytes = await workspace.Repository.Store.ReadAllAsync(ObjectKeys.Pack(pack));
+            versions.Add((BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)), PackFormat.ReadTrailer(bytes.AsSpan(bytes.Length - PackFormat.TrailerSize), bytes.Length, "pack").Version));
+        }
+
+        return versions;
+    }
+
+    /// <summary>Per frame of the snapshot's manifest over 128 KiB: whether its bytes start with a segment table.</summary>
+    private static async Task<List<bool>> FramesAsync(ImageWorkspace workspace, SnapshotRecord snapshot)
+    {
+        var m = await workspace.Repository.ReadManifestAsync(snapshot);
+        var segmented = new List<bool>();
+        foreach (var f in m.Frames.Where(f => f.UncompressedLength > Segment))
+        {
+            var head = new byte[4];
+            await workspace.Repository.Store.ReadRangeAsync(ObjectKeys.Pack(m.Packs[f.Pack]), f.Offset, head);
+            segmented.Add(FrameSegments.IsSegmented(head));
+        }
+
+        Assert.NotEmpty(segmented);
+        return segmented;
+    }
+}
