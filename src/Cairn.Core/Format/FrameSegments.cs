@@ -64,6 +64,21 @@ public static class FrameSegments
         return written;
     }
 
+    /// <summary>
+    /// The segment size a frame's first 12 bytes declare (0 when they hold no segment table, or an invalid size). Enough
+    /// to know which bytes decode together without reading the table (the reader checks the rest when it decodes).
+    /// </summary>
+    public static int SegmentSizeOf(ReadOnlySpan<byte> head)
+    {
+        if (head.Length < 12 || !IsSegmented(head))
+        {
+            return 0;
+        }
+
+        var size = BinaryPrimitives.ReadUInt32LittleEndian(head[8..]);
+        return size is >= MinSegmentSize and <= int.MaxValue && size % MinSegmentSize == 0 ? (int)size : 0;
+    }
+
     /// <summary>True when <paramref name="compressed"/> starts with a segment table (it may still be invalid: see <see cref="TryRead"/>).</summary>
     public static bool IsSegmented(ReadOnlySpan<byte> compressed) =>
         compressed.Length >= 4 && BinaryPrimitives.ReadUInt32LittleEndian(compressed) == Magic;

@@ -1,6 +1,7 @@
 using Cairn.Format;
 using Cairn.Manifests;
 using Cairn.Repository;
+using Cairn.Storage;
 
 namespace Cairn.Snapshot;
 
@@ -9,14 +10,17 @@ namespace Cairn.Snapshot;
 /// parent's frames that are mostly dead to it, which the run writes again.
 /// </summary>
 /// <remarks>
-/// <para>A restore decompresses whole frames. Along a lineage every version leaves the blocks it replaced in its
+/// <para>A restore decompresses whole frames, or of a segmented frame (<see cref="FrameSegments"/>) the segments it needs. Along a lineage every version leaves the blocks it replaced in its
 /// ancestors' frames, so a deep descendant's blocks would end up spread over frames that mostly hold data no version
 /// it needs still uses, and the bytes decompressed per byte restored would grow with the depth (measured before this:
 /// 1.16 at depth 10 of a memory image changed 5 % per generation, and growing ~2 % per generation).</para>
-/// <para>So a chunk of the parent's that lies in a frame where the parent uses less than half of the bytes is
-/// <em>movable</em>: when the run reads it, it stores it again, in a new frame next to its own data, and its manifest
-/// points at the new copy. The frames a version's restore decompresses are then at least half its parent's data when
-/// it took them over, whatever the depth.</para>
+/// <para>So a chunk of the parent's that lies in a frame where the parent uses less than half of the bytes, or in
+/// segments of a segmented frame of which the parent uses less than half, is <em>movable</em>: when the run reads
+/// it, it stores it again, in a new frame next to its own data, and its manifest points at the new copy. The frames
+/// and segments a version's restore decompresses are then at least half its parent's data when it took them over,
+/// whatever the depth. Which frames are segmented, and in what size, their first 12 bytes say: one small ranged read
+/// per frame that is more than half used and not wholly (measured on the chain benchmark: 2–10 MB stored again per
+/// generation instead of 0–5, and depth 10 decompresses 446 MB instead of 499; the same image snapshotted alone, 399).</para>
 /// <para>What it costs. Within a lineage, a frame's chunks move only once changes have left at least half its bytes
 /// unused, and after that the frame holds nothing the descendants use: at most one extra copy per byte changed. A
 /// lineage whose first snapshot found its blocks in frames written by another lineage (dedup across the repository)
@@ -32,10 +36,11 @@ internal static class ParentLayout
 {
     /// <summary>
     /// Points <paramref name="index"/> at the parent's copy of each of its chunks, and returns the movable ones: those in
-    /// a frame of which the parent uses less than half, not already copied by an interrupted run. The set holds their
+    /// a frame of which the parent uses less than half, or in a segment of a segmented frame (<see cref="FrameSegments"/>)
+    /// of which it uses less than half, not already copied by an interrupted run. The set holds their
     /// <see cref="ContentId.IndexKey"/>s, as recovered pack indexes name chunks.
     /// </summary>
-    public static HashSet<ContentId> Apply(Manifest parent, ChunkIndex index)
+    public static async Task<HashSet<ContentId>> ApplyAsync(Manifest parent, ChunkIndex index, IObjectStore store, CancellationToken cancellationToken)
     {
         var frames = new int[parent.Frames.Length];
         var used = new long[parent.Frames.Length];
@@ -53,11 +58,14 @@ internal static class ParentLayout
             index.Place(parent.Chunks[c].Id, new ChunkSlot(frames[location.Frame], (int)location.OffsetInFrame, (int)length));
         }
 
+        // A restore decompresses only the segments it needs of a segmented frame: those are what must be mostly used.
+        var segmentSizes = await SegmentSizesAsync(parent, used, store, cancellationToken).ConfigureAwait(false);
+        var segmentUse = SegmentUse(parent, segmentSizes);
         var movable = new HashSet<ContentId>();
         for (var c = 0; c < parent.Chunks.Length; c++)
         {
             var frame = parent.Locations[c].Frame;
-            if (used[frame] * 2 < parent.Frames[frame].UncompressedLength)
+            if (used[frame] * 2 < parent.Frames[frame].UncompressedLength || InSparseSegments(parent, c, segmentSizes, segmentUse))
             {
                 movable.Add(parent.Chunks[c].Id.IndexKey);
             }
@@ -75,5 +83,75 @@ internal static class ParentLayout
         }
 
         return movable;
+    }
+
+    /// <summary>
+    /// The segment size of each of the parent's frames that could hold a sparse segment (0: not segmented, or not
+    /// worth asking): the frame's first 12 bytes say it, one small ranged read per frame, 16 at a time.
+    /// </summary>
+    private static async Task<int[]> SegmentSizesAsync(Manifest parent, long[] used, IObjectStore store, CancellationToken cancellationToken)
+    {
+        var sizes = new int[parent.Frames.Length];
+        var candidates = Enumerable.Range(0, parent.Frames.Length).Where(f =>
+        {
+            var length = parent.Frames[f].UncompressedLength;
+            return length > FrameSegments.MinSegmentSize && used[f] < length && used[f] * 2 >= length;
+        });
+        await Parallel.ForEachAsync(candidates, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (f, ct) =>
+        {
+            ref readonly var frame = ref parent.Frames[f];
+            var head = new byte[Math.Min(12, (int)frame.CompressedLength)];
+            await store.ReadRangeAsync(ObjectKeys.Pack(parent.Packs[frame.Pack]), frame.Offset, head, ct).ConfigureAwait(false);
+            sizes[f] = FrameSegments.SegmentSizeOf(head);
+        }).ConfigureAwait(false);
+        return sizes;
+    }
+
+    /// <summary>Per segmented frame, the bytes of the parent's chunks in each of its segments (null for the others).</summary>
+    private static long[]?[] SegmentUse(Manifest parent, int[] segmentSizes)
+    {
+        var use = new long[]?[parent.Frames.Length];
+        for (var c = 0; c < parent.Chunks.Length; c++)
+        {
+            var (frame, offset) = (parent.Locations[c].Frame, (long)parent.Locations[c].OffsetInFrame);
+            var size = segmentSizes[frame];
+            if (size == 0)
+            {
+                continue;
+            }
+
+            var segments = use[frame] ??= new long[FrameSegments.CountOf((int)parent.Frames[frame].UncompressedLength, size)];
+            for (long at = offset, end = offset + parent.Chunks[c].Length; at < end;)
+            {
+                var next = Math.Min(end, ((at / size) + 1) * size);
+                segments[at / size] += next - at;
+                at = next;
+            }
+        }
+
+        return use;
+    }
+
+    /// <summary>Whether every segment chunk <paramref name="c"/> touches is less than half used by the parent.</summary>
+    private static bool InSparseSegments(Manifest parent, int c, int[] segmentSizes, long[]?[] segmentUse)
+    {
+        var (frame, offset) = (parent.Locations[c].Frame, (long)parent.Locations[c].OffsetInFrame);
+        var size = segmentSizes[frame];
+        if (size == 0)
+        {
+            return false;
+        }
+
+        var frameLength = parent.Frames[frame].UncompressedLength;
+        for (var s = offset / size; s <= (offset + parent.Chunks[c].Length - 1) / size; s++)
+        {
+            var segmentLength = Math.Min(size, frameLength - (s * size));
+            if (segmentUse[frame]![s] * 2 >= segmentLength)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

@@ -40,6 +40,30 @@ public sealed class SegmentedFrameTests
     }
 
     [Fact]
+    public async Task Blocks_left_in_a_segment_their_parent_mostly_replaced_move_though_the_frame_is_mostly_used()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var image = new DenseImage(workspace.PathOf("mem.img"), blocks: 1024, seed: 13);
+        await workspace.SnapshotAsync([image.Path], tags: "vm");
+
+        // The child replaces 20 of the 32 blocks of the first segment: it still uses 492 of the frame's 512 blocks.
+        image.Randomize(0, 20);
+        var child = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+        Assert.Equal(0, child.Stats.RewrittenBytes ?? 0);
+
+        // Its child reads those 12 blocks again, and stores them again next to its own new block: a restore of it no
+        // longer decompresses that segment for 12 blocks.
+        image.Randomize(1000, 1);
+        var grandchild = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+        Assert.Equal(12L * TestImage.Block, grandchild.Stats.RewrittenBytes);
+
+        var map = (await SnapshotInspection.InspectAsync(workspace.Repository, grandchild)).Files[0];
+        var result = await workspace.RestoreAsync(grandchild, workspace.PathOf("restored"));
+        Assert.Equal(image.Data, await File.ReadAllBytesAsync(workspace.PathOf("restored/mem.img")));
+        Assert.Equal(map.FrameBytes - Segment, result.BytesDecompressed);
+    }
+
+    [Fact]
     public async Task Data_that_compresses_across_segments_keeps_whole_frames()
     {
         await using var workspace = await ImageWorkspace.CreateAsync();
