@@ -6,12 +6,13 @@ namespace Cairn.Repository;
 /// Decides, for one stream of chunks (an image), whether its frames are compressed in segments
 /// (<see cref="FrameSegments"/>). Segments let a restore decompress only the parts of an inherited frame it needs,
 /// so a lineage's depth adds less to its cost; but they lose what compression would have found across segment
-/// boundaries, and how much depends on the data: at 128 KiB, most 2 MiB frames of a guest's memory lose between −1 %
-/// and +1 %, a few (kernel structures) 13–29 %, and a file system's blocks 10 % (docs/images.md). So some frames are compressed both
-/// ways, and the stream follows the latest verdict: the first frame, then one in <see cref="SegmentsInterval"/> while
-/// segments win; while whole frames win, the trials come after 4 frames, then 8, 16, up to <see cref="MaxWholeInterval"/>,
-/// so a memory image comes back to segments soon after a region that did not suit them, and a disk image, which they
-/// never suit, pays for few trials (about 4 % more compression on a 300 MB file system image). Thread-safe: a
+/// boundaries, and how much depends on the data, frame by frame: at 128 KiB, most 2 MiB frames of a guest's memory
+/// lose between −1 % and +1 % and a few (kernel structures) 13–29 %; most frames of a file system's blocks lose
+/// 2–80 %, and one in thirteen less than 1.6 % (docs/images.md). So some frames are compressed both ways, and the
+/// stream follows the latest verdict. A trial comes 4 frames after a verdict that changed the stream's course, and
+/// each verdict that confirms it doubles the wait, up to <see cref="MaxInterval"/>: a memory image soon settles on
+/// segments and comes back to them soon after a region that did not suit them; a disk image settles on whole frames,
+/// and a frame of it that happens to suit segments costs at most 3 frames of the wrong choice. Thread-safe: a
 /// stream's frames are compressed in parallel.
 /// </summary>
 public sealed class SegmentTrial
@@ -23,13 +24,11 @@ public sealed class SegmentTrial
     /// </summary>
     public const int SegmentSize = 128 << 10;
 
-    /// <summary>Frames between two trials while segments win.</summary>
-    public const int SegmentsInterval = 32;
+    /// <summary>The most frames between two trials.</summary>
+    public const int MaxInterval = 32;
 
-    /// <summary>The most frames between two trials while whole frames win.</summary>
-    public const int MaxWholeInterval = 64;
-
-    private const int FirstWholeInterval = 4;
+    /// <summary>Frames between a verdict that changed the course and the next trial.</summary>
+    public const int FirstInterval = 4;
 
     /// <summary>Segments are kept while they cost at most this much more than the whole frame (1/64: 1.6 %).</summary>
     private const int ToleranceShift = 6;
@@ -37,7 +36,7 @@ public sealed class SegmentTrial
     private readonly Lock _lock = new();
     private int _frames;
     private int _nextTrial;
-    private int _wholeInterval;
+    private int _interval;
     private bool _segments;
     private bool _judged;
 
@@ -57,10 +56,10 @@ public sealed class SegmentTrial
         var keep = segmentedLength <= wholeLength + (wholeLength >> ToleranceShift);
         lock (_lock)
         {
+            _interval = _judged && keep == _segments ? Math.Min(_interval * 2, MaxInterval) : FirstInterval;
             _segments = keep;
             _judged = true;
-            _wholeInterval = keep ? 0 : Math.Clamp(_wholeInterval * 2, FirstWholeInterval, MaxWholeInterval);
-            _nextTrial = _frames + (keep ? SegmentsInterval : _wholeInterval) - 1;
+            _nextTrial = _frames + _interval - 1;
         }
 
         return keep;

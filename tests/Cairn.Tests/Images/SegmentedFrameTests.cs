@@ -91,25 +91,31 @@ public sealed class SegmentedFrameTests
     }
 
     [Fact]
-    public void A_trial_decides_for_the_frames_after_it_and_comes_back_sooner_while_whole_frames_win()
+    public void A_trial_decides_for_the_frames_after_it_and_each_verdict_that_confirms_it_doubles_the_wait()
     {
         var trial = new SegmentTrial();
         Assert.Equal([SegmentTrial.Choice.Trial, SegmentTrial.Choice.Trial], Take(trial, 2)); // no verdict yet: all trials
-        Assert.True(trial.Judge(wholeLength: 1000, segmentedLength: 1015)); // within 1/64
-        Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, SegmentTrial.SegmentsInterval - 1), Take(trial, SegmentTrial.SegmentsInterval - 1));
-        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next());
 
-        // Whole frames win: the next trials come after 4, 8, 16, 32, 64, 64 frames.
-        foreach (var interval in new[] { 4, 8, 16, 32, 64, SegmentTrial.MaxWholeInterval })
+        // Segments win, and keep winning: the next trials come after 4, 8, 16, 32, 32 frames.
+        foreach (var interval in new[] { 4, 8, 16, 32, SegmentTrial.MaxInterval })
+        {
+            Assert.True(trial.Judge(wholeLength: 1000, segmentedLength: 1015)); // within 1/64
+            Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, interval - 1), Take(trial, interval - 1));
+            Assert.Equal(SegmentTrial.Choice.Trial, trial.Next());
+        }
+
+        // Whole frames win: the course changes, and the wait starts again at 4.
+        foreach (var interval in new[] { SegmentTrial.FirstInterval, 8, 16 })
         {
             Assert.False(trial.Judge(wholeLength: 1000, segmentedLength: 1016));
             Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Whole, interval - 1), Take(trial, interval - 1));
             Assert.Equal(SegmentTrial.Choice.Trial, trial.Next());
         }
 
-        // One win of segments, and the stream follows them again.
+        // One win of segments, and the stream follows them again, with the next trial 4 frames on.
         Assert.True(trial.Judge(wholeLength: 1000, segmentedLength: 900));
-        Assert.Equal(SegmentTrial.Choice.Segments, trial.Next());
+        Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, 3), Take(trial, 3));
+        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next());
     }
 
     private static List<SegmentTrial.Choice> Take(SegmentTrial trial, int count) => [.. Enumerable.Range(0, count).Select(_ => trial.Next())];
