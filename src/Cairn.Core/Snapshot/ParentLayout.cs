@@ -20,7 +20,7 @@ namespace Cairn.Snapshot;
 /// and segments a version's restore decompresses are then at least half its parent's data when it took them over,
 /// whatever the depth. Which frames are segmented, and in what size, their first 12 bytes say: one small ranged read
 /// per frame that is more than half used and not wholly (measured on the chain benchmark: 2–10 MB stored again per
-/// generation instead of 0–5, and depth 10 decompresses 446 MB instead of 499; the same image snapshotted alone, 399).</para>
+/// generation instead of 0–5, and depth 10 decompresses 444–452 MB instead of 499; the same image snapshotted alone, 399).</para>
 /// <para>What it costs. Within a lineage, a frame's chunks move only once changes have left at least half its bytes
 /// unused, and after that the frame holds nothing the descendants use: at most one extra copy per byte changed. A
 /// lineage whose first snapshot found its blocks in frames written by another lineage (dedup across the repository)
