@@ -48,8 +48,11 @@ internal sealed class MountLab : IAsyncDisposable
     /// <summary>While set, every line given to a mount's log is kept in <see cref="Log"/> and then fails, as a log file on a full disk does.</summary>
     public bool LogFails { get; set; }
 
-    /// <summary>A lab with the sample tree and a repository: local unless <paramref name="openStore"/> gives another store (called again by <see cref="ReopenAsync"/>).</summary>
-    public static async Task<MountLab> CreateAsync(Func<IObjectStore>? openStore = null)
+    /// <summary>
+    /// A lab with the sample tree and a repository (<paramref name="config"/>, by default <see cref="SmallFrames"/>): local
+    /// unless <paramref name="openStore"/> gives another store (called again by <see cref="ReopenAsync"/>).
+    /// </summary>
+    public static async Task<MountLab> CreateAsync(Func<IObjectStore>? openStore = null, RepositoryConfig? config = null)
     {
         var root = Directory.CreateTempSubdirectory("cairn-mount-").FullName;
         MountLab? lab = null;
@@ -58,7 +61,7 @@ internal sealed class MountLab : IAsyncDisposable
             var repoPath = Path.Combine(root, "repo");
             lab = new MountLab(root, openStore ?? (() => new LocalObjectStore(repoPath)));
             SampleTree.Create(lab.Source);
-            lab.Repository = await global::Cairn.Repository.Repository.InitAsync(lab._openStore(), SmallFrames);
+            lab.Repository = await global::Cairn.Repository.Repository.InitAsync(lab._openStore(), config ?? SmallFrames);
             return lab;
         }
         catch

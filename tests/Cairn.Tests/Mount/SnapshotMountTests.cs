@@ -4,6 +4,7 @@ using Cairn.Manifests;
 using Cairn.Mount;
 using Cairn.Native.Fuse;
 using Cairn.Repository;
+using Cairn.Snapshot;
 using Cairn.Tests.Fuse;
 
 namespace Cairn.Tests.Mount;
@@ -32,6 +33,31 @@ public sealed class SnapshotMountTests
         Assert.True(bytes.AsSpan(0, 1 << 20).IndexOfAnyExcept((byte)0) < 0);
         Assert.Equal("island"u8.ToArray(), bytes.AsSpan((2 << 20) + 5, 6).ToArray());
         Assert.True(long.Parse(await ProcessRunner.RunTextAsync("stat", "-c", "%b", sparse.FullName), System.Globalization.CultureInfo.InvariantCulture) * 512 < 1 << 20);
+    }
+
+    [FuseFact]
+    public async Task An_image_in_segmented_frames_reads_back_identical_through_the_mount()
+    {
+        await using var lab = await MountLab.CreateAsync(config: new RepositoryConfig()); // 2 MiB frames: segmented
+        var image = new Images.DenseImage(Path.Combine(lab.Root, "mem.img"), blocks: 1500, seed: 21);
+        var snapshot = (await new Archiver(lab.Repository, new SnapshotOptions()).SnapshotImagesAsync([image.Path])).Snapshot;
+        var manifest = await lab.Repository.ReadManifestAsync(snapshot);
+        var head = new byte[4];
+        await lab.Repository.Store.ReadRangeAsync(ObjectKeys.Pack(manifest.Packs[manifest.Frames[0].Pack]), manifest.Frames[0].Offset, head);
+        Assert.True(Cairn.Format.FrameSegments.IsSegmented(head), "the test needs a segmented frame");
+
+        var mount = await lab.MountAsync(snapshot);
+        var path = Path.Combine(mount.MountPoint, "mem.img");
+        using (var handle = File.OpenHandle(path))
+        {
+            // A read in the middle of a frame first, then all of it.
+            var part = new byte[10_000];
+            Assert.Equal(part.Length, RandomAccess.Read(handle, part, 1_500_000));
+            Assert.True(image.Data.AsSpan(1_500_000, part.Length).SequenceEqual(part));
+        }
+
+        Assert.Equal(image.Data, await File.ReadAllBytesAsync(path));
+        Assert.Equal(0, mount.Statistics.ReadErrors);
     }
 
     [FuseFact]
