@@ -29,15 +29,18 @@ public static class FrameCodec
         try
         {
             var into = output[..(int)frame.UncompressedLength];
-            if (!needed.IsEmpty && FrameSegments.IsSegmented(compressed))
+            if (FrameSegments.IsSegmented(compressed))
             {
-                var decoded = FrameSegments.DecodeNeeded(decoder, compressed, into, needed, out var segmentError);
-                return decoded >= 0 ? decoded : throw new CorruptDataException($"{what}: frame at offset {frame.Offset} does not decompress ({segmentError})");
+                // Whole or in part, segment by segment: zstd alone would skip the table, which must describe the frame
+                // all the same, so every reader refuses the same frames.
+                ReadOnlySpan<MessageRange> all = [new MessageRange(0, into.Length)];
+                var decoded = FrameSegments.DecodeNeeded(decoder, compressed, into, needed.IsEmpty ? all : needed, out var segmentError);
+                return decoded >= 0 ? decoded : throw Undecodable(frame, what, segmentError);
             }
 
             if (!decoder.TryDecompress(compressed, into, out var written, out var error) || written != frame.UncompressedLength)
             {
-                throw new CorruptDataException($"{what}: frame at offset {frame.Offset} does not decompress ({error ?? "length mismatch"})");
+                throw Undecodable(frame, what, error ?? "length mismatch");
             }
 
             return written;
@@ -79,6 +82,9 @@ public static class FrameCodec
             throw Mismatch(id, what);
         }
     }
+
+    private static CorruptDataException Undecodable(in FrameRecord frame, string what, string? why) =>
+        new($"{what}: frame at offset {frame.Offset} does not decompress ({why})");
 
     private static CorruptDataException Mismatch(ContentId id, string what) =>
         new($"{what}: chunk {id.ToShortString()} fails verification (corrupt or tampered data)");

@@ -163,7 +163,8 @@ public sealed class PackWriter : IAsyncDisposable
         {
             var input = frame.Span[..length];
             var output = _compressedBuffers.Rent();
-            var choice = segments is null || length <= SegmentTrial.SegmentSize ? SegmentTrial.Choice.Whole : segments.Next();
+            var streamFrame = 0;
+            var choice = segments is null || length <= SegmentTrial.SegmentSize ? SegmentTrial.Choice.Whole : segments.Next(out streamFrame);
             int written;
             if (choice == SegmentTrial.Choice.Segments)
             {
@@ -176,7 +177,7 @@ public sealed class PackWriter : IAsyncDisposable
                 {
                     var segmented = _compressedBuffers.Rent();
                     var segmentedLength = FrameSegments.Compress(encoder, input, SegmentTrial.SegmentSize, segmented.Span);
-                    if (segments!.Judge(written, segmentedLength))
+                    if (segments!.Judge(streamFrame, written, segmentedLength))
                     {
                         (output, segmented, written) = (segmented, output, segmentedLength);
                     }

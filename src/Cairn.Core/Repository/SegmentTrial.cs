@@ -39,23 +39,35 @@ public sealed class SegmentTrial
     private int _interval;
     private bool _segments;
     private bool _judged;
+    private int _judgedFrame = -1;
 
-    /// <summary>How the next frame is compressed: both ways (a trial), in segments, or whole.</summary>
-    internal Choice Next()
+    /// <summary>How the next frame (number <paramref name="frame"/> of the stream) is compressed: both ways (a trial), in segments, or whole.</summary>
+    internal Choice Next(out int frame)
     {
         lock (_lock)
         {
+            frame = _frames++;
+
             // Until the first verdict is in, every frame is a trial: frames are compressed in parallel.
-            return _frames++ == _nextTrial || !_judged ? Choice.Trial : _segments ? Choice.Segments : Choice.Whole;
+            return frame == _nextTrial || !_judged ? Choice.Trial : _segments ? Choice.Segments : Choice.Whole;
         }
     }
 
-    /// <summary>Records a trial's outcome; true when the segmented form is the one to keep.</summary>
-    internal bool Judge(int wholeLength, int segmentedLength)
+    /// <summary>
+    /// Records the outcome of the trial of frame <paramref name="frame"/>; true when the segmented form is the one to
+    /// keep. Trials end out of order: one older than the latest verdict decides its own frame only.
+    /// </summary>
+    internal bool Judge(int frame, int wholeLength, int segmentedLength)
     {
         var keep = segmentedLength <= wholeLength + (wholeLength >> ToleranceShift);
         lock (_lock)
         {
+            if (frame < _judgedFrame)
+            {
+                return keep;
+            }
+
+            _judgedFrame = frame;
             _interval = _judged && keep == _segments ? Math.Min(_interval * 2, MaxInterval) : FirstInterval;
             _segments = keep;
             _judged = true;

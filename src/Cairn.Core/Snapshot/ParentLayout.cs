@@ -38,9 +38,10 @@ internal static class ParentLayout
     /// Points <paramref name="index"/> at the parent's copy of each of its chunks, and returns the movable ones: those in
     /// a frame of which the parent uses less than half, or in a segment of a segmented frame (<see cref="FrameSegments"/>)
     /// of which it uses less than half, not already copied by an interrupted run. The set holds their
-    /// <see cref="ContentId.IndexKey"/>s, as recovered pack indexes name chunks.
+    /// <see cref="ContentId.IndexKey"/>s, as recovered pack indexes name chunks. Only in an image run
+    /// (<paramref name="segments"/>) are the parent's frames asked whether they are segmented: a tree's never are.
     /// </summary>
-    public static async Task<HashSet<ContentId>> ApplyAsync(Manifest parent, ChunkIndex index, IObjectStore store, CancellationToken cancellationToken)
+    public static async Task<HashSet<ContentId>> ApplyAsync(Manifest parent, ChunkIndex index, IObjectStore store, bool segments, CancellationToken cancellationToken)
     {
         var frames = new int[parent.Frames.Length];
         var used = new long[parent.Frames.Length];
@@ -59,7 +60,7 @@ internal static class ParentLayout
         }
 
         // A restore decompresses only the segments it needs of a segmented frame: those are what must be mostly used.
-        var segmentSizes = await SegmentSizesAsync(parent, used, store, cancellationToken).ConfigureAwait(false);
+        var segmentSizes = segments ? await SegmentSizesAsync(parent, used, store, cancellationToken).ConfigureAwait(false) : new int[parent.Frames.Length];
         var segmentUse = SegmentUse(parent, segmentSizes);
         var movable = new HashSet<ContentId>();
         for (var c = 0; c < parent.Chunks.Length; c++)
@@ -87,7 +88,9 @@ internal static class ParentLayout
 
     /// <summary>
     /// The segment size of each of the parent's frames that could hold a sparse segment (0: not segmented, or not
-    /// worth asking): the frame's first 12 bytes say it, one small ranged read per frame, 16 at a time.
+    /// worth asking): the frame's first 12 bytes say it, one small ranged read per frame, 16 at a time. A read that
+    /// fails counts as "not segmented": the answer only decides which chunks are stored again, and a pack that
+    /// cannot be read is for the restore to report, as it did before these reads existed.
     /// </summary>
     private static async Task<int[]> SegmentSizesAsync(Manifest parent, long[] used, IObjectStore store, CancellationToken cancellationToken)
     {
@@ -101,8 +104,15 @@ internal static class ParentLayout
         {
             ref readonly var frame = ref parent.Frames[f];
             var head = new byte[Math.Min(12, (int)frame.CompressedLength)];
-            await store.ReadRangeAsync(ObjectKeys.Pack(parent.Packs[frame.Pack]), frame.Offset, head, ct).ConfigureAwait(false);
-            sizes[f] = FrameSegments.SegmentSizeOf(head);
+            try
+            {
+                await store.ReadRangeAsync(ObjectKeys.Pack(parent.Packs[frame.Pack]), frame.Offset, head, ct).ConfigureAwait(false);
+                sizes[f] = FrameSegments.SegmentSizeOf(head);
+            }
+            catch (StoreException)
+            {
+                sizes[f] = 0;
+            }
         }).ConfigureAwait(false);
         return sizes;
     }

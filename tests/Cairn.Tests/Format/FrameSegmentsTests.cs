@@ -47,15 +47,15 @@ public sealed class FrameSegmentsTests
         var output = new byte[length];
         Array.Fill(output, (byte)0xEE);
 
-        // A range inside segment 1, and one across the boundary of segments 3 and 4.
-        MessageRange[] needed = [new(Segment + 100, 4096), new((4 * Segment) - 2048, 4096)];
+        // A range inside segment 1, one across the boundary of segments 3 and 4, one in the short last segment.
+        MessageRange[] needed = [new(Segment + 100, 4096), new((4 * Segment) - 2048, 4096), new((5 * Segment) + 10, 100)];
         var decoded = FrameCodec.Decode(compressed, Record(compressed, length), output, "test", needed);
 
-        Assert.Equal(3L * Segment, decoded);
+        Assert.Equal((3L * Segment) + 4096, decoded);
         for (var s = 0; s * Segment < length; s++)
         {
             var range = new Range(s * Segment, Math.Min((s + 1) * Segment, length));
-            if (s is 1 or 3 or 4)
+            if (s is 1 or 3 or 4 or 5)
             {
                 Assert.True(input.AsSpan(range).SequenceEqual(output.AsSpan(range)), $"segment {s} decoded wrong");
             }
@@ -80,7 +80,7 @@ public sealed class FrameSegmentsTests
         Assert.Equal(input, output);
     }
 
-    public static TheoryData<string> Tamperings => ["count", "payload length", "segment size", "size not a page multiple", "lengths traded", "length longer", "range outside"];
+    public static TheoryData<string> Tamperings => ["count", "payload length", "segment size", "segment size, same count", "size not a page multiple", "lengths traded", "length longer", "range outside", "lengths traded, whole decode"];
 
     [Theory]
     [MemberData(nameof(Tamperings))]
@@ -100,6 +100,10 @@ public sealed class FrameSegmentsTests
             case "segment size":
                 BinaryPrimitives.WriteUInt32LittleEndian(compressed.AsSpan(8), 2 * Segment);
                 break;
+            case "segment size, same count":
+                // ceil(3 × 128 / 160) is still 3: only the segments' own lengths can tell.
+                BinaryPrimitives.WriteUInt32LittleEndian(compressed.AsSpan(8), 160 << 10);
+                break;
             case "size not a page multiple":
                 BinaryPrimitives.WriteUInt32LittleEndian(compressed.AsSpan(8), Segment + 1);
                 break;
@@ -115,6 +119,13 @@ public sealed class FrameSegmentsTests
             case "range outside":
                 needed = [new(length - 4096, 8192)];
                 break;
+            case "lengths traded, whole decode":
+                // zstd alone would decode the frame right, skipping the table: a whole decode checks it all the same.
+                var first = BinaryPrimitives.ReadUInt32LittleEndian(compressed.AsSpan(16));
+                BinaryPrimitives.WriteUInt32LittleEndian(compressed.AsSpan(16), first + 1);
+                BinaryPrimitives.WriteUInt32LittleEndian(compressed.AsSpan(20), BinaryPrimitives.ReadUInt32LittleEndian(compressed.AsSpan(20)) - 1);
+                needed = [];
+                break;
         }
 
         // The checksum is of the bytes as tampered: the table itself must be what gives the frame away.
@@ -123,11 +134,12 @@ public sealed class FrameSegmentsTests
     }
 
     [Fact]
-    public void Refuses_segment_sizes_that_are_not_page_multiples()
+    public void Compressing_refuses_a_segment_size_that_is_not_a_page_multiple_and_empty_input()
     {
         using var encoder = new ZstdEncoder(3);
         var output = new byte[1 << 20];
         Assert.Throws<ArgumentOutOfRangeException>(() => FrameSegments.Compress(encoder, new byte[100_000], 5000, output));
+        Assert.Throws<ArgumentOutOfRangeException>(() => FrameSegments.Compress(encoder, new byte[100_000], 0, output));
         Assert.Throws<ArgumentOutOfRangeException>(() => FrameSegments.Compress(encoder, [], Segment, output));
     }
 

@@ -24,8 +24,8 @@ public sealed class SegmentedFrameTests
         Assert.All(await FramesAsync(workspace, parent), f => Assert.True(f, "a frame of random pages was stored whole"));
         Assert.All(await PackVersionsAsync(workspace, parent), v => Assert.Equal((3u, 3u), v));
 
-        // The child replaces the first 6 segments of the first frame and 4 blocks of the seventh: the frame keeps
-        // more than half of its bytes for the child, so they stay where they are (ParentLayout).
+        // The child replaces the first 6 segments of the first frame and 4 blocks of the seventh. Nothing moves: the
+        // parent uses all of its frames (ParentLayout looks at the parent's use).
         var replaced = (6 * BlocksPerSegment) + 4;
         image.Randomize(0, replaced);
         var child = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
@@ -87,38 +87,50 @@ public sealed class SegmentedFrameTests
         var result = await workspace.RestoreAsync(snapshot, workspace.PathOf("restored"));
         Assert.Equal(data, await File.ReadAllBytesAsync(workspace.PathOf("restored/disk.img")));
         Assert.True(snapshot.Stats.StoredBytes < 1 << 20, $"{snapshot.Stats.StoredBytes} bytes stored for 4 MiB of one repeated 192 KiB pattern");
-        Assert.True(result.BytesDecompressed > 0);
+        Assert.Equal((await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files[0].FrameBytes, result.BytesDecompressed);
     }
 
     [Fact]
     public void A_trial_decides_for_the_frames_after_it_and_each_verdict_that_confirms_it_doubles_the_wait()
     {
         var trial = new SegmentTrial();
-        Assert.Equal([SegmentTrial.Choice.Trial, SegmentTrial.Choice.Trial], Take(trial, 2)); // no verdict yet: all trials
+        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out _));
+        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out var last)); // no verdict yet: all trials
 
         // Segments win, and keep winning: the next trials come after 4, 8, 16, 32, 32 frames.
         foreach (var interval in new[] { 4, 8, 16, 32, SegmentTrial.MaxInterval })
         {
-            Assert.True(trial.Judge(wholeLength: 1000, segmentedLength: 1015)); // within 1/64
+            Assert.True(trial.Judge(last, wholeLength: 1000, segmentedLength: 1015)); // within 1/64
             Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, interval - 1), Take(trial, interval - 1));
-            Assert.Equal(SegmentTrial.Choice.Trial, trial.Next());
+            Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out last));
         }
 
         // Whole frames win: the course changes, and the wait starts again at 4.
         foreach (var interval in new[] { SegmentTrial.FirstInterval, 8, 16 })
         {
-            Assert.False(trial.Judge(wholeLength: 1000, segmentedLength: 1016));
+            Assert.False(trial.Judge(last, wholeLength: 1000, segmentedLength: 1016));
             Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Whole, interval - 1), Take(trial, interval - 1));
-            Assert.Equal(SegmentTrial.Choice.Trial, trial.Next());
+            Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out last));
         }
 
         // One win of segments, and the stream follows them again, with the next trial 4 frames on.
-        Assert.True(trial.Judge(wholeLength: 1000, segmentedLength: 900));
+        Assert.True(trial.Judge(last, wholeLength: 1000, segmentedLength: 900));
         Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, 3), Take(trial, 3));
-        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next());
+        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out _));
     }
 
-    private static List<SegmentTrial.Choice> Take(SegmentTrial trial, int count) => [.. Enumerable.Range(0, count).Select(_ => trial.Next())];
+    [Fact]
+    public void A_trial_that_ends_after_a_newer_one_decides_its_own_frame_only()
+    {
+        var trial = new SegmentTrial();
+        trial.Next(out var older);
+        trial.Next(out var newer);
+        Assert.True(trial.Judge(newer, wholeLength: 1000, segmentedLength: 1000));
+        Assert.False(trial.Judge(older, wholeLength: 1000, segmentedLength: 2000)); // its own frame goes whole
+        Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, 3), Take(trial, 3));
+    }
+
+    private static List<SegmentTrial.Choice> Take(SegmentTrial trial, int count) => [.. Enumerable.Range(0, count).Select(_ => trial.Next(out _))];
 
     /// <summary>The version in the header and in the trailer of each pack of the snapshot.</summary>
     private static async Task<List<(uint Header, uint Trailer)>> PackVersionsAsync(ImageWorkspace workspace, SnapshotRecord snapshot)
