@@ -11,8 +11,9 @@
 #            runs of 1-64 blocks with real memory pages (taken from mem2.img). Restore time of every depth; of the
 #            deepest image snapshotted alone in a fresh repository (same bytes, depth 1: isolates the effect of depth);
 #            and of the deepest with --reflink-from a restore of its parent. Restores go to a loop-mounted XFS.
-#            Per depth also the bytes of the frames a restore would decompress whole against the bytes it needs (cairn
-#            inspect), and the bytes it did decompress (restore --json: segmented frames decompress only what they need).
+#            Per depth also the bytes of the frames a restore would decompress whole and the bytes it will decompress
+#            (segmented frames: only the segments it needs), against the bytes it needs (cairn inspect), and the bytes it
+#            did decompress (restore --json).
 # blocksize  Stored bytes of the diff snapshot, and its manifest's size, with 4, 8, 16 and 64 KiB image blocks.
 # reflink    Restores of the second image of each pair onto a loop-mounted XFS, against `cp --sparse=always` to the
 #            same XFS: plain; with --reflink and the local image cache holding the first image's restore (the
@@ -188,6 +189,7 @@ EOF
     row chain "depth$((g + 1))" cairn snapshot.stored_bytes 1 "$(json "$WORK/chain.$g.json" stats storedBytes)"
     "$CAIRN" -r "$repo" inspect --json chain >"$LOGS/chain.inspect.$g.json"
     row chain "depth$((g + 1))" cairn restore.frame_bytes 1 "$(json "$LOGS/chain.inspect.$g.json" files 0 frameBytes)"
+    row chain "depth$((g + 1))" cairn restore.decoded_bytes 1 "$(json "$LOGS/chain.inspect.$g.json" files 0 decodedBytes)"
     row chain "depth$((g + 1))" cairn restore.data_bytes 1 "$(json "$LOGS/chain.inspect.$g.json" files 0 dataBytes)"
   done
   "$CAIRN" -r "$fresh" init >/dev/null

@@ -36,10 +36,10 @@ internal static class InspectCommand
                 output.WriteLine($"  new data  {Formatting.Bytes(f.NewBytes)}, {Formatting.Bytes(f.NewStoredBytes)} stored compressed, in {f.NewFrames:N0} frames of {f.NewPacks:N0} packs");
                 if (f.MovedBlocks > 0)
                 {
-                    output.WriteLine($"  moved     {f.MovedBlocks:N0} inherited blocks stored again, out of frames the parent mostly no longer used: {Formatting.Bytes(f.MovedBytes)}, {Formatting.Bytes(f.MovedStoredBytes)} compressed");
+                    output.WriteLine($"  moved     {f.MovedBlocks:N0} inherited blocks stored again, out of frames or segments the parent mostly no longer used: {Formatting.Bytes(f.MovedBytes)}, {Formatting.Bytes(f.MovedStoredBytes)} compressed");
                 }
 
-                output.WriteLine($"  reads     {f.Frames:N0} frames of {f.Packs:N0} packs: {Formatting.Bytes(f.FrameBytes)} decompressed for {Formatting.Bytes(f.DataBytes)} of data");
+                output.WriteLine($"  reads     {f.Frames:N0} frames of {f.Packs:N0} packs: {Formatting.Bytes(f.DecodedBytes)} decompressed for {Formatting.Bytes(f.DataBytes)} of data");
             }
 
             return 0;

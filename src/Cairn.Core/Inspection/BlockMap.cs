@@ -19,11 +19,12 @@ namespace Cairn.Inspection;
 /// <param name="NewStoredBytes">Compressed bytes attributable to the distinct new chunks (each chunk's share of its frame).</param>
 /// <param name="DataBytes">Bytes the chunk references cover.</param>
 /// <param name="Frames">Distinct frames the file's chunks live in.</param>
-/// <param name="FrameBytes">Uncompressed bytes of those frames: the most a restore decompresses (more than <paramref name="DataBytes"/> where frames also hold chunks other snapshots use; of a segmented frame it decompresses only the segments it needs).</param>
+/// <param name="FrameBytes">Uncompressed bytes of those frames, whole (more than <paramref name="DataBytes"/> where frames also hold chunks other snapshots use).</param>
+/// <param name="DecodedBytes">What a restore of the file decompresses: <paramref name="FrameBytes"/>, less the segments of segmented frames that hold none of its chunks.</param>
 /// <param name="Packs">Distinct packs the file's chunks live in.</param>
 /// <param name="NewFrames">Distinct frames holding new chunks.</param>
 /// <param name="NewPacks">Distinct packs holding new chunks.</param>
-/// <param name="MovedBlocks">Inherited blocks whose chunk lives in a frame the parent does not use: stored again (by this snapshot, or by a run of it that was interrupted) out of a frame the parent mostly no longer used (see <c>ParentLayout</c>).</param>
+/// <param name="MovedBlocks">Inherited blocks whose chunk lives in a frame the parent does not use: stored again (by this snapshot, or by a run of it that was interrupted) out of a frame or segment the parent mostly no longer used (see <c>ParentLayout</c>).</param>
 /// <param name="MovedBytes">Uncompressed bytes of the distinct chunks of <paramref name="MovedBlocks"/>.</param>
 /// <param name="MovedStoredBytes">Compressed bytes attributable to them (each chunk's share of its frame).</param>
 public sealed record BlockMap(
@@ -39,6 +40,7 @@ public sealed record BlockMap(
     long DataBytes,
     int Frames,
     long FrameBytes,
+    long DecodedBytes,
     int Packs,
     int NewFrames,
     int NewPacks,
@@ -50,10 +52,13 @@ public sealed record BlockMap(
     /// The block map of <paramref name="entries"/> of <paramref name="m"/> taken together, against the chunks of the
     /// parent (<paramref name="parentChunks"/>; empty without a parent, so every block is new) and its frames
     /// (<paramref name="parentFrames"/>: pack and offset of each). With <paramref name="blockSize"/> (an image), hole
-    /// blocks are counted too.
+    /// blocks are counted too. <paramref name="segmentSizes"/> gives the segment size of each segmented frame (0 or
+    /// none for the others).
     /// </summary>
-    public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, IReadOnlySet<(ContentId Pack, long Offset)> parentFrames, string path, int? blockSize)
+    public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, IReadOnlySet<(ContentId Pack, long Offset)> parentFrames, string path, int? blockSize, int[]? segmentSizes = null)
     {
+        var segments = new HashSet<(uint Frame, long Segment)>();
+        var segmentBytes = new Dictionary<uint, long>(); // per segmented frame: the bytes of the segments the entries touch
         long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0, movedBlocks = 0, movedBytes = 0;
         double newStored = 0, movedStored = 0;
         var chunks = new HashSet<uint>();
@@ -75,6 +80,17 @@ public sealed record BlockMap(
                 blocks++;
                 covered += chunk.Length;
                 frames.Add(frame);
+                if (segmentSizes?[frame] is > 0 and var segmentSize)
+                {
+                    var offset = (long)m.Locations[r.Chunk].OffsetInFrame;
+                    for (var s = offset / segmentSize; s <= (offset + chunk.Length - 1) / segmentSize; s++)
+                    {
+                        if (segments.Add((frame, s)))
+                        {
+                            segmentBytes[frame] = segmentBytes.GetValueOrDefault(frame) + Math.Min(segmentSize, m.Frames[frame].UncompressedLength - (s * segmentSize));
+                        }
+                    }
+                }
                 if (parentChunks.Contains(chunk.Id))
                 {
                     var f = m.Frames[frame];
@@ -115,6 +131,7 @@ public sealed record BlockMap(
             covered,
             frames.Count,
             frames.Sum(f => (long)m.Frames[f].UncompressedLength),
+            frames.Sum(f => segmentBytes.TryGetValue(f, out var bytes) ? bytes : m.Frames[f].UncompressedLength),
             frames.Select(f => m.Frames[f].Pack).Distinct().Count(),
             newFrames.Count,
             newFrames.Select(f => m.Frames[f].Pack).Distinct().Count(),

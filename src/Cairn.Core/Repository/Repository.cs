@@ -167,6 +167,32 @@ public sealed class Repository : IAsyncDisposable
         return index;
     }
 
+    /// <summary>
+    /// The segment size of each frame of <paramref name="m"/> listed in <paramref name="frames"/> (0 for the others, and
+    /// for frames that are not segmented): each frame's first 12 bytes say it (<see cref="FrameSegments.SegmentSizeOf"/>),
+    /// one small ranged read per frame, 16 at a time. A read that fails counts as "not segmented": callers use the
+    /// answer to choose or to report, and a pack that cannot be read is for a restore to report.
+    /// </summary>
+    public async Task<int[]> ReadSegmentSizesAsync(Manifest m, IEnumerable<int> frames, CancellationToken cancellationToken = default)
+    {
+        var sizes = new int[m.Frames.Length];
+        await Parallel.ForEachAsync(frames, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (f, ct) =>
+        {
+            var frame = m.Frames[f];
+            var head = new byte[Math.Min(12, (int)frame.CompressedLength)];
+            try
+            {
+                await Store.ReadRangeAsync(ObjectKeys.Pack(m.Packs[frame.Pack]), frame.Offset, head, ct).ConfigureAwait(false);
+                sizes[f] = FrameSegments.SegmentSizeOf(head);
+            }
+            catch (StoreException)
+            {
+                sizes[f] = 0;
+            }
+        }).ConfigureAwait(false);
+        return sizes;
+    }
+
     /// <summary>Reads a pack's own index from its trailer (two ranged reads).</summary>
     public async Task<PackIndex> ReadPackIndexAsync(ContentId pack, long packSize, CancellationToken cancellationToken = default)
     {

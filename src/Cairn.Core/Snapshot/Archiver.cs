@@ -150,7 +150,7 @@ public sealed class Archiver
 
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await indexLoad.ConfigureAwait(false);
-        _movable = parentManifest is null ? null : await ParentLayout.ApplyAsync(parentManifest, index, _repository.Store, _trySegments, cancellationToken).ConfigureAwait(false);
+        _movable = parentManifest is null ? null : await ParentLayout.ApplyAsync(parentManifest, index, _repository, _trySegments, cancellationToken).ConfigureAwait(false);
         PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();

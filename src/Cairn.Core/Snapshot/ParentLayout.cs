@@ -1,7 +1,6 @@
 using Cairn.Format;
 using Cairn.Manifests;
 using Cairn.Repository;
-using Cairn.Storage;
 
 namespace Cairn.Snapshot;
 
@@ -41,7 +40,7 @@ internal static class ParentLayout
     /// <see cref="ContentId.IndexKey"/>s, as recovered pack indexes name chunks. Only in an image run
     /// (<paramref name="segments"/>) are the parent's frames asked whether they are segmented: a tree's never are.
     /// </summary>
-    public static async Task<HashSet<ContentId>> ApplyAsync(Manifest parent, ChunkIndex index, IObjectStore store, bool segments, CancellationToken cancellationToken)
+    public static async Task<HashSet<ContentId>> ApplyAsync(Manifest parent, ChunkIndex index, Repository.Repository repository, bool segments, CancellationToken cancellationToken)
     {
         var frames = new int[parent.Frames.Length];
         var used = new long[parent.Frames.Length];
@@ -60,7 +59,13 @@ internal static class ParentLayout
         }
 
         // A restore decompresses only the segments it needs of a segmented frame: those are what must be mostly used.
-        var segmentSizes = segments ? await SegmentSizesAsync(parent, used, store, cancellationToken).ConfigureAwait(false) : new int[parent.Frames.Length];
+        // Only frames that could hold a sparse segment are asked: more than half used, not wholly.
+        var candidates = Enumerable.Range(0, parent.Frames.Length).Where(f =>
+        {
+            var length = parent.Frames[f].UncompressedLength;
+            return length > FrameSegments.MinSegmentSize && used[f] < length && used[f] * 2 >= length;
+        });
+        var segmentSizes = segments ? await repository.ReadSegmentSizesAsync(parent, candidates, cancellationToken).ConfigureAwait(false) : new int[parent.Frames.Length];
         var segmentUse = SegmentUse(parent, segmentSizes);
         var movable = new HashSet<ContentId>();
         for (var c = 0; c < parent.Chunks.Length; c++)
@@ -84,37 +89,6 @@ internal static class ParentLayout
         }
 
         return movable;
-    }
-
-    /// <summary>
-    /// The segment size of each of the parent's frames that could hold a sparse segment (0: not segmented, or not
-    /// worth asking): the frame's first 12 bytes say it, one small ranged read per frame, 16 at a time. A read that
-    /// fails counts as "not segmented": the answer only decides which chunks are stored again, and a pack that
-    /// cannot be read is for the restore to report, as it did before these reads existed.
-    /// </summary>
-    private static async Task<int[]> SegmentSizesAsync(Manifest parent, long[] used, IObjectStore store, CancellationToken cancellationToken)
-    {
-        var sizes = new int[parent.Frames.Length];
-        var candidates = Enumerable.Range(0, parent.Frames.Length).Where(f =>
-        {
-            var length = parent.Frames[f].UncompressedLength;
-            return length > FrameSegments.MinSegmentSize && used[f] < length && used[f] * 2 >= length;
-        });
-        await Parallel.ForEachAsync(candidates, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (f, ct) =>
-        {
-            ref readonly var frame = ref parent.Frames[f];
-            var head = new byte[Math.Min(12, (int)frame.CompressedLength)];
-            try
-            {
-                await store.ReadRangeAsync(ObjectKeys.Pack(parent.Packs[frame.Pack]), frame.Offset, head, ct).ConfigureAwait(false);
-                sizes[f] = FrameSegments.SegmentSizeOf(head);
-            }
-            catch (StoreException)
-            {
-                sizes[f] = 0;
-            }
-        }).ConfigureAwait(false);
-        return sizes;
     }
 
     /// <summary>Per segmented frame, the bytes of the parent's chunks in each of its segments (null for the others).</summary>

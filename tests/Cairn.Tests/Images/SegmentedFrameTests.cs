@@ -35,8 +35,10 @@ public sealed class SegmentedFrameTests
         var result = await workspace.RestoreAsync(child, workspace.PathOf("restored"));
         Assert.Equal(image.Data, await File.ReadAllBytesAsync(workspace.PathOf("restored/mem.img")));
 
-        // Whole frames would be: both inherited frames and the new one. Six segments are left out.
+        // Whole frames would be: both inherited frames and the new one. Six segments are left out, and cairn inspect
+        // says so before any restore.
         Assert.Equal(map.FrameBytes - (6L * Segment), result.BytesDecompressed);
+        Assert.Equal(result.BytesDecompressed, map.DecodedBytes);
     }
 
     [Fact]
@@ -61,6 +63,7 @@ public sealed class SegmentedFrameTests
         var result = await workspace.RestoreAsync(grandchild, workspace.PathOf("restored"));
         Assert.Equal(image.Data, await File.ReadAllBytesAsync(workspace.PathOf("restored/mem.img")));
         Assert.Equal(map.FrameBytes - Segment, result.BytesDecompressed);
+        Assert.Equal(result.BytesDecompressed, map.DecodedBytes);
     }
 
     [Fact]
@@ -87,7 +90,9 @@ public sealed class SegmentedFrameTests
         var result = await workspace.RestoreAsync(snapshot, workspace.PathOf("restored"));
         Assert.Equal(data, await File.ReadAllBytesAsync(workspace.PathOf("restored/disk.img")));
         Assert.True(snapshot.Stats.StoredBytes < 1 << 20, $"{snapshot.Stats.StoredBytes} bytes stored for 4 MiB of one repeated 192 KiB pattern");
-        Assert.Equal((await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files[0].FrameBytes, result.BytesDecompressed);
+        var map = (await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files[0];
+        Assert.Equal(map.FrameBytes, result.BytesDecompressed);
+        Assert.Equal(map.FrameBytes, map.DecodedBytes);
     }
 
     [Fact]
