@@ -53,17 +53,14 @@ public static class FrameCodec
 
     /// <summary>
     /// Checks that each of <paramref name="chunks"/> (indexes into the manifest's chunks, all located in the frame
-    /// <paramref name="frame"/> holds decoded) is, where its location puts it, the chunk its id names. The chunks are
-    /// hashed as one batch (<see cref="ContentId.HashMany"/>), and all of them are checked before the caller uses any.
+    /// <paramref name="frame"/> holds decoded, at <paramref name="ranges"/>: their locations, in the same order) is the
+    /// chunk its id names. The chunks are hashed as one batch (<see cref="ContentId.HashMany"/>), and all of them are
+    /// checked before the caller uses any.
     /// </summary>
-    public static void VerifyChunks(ReadOnlySpan<byte> frame, Manifest m, ReadOnlySpan<int> chunks, string what)
+    public static void VerifyChunks(ReadOnlySpan<byte> frame, Manifest m, ReadOnlySpan<int> chunks, ReadOnlySpan<MessageRange> ranges, string what)
     {
         using var batch = new IdBatch(chunks.Length);
-        for (var i = 0; i < chunks.Length; i++)
-        {
-            batch.Ranges[i] = new MessageRange((int)m.Locations[chunks[i]].OffsetInFrame, (int)m.Chunks[chunks[i]].Length);
-        }
-
+        ranges.CopyTo(batch.Ranges);
         var ids = batch.Hash(frame);
         for (var i = 0; i < chunks.Length; i++)
         {

@@ -24,11 +24,24 @@ public static class FrameSegments
     /// <summary>The smallest segment: a page. Segment sizes are multiples of it.</summary>
     public const int MinSegmentSize = 4096;
 
+    /// <summary>The first bytes of a frame that say whether it is segmented, and in what size (<see cref="SegmentSizeOf"/>).</summary>
+    public const int HeadSize = 12;
+
     // magic | u32 payload length | u32 segment size | u32 segment count, then a u32 compressed length per segment.
     private const int FixedHeaderSize = 16;
 
     /// <summary>The segments a frame of <paramref name="length"/> bytes is cut into.</summary>
     public static int CountOf(int length, int segmentSize) => (int)(((long)length + segmentSize - 1) / segmentSize);
+
+    /// <summary>The first and last segments that hold bytes of <paramref name="offset"/> .. <paramref name="offset"/> + <paramref name="length"/> - 1 (<paramref name="length"/> &gt; 0).</summary>
+    public static (int First, int Last) SegmentsOf(long offset, long length, int segmentSize) =>
+        ((int)(offset / segmentSize), (int)((offset + length - 1) / segmentSize));
+
+    /// <summary>The uncompressed length of segment <paramref name="segment"/> of a frame of <paramref name="frameLength"/> bytes: the last one may be shorter.</summary>
+    public static int LengthOf(int segment, int segmentSize, long frameLength) =>
+        (int)Math.Min(segmentSize, frameLength - ((long)segment * segmentSize));
+
+    private static bool IsValidSize(uint size) => size is >= MinSegmentSize and <= int.MaxValue && size % MinSegmentSize == 0;
 
     /// <summary>The largest a frame of <paramref name="length"/> bytes can compress to in segments of <paramref name="segmentSize"/>.</summary>
     public static int MaxCompressedLength(int length, int segmentSize)
@@ -42,7 +55,7 @@ public static class FrameSegments
     /// <summary>Compresses <paramref name="input"/> in segments into <paramref name="output"/> (at least <see cref="MaxCompressedLength"/>); returns the length written.</summary>
     public static int Compress(ZstdEncoder encoder, ReadOnlySpan<byte> input, int segmentSize, Span<byte> output)
     {
-        if (segmentSize < MinSegmentSize || segmentSize % MinSegmentSize != 0 || input.IsEmpty)
+        if (segmentSize <= 0 || !IsValidSize((uint)segmentSize) || input.IsEmpty)
         {
             throw new ArgumentOutOfRangeException(nameof(segmentSize), segmentSize, "a positive multiple of 4096, and some input");
         }
@@ -55,8 +68,7 @@ public static class FrameSegments
         BinaryPrimitives.WriteUInt32LittleEndian(output[12..], (uint)count);
         for (var i = 0; i < count; i++)
         {
-            var start = i * segmentSize;
-            var length = encoder.Compress(input.Slice(start, Math.Min(segmentSize, input.Length - start)), output[written..]);
+            var length = encoder.Compress(input.Slice(i * segmentSize, LengthOf(i, segmentSize, input.Length)), output[written..]);
             BinaryPrimitives.WriteUInt32LittleEndian(output[(FixedHeaderSize + (4 * i))..], (uint)length);
             written += length;
         }
@@ -65,18 +77,18 @@ public static class FrameSegments
     }
 
     /// <summary>
-    /// The segment size a frame's first 12 bytes declare (0 when they hold no segment table, or an invalid size). Enough
+    /// The segment size a frame's first <see cref="HeadSize"/> bytes declare (0 when they hold no segment table, or an invalid size). Enough
     /// to know which bytes decode together without reading the table (the reader checks the rest when it decodes).
     /// </summary>
     public static int SegmentSizeOf(ReadOnlySpan<byte> head)
     {
-        if (head.Length < 12 || !IsSegmented(head))
+        if (head.Length < HeadSize || !IsSegmented(head))
         {
             return 0;
         }
 
         var size = BinaryPrimitives.ReadUInt32LittleEndian(head[8..]);
-        return size is >= MinSegmentSize and <= int.MaxValue && size % MinSegmentSize == 0 ? (int)size : 0;
+        return IsValidSize(size) ? (int)size : 0;
     }
 
     /// <summary>True when <paramref name="compressed"/> starts with a segment table (it may still be invalid: see <see cref="TryRead"/>).</summary>
@@ -100,7 +112,7 @@ public static class FrameSegments
 
         var size = BinaryPrimitives.ReadUInt32LittleEndian(compressed[8..]);
         var count = BinaryPrimitives.ReadUInt32LittleEndian(compressed[12..]);
-        if (size < MinSegmentSize || size % MinSegmentSize != 0 || size > int.MaxValue || uncompressedLength <= 0 ||
+        if (!IsValidSize(size) || uncompressedLength <= 0 ||
             count != (ulong)CountOf(uncompressedLength, (int)size) ||
             BinaryPrimitives.ReadUInt32LittleEndian(compressed[4..]) != 8 + (4 * (ulong)count) ||
             (ulong)compressed.Length < FixedHeaderSize + (4 * (ulong)count))
@@ -156,7 +168,8 @@ public static class FrameSegments
                 return -1;
             }
 
-            for (var s = range.Offset / segmentSize; s <= (range.Offset + range.Length - 1) / segmentSize; s++)
+            var (first, last) = SegmentsOf(range.Offset, range.Length, segmentSize);
+            for (var s = first; s <= last; s++)
             {
                 wanted[s >> 6] |= 1UL << (s & 63);
             }
@@ -169,7 +182,7 @@ public static class FrameSegments
             var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(lengths[(4 * s)..]);
             if ((wanted[s >> 6] & (1UL << (s & 63))) != 0)
             {
-                var into = output.Slice(s * segmentSize, Math.Min(segmentSize, output.Length - (s * segmentSize)));
+                var into = output.Slice(s * segmentSize, LengthOf(s, segmentSize, output.Length));
                 if (!decoder.TryDecompress(compressed.Slice(start, length), into, out var written, out error) || written != into.Length)
                 {
                     error ??= $"segment {s} has the wrong length";

@@ -57,7 +57,7 @@ public sealed record BlockMap(
     /// </summary>
     public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, IReadOnlySet<(ContentId Pack, long Offset)> parentFrames, string path, int? blockSize, int[]? segmentSizes = null)
     {
-        var segments = new HashSet<(uint Frame, long Segment)>();
+        var segments = new HashSet<(uint Frame, int Segment)>();
         var segmentBytes = new Dictionary<uint, long>(); // per segmented frame: the bytes of the segments the entries touch
         long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0, movedBlocks = 0, movedBytes = 0;
         double newStored = 0, movedStored = 0;
@@ -82,12 +82,12 @@ public sealed record BlockMap(
                 frames.Add(frame);
                 if (segmentSizes?[frame] is > 0 and var segmentSize)
                 {
-                    var offset = (long)m.Locations[r.Chunk].OffsetInFrame;
-                    for (var s = offset / segmentSize; s <= (offset + chunk.Length - 1) / segmentSize; s++)
+                    var (first, last) = FrameSegments.SegmentsOf(m.Locations[r.Chunk].OffsetInFrame, chunk.Length, segmentSize);
+                    for (var s = first; s <= last; s++)
                     {
                         if (segments.Add((frame, s)))
                         {
-                            segmentBytes[frame] = segmentBytes.GetValueOrDefault(frame) + Math.Min(segmentSize, m.Frames[frame].UncompressedLength - (s * segmentSize));
+                            segmentBytes[frame] = segmentBytes.GetValueOrDefault(frame) + FrameSegments.LengthOf(s, segmentSize, m.Frames[frame].UncompressedLength);
                         }
                     }
                 }

@@ -251,8 +251,9 @@ public sealed class PackWriter : IAsyncDisposable
         try
         {
             // The header too is written last: the version says whether any frame is segmented.
-            PackFormat.WriteHeader(_pack.Span, PackFormat.VersionFor(_packSegmented));
-            tail = PackFormat.EncodeIndexAndTrailer(index, _packLength, encoder, PackFormat.VersionFor(_packSegmented));
+            var version = PackFormat.VersionFor(_packSegmented);
+            PackFormat.WriteHeader(_pack.Span, version);
+            tail = PackFormat.EncodeIndexAndTrailer(index, _packLength, encoder, version);
         }
         finally
         {

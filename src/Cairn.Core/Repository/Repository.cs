@@ -169,7 +169,7 @@ public sealed class Repository : IAsyncDisposable
 
     /// <summary>
     /// The segment size of each frame of <paramref name="m"/> listed in <paramref name="frames"/> (0 for the others, and
-    /// for frames that are not segmented): each frame's first 12 bytes say it (<see cref="FrameSegments.SegmentSizeOf"/>),
+    /// for frames that are not segmented): each frame's first bytes say it (<see cref="FrameSegments.SegmentSizeOf"/>),
     /// one small ranged read per frame, 16 at a time. A read that fails counts as "not segmented": callers use the
     /// answer to choose or to report, and a pack that cannot be read is for a restore to report.
     /// </summary>
@@ -179,7 +179,7 @@ public sealed class Repository : IAsyncDisposable
         await Parallel.ForEachAsync(frames, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (f, ct) =>
         {
             var frame = m.Frames[f];
-            var head = new byte[Math.Min(12, (int)frame.CompressedLength)];
+            var head = new byte[Math.Min(FrameSegments.HeadSize, (int)frame.CompressedLength)];
             try
             {
                 await Store.ReadRangeAsync(ObjectKeys.Pack(m.Packs[frame.Pack]), frame.Offset, head, ct).ConfigureAwait(false);

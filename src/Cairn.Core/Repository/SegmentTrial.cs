@@ -7,8 +7,8 @@ namespace Cairn.Repository;
 /// (<see cref="FrameSegments"/>). Segments let a restore decompress only the parts of an inherited frame it needs,
 /// so a lineage's depth adds less to its cost; but they lose what compression would have found across segment
 /// boundaries, and how much depends on the data, frame by frame: at 128 KiB, most 2 MiB frames of a guest's memory
-/// lose between −1 % and +1 % and a few (kernel structures) 13–29 %; most frames of a file system's blocks lose
-/// 2–80 %, and one in thirteen less than 1.6 % (docs/images.md). So some frames are compressed both ways, and the
+/// lose between −1 % and +1 % and a few 13–29 %; most frames of a file system's blocks lose
+/// 2–87 %, and one in thirteen less than 1.6 % (docs/images.md). So some frames are compressed both ways, and the
 /// stream follows the latest verdict. A trial comes 4 frames after a verdict that changed the stream's course, and
 /// each verdict that confirms it doubles the wait, up to <see cref="MaxInterval"/>: a memory image soon settles on
 /// segments and comes back to them soon after a region that did not suit them; a disk image settles on whole frames,
@@ -38,8 +38,7 @@ public sealed class SegmentTrial
     private int _nextTrial;
     private int _interval;
     private bool _segments;
-    private bool _judged;
-    private int _judgedFrame = -1;
+    private int _judgedFrame = -1; // the frame of the latest verdict; -1: none yet
 
     /// <summary>How the next frame (number <paramref name="frame"/> of the stream) is compressed: both ways (a trial), in segments, or whole.</summary>
     internal Choice Next(out int frame)
@@ -49,7 +48,7 @@ public sealed class SegmentTrial
             frame = _frames++;
 
             // Until the first verdict is in, every frame is a trial: frames are compressed in parallel.
-            return frame == _nextTrial || !_judged ? Choice.Trial : _segments ? Choice.Segments : Choice.Whole;
+            return frame == _nextTrial || _judgedFrame < 0 ? Choice.Trial : _segments ? Choice.Segments : Choice.Whole;
         }
     }
 
@@ -67,10 +66,9 @@ public sealed class SegmentTrial
                 return keep;
             }
 
+            _interval = _judgedFrame >= 0 && keep == _segments ? Math.Min(_interval * 2, MaxInterval) : FirstInterval;
             _judgedFrame = frame;
-            _interval = _judged && keep == _segments ? Math.Min(_interval * 2, MaxInterval) : FirstInterval;
             _segments = keep;
-            _judged = true;
             _nextTrial = _frames + _interval - 1;
         }
 

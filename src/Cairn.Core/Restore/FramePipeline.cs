@@ -3,7 +3,6 @@ using System.Runtime.ExceptionServices;
 using Cairn.Buffers;
 using Cairn.Format;
 using Cairn.Manifests;
-using Cairn.Native.Hashing;
 using Cairn.Repository;
 using Cairn.Storage;
 
@@ -134,7 +133,6 @@ internal sealed class FramePipeline : IDisposable
     private void DecodeLoop(FrameHandler handle)
     {
         using var frameBuffer = new PageAlignedBuffer(_plan.MaxFrameLength);
-        var needed = new MessageRange[64];
         try
         {
             var cursor = default(FrameQueue.Cursor);
@@ -143,19 +141,8 @@ internal sealed class FramePipeline : IDisposable
                 var frame = _plan.FramesOf(fetched.Read)[index];
                 ref readonly var f = ref _m.Frames[frame];
                 var data = frameBuffer.Span[..(int)f.UncompressedLength];
-                var chunks = _plan.ChunksOf(frame);
-                if (needed.Length < chunks.Length)
-                {
-                    needed = new MessageRange[Math.Max(chunks.Length, needed.Length * 2)];
-                }
-
-                for (var i = 0; i < chunks.Length; i++)
-                {
-                    needed[i] = new MessageRange((int)_m.Locations[chunks[i]].OffsetInFrame, (int)_m.Chunks[chunks[i]].Length);
-                }
-
                 var compressed = fetched.Buffer.Span.Slice((int)(f.Offset - fetched.Read.Offset), (int)f.CompressedLength);
-                Interlocked.Add(ref _bytesDecompressed, FrameCodec.Decode(compressed, f, data, fetched.Key, needed.AsSpan(0, chunks.Length)));
+                Interlocked.Add(ref _bytesDecompressed, FrameCodec.Decode(compressed, f, data, fetched.Key, _plan.RangesOf(frame)));
                 handle(frame, data, fetched.Key);
                 if (Interlocked.Decrement(ref fetched.Pending) == 0)
                 {

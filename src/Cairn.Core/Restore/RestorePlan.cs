@@ -1,11 +1,13 @@
 using Cairn.Manifests;
+using Cairn.Native.Hashing;
 
 namespace Cairn.Restore;
 
 /// <summary>
 /// What a full restore reads and where each byte goes, as flat arrays (no per-chunk objects): the frames that hold
-/// the snapshot's chunks in pack order, coalesced into ranged reads; the chunks of each frame; the (file, offset)
-/// destinations of each chunk — a chunk shared by several files is decoded once and written to all of them.
+/// the snapshot's chunks in pack order, coalesced into ranged reads; the chunks of each frame and where they lie in
+/// it; the (file, offset) destinations of each chunk — a chunk shared by several files is decoded once and written to
+/// all of them.
 /// Chunk references already satisfied (cloned from a base copy) are left out.
 /// </summary>
 public sealed class RestorePlan
@@ -13,6 +15,7 @@ public sealed class RestorePlan
     private int[] _frameOrder = [];
     private int[] _chunkStart = [];
     private int[] _chunks = [];
+    private MessageRange[] _ranges = [];
     private int[] _destinationStart = [];
     private (int Entry, long Offset)[] _destinations = [];
 
@@ -66,12 +69,15 @@ public sealed class RestorePlan
 
         plan._chunkStart = (int[])chunkCount.Clone();
         plan._chunks = new int[chunkCount[^1]];
+        plan._ranges = new MessageRange[chunkCount[^1]];
         fill = (int[])chunkCount.Clone();
         for (var c = 0; c < m.Chunks.Length; c++)
         {
             if (plan._destinationStart[c + 1] > plan._destinationStart[c])
             {
-                plan._chunks[fill[m.Locations[c].Frame]++] = c;
+                var slot = fill[m.Locations[c].Frame]++;
+                plan._chunks[slot] = c;
+                plan._ranges[slot] = new MessageRange((int)m.Locations[c].OffsetInFrame, (int)m.Chunks[c].Length);
             }
         }
 
@@ -112,6 +118,9 @@ public sealed class RestorePlan
     public ReadOnlySpan<int> FramesOf(PackRead read) => _frameOrder.AsSpan(read.FirstFrame, read.FrameCount);
 
     public ReadOnlySpan<int> ChunksOf(int frame) => _chunks.AsSpan(_chunkStart[frame], _chunkStart[frame + 1] - _chunkStart[frame]);
+
+    /// <summary>Where each of <see cref="ChunksOf"/> lies in the frame's uncompressed bytes, in the same order: what to decode and check.</summary>
+    public ReadOnlySpan<MessageRange> RangesOf(int frame) => _ranges.AsSpan(_chunkStart[frame], _chunkStart[frame + 1] - _chunkStart[frame]);
 
     public ReadOnlySpan<(int Entry, long Offset)> DestinationsOf(int chunk) => _destinations.AsSpan(_destinationStart[chunk], _destinationStart[chunk + 1] - _destinationStart[chunk]);
 }

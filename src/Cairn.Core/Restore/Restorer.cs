@@ -333,7 +333,7 @@ public sealed class Restorer
     /// </summary>
     private void WriteFrame(Manifest m, RestorePlan plan, int frame, ReadOnlySpan<byte> data, FileDescriptor?[] directories, OpenFiles files, string key)
     {
-        FrameCodec.VerifyChunks(data, m, plan.ChunksOf(frame), key);
+        FrameCodec.VerifyChunks(data, m, plan.ChunksOf(frame), plan.RangesOf(frame), key);
         var runEntry = -1;
         long runOffset = 0;
         int runStart = 0, runLength = 0, runChunks = 0;

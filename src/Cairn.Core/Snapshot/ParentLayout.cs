@@ -18,7 +18,7 @@ namespace Cairn.Snapshot;
 /// it, it stores it again, in a new frame next to its own data, and its manifest points at the new copy. The frames
 /// and segments a version's restore decompresses are then at least half its parent's data when it took them over,
 /// whatever the depth. Which frames are segmented, and in what size, their first 12 bytes say: one small ranged read
-/// per frame that is more than half used and not wholly (measured on the chain benchmark: 2–10 MB stored again per
+/// per frame that is more than half used and not wholly (measured on the chain benchmark: 3–10 MB stored again per
 /// generation instead of 0–5, and depth 10 decompresses 444–452 MB instead of 499; the same image snapshotted alone, 399).</para>
 /// <para>What it costs. Within a lineage, a frame's chunks move only once changes have left at least half its bytes
 /// unused, and after that the frame holds nothing the descendants use: at most one extra copy per byte changed. A
@@ -104,12 +104,13 @@ internal static class ParentLayout
                 continue;
             }
 
+            // A chunk's bytes count in the segment they lie in (an image block lies in one).
             var segments = use[frame] ??= new long[FrameSegments.CountOf((int)parent.Frames[frame].UncompressedLength, size)];
-            for (long at = offset, end = offset + parent.Chunks[c].Length; at < end;)
+            var end = offset + parent.Chunks[c].Length;
+            var (first, last) = FrameSegments.SegmentsOf(offset, parent.Chunks[c].Length, size);
+            for (var s = first; s <= last; s++)
             {
-                var next = Math.Min(end, ((at / size) + 1) * size);
-                segments[at / size] += next - at;
-                at = next;
+                segments[s] += Math.Min(end, (s + 1L) * size) - Math.Max(offset, (long)s * size);
             }
         }
 
@@ -126,11 +127,10 @@ internal static class ParentLayout
             return false;
         }
 
-        var frameLength = parent.Frames[frame].UncompressedLength;
-        for (var s = offset / size; s <= (offset + parent.Chunks[c].Length - 1) / size; s++)
+        var (first, last) = FrameSegments.SegmentsOf(offset, parent.Chunks[c].Length, size);
+        for (var s = first; s <= last; s++)
         {
-            var segmentLength = Math.Min(size, frameLength - (s * size));
-            if (segmentUse[frame]![s] * 2 >= segmentLength)
+            if (segmentUse[frame]![s] * 2 >= FrameSegments.LengthOf(s, size, parent.Frames[frame].UncompressedLength))
             {
                 return false;
             }
