@@ -149,22 +149,29 @@ public sealed class PackWriter : IAsyncDisposable
         _frameLength = 0;
         _frameChunks = [];
         _frameSegments = null;
-        _compressing.Enqueue(Task.Run(() => Compress(frame, length, chunks, number, segments), _cancellationToken));
+        var choice = segments is null || length <= SegmentTrial.SegmentSize ? SegmentTrial.Choice.Whole : await segments.NextAsync().ConfigureAwait(false);
+        var compressed = Task.Run(() => Compress(frame, length, chunks, number, choice), _cancellationToken);
+        _compressing.Enqueue(compressed);
+        if (choice == SegmentTrial.Choice.Trial)
+        {
+            segments!.Started(VerdictOf(compressed));
+        }
         while (_compressing.Count >= _maxPendingFrames)
         {
             await AssembleOldestAsync().ConfigureAwait(false);
         }
     }
 
-    private CompressedFrame Compress(PageAlignedBuffer frame, int length, List<(ContentId Id, int Offset, int Length)> chunks, int number, SegmentTrial? segments)
+    /// <summary>A trial's verdict: whether the frame it compressed both ways kept the segmented form.</summary>
+    private static async Task<bool> VerdictOf(Task<CompressedFrame> trial) => (await trial.ConfigureAwait(false)).Segmented;
+
+    private CompressedFrame Compress(PageAlignedBuffer frame, int length, List<(ContentId Id, int Offset, int Length)> chunks, int number, SegmentTrial.Choice choice)
     {
         var encoder = CodecPool.RentEncoder(_repository.Config.CompressionLevel);
         try
         {
             var input = frame.Span[..length];
             var output = _compressedBuffers.Rent();
-            var streamFrame = 0;
-            var choice = segments is null || length <= SegmentTrial.SegmentSize ? SegmentTrial.Choice.Whole : segments.Next(out streamFrame);
             int written;
             if (choice == SegmentTrial.Choice.Segments)
             {
@@ -177,7 +184,7 @@ public sealed class PackWriter : IAsyncDisposable
                 {
                     var segmented = _compressedBuffers.Rent();
                     var segmentedLength = FrameSegments.Compress(encoder, input, SegmentTrial.SegmentSize, segmented.Span);
-                    if (segments!.Judge(streamFrame, written, segmentedLength))
+                    if (SegmentTrial.Keeps(written, segmentedLength))
                     {
                         (output, segmented, written) = (segmented, output, segmentedLength);
                     }

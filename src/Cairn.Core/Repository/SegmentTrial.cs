@@ -12,9 +12,14 @@ namespace Cairn.Repository;
 /// stream follows the latest verdict. A trial comes 4 frames after a verdict that changed the stream's course, and
 /// each verdict that confirms it doubles the wait, up to <see cref="MaxInterval"/>: a memory image soon settles on
 /// segments and comes back to them soon after a region that did not suit them; a disk image settles on whole frames,
-/// and a frame of it that happens to suit segments costs at most 3 frames of the wrong choice. Thread-safe: a
-/// stream's frames are compressed in parallel.
+/// and a frame of it that happens to suit segments costs at most 3 frames of the wrong choice.
 /// </summary>
+/// <remarks>
+/// The same stream is always cut the same way, so the same image makes the same packs: frames are compressed in
+/// parallel, but a verdict is taken into account exactly <see cref="Lag"/> frames after its trial, waiting for it if
+/// it is not in yet, never as soon as it happens to be. Until then every frame is a trial. Used by the one producer
+/// of a <see cref="PackWriter"/>: not thread-safe.
+/// </remarks>
 public sealed class SegmentTrial
 {
     /// <summary>
@@ -30,49 +35,50 @@ public sealed class SegmentTrial
     /// <summary>Frames between a verdict that changed the course and the next trial.</summary>
     public const int FirstInterval = 4;
 
+    /// <summary>
+    /// Frames between a trial and the frame that first follows its verdict: as many as the frames a writer compresses
+    /// at once on a small host, so that its producer seldom waits for a verdict (on a larger one, only around trials).
+    /// </summary>
+    public const int Lag = 4;
+
     /// <summary>Segments are kept while they cost at most this much more than the whole frame (1/64: 1.6 %).</summary>
     private const int ToleranceShift = 6;
 
-    private readonly Lock _lock = new();
+    private readonly Queue<(int Frame, Task<bool> Verdict)> _pending = new();
     private int _frames;
     private int _nextTrial;
     private int _interval;
     private bool _segments;
-    private int _judgedFrame = -1; // the frame of the latest verdict; -1: none yet
-
-    /// <summary>How the next frame (number <paramref name="frame"/> of the stream) is compressed: both ways (a trial), in segments, or whole.</summary>
-    internal Choice Next(out int frame)
-    {
-        lock (_lock)
-        {
-            frame = _frames++;
-
-            // Until the first verdict is in, every frame is a trial: frames are compressed in parallel.
-            return frame == _nextTrial || _judgedFrame < 0 ? Choice.Trial : _segments ? Choice.Segments : Choice.Whole;
-        }
-    }
+    private bool _judged;
 
     /// <summary>
-    /// Records the outcome of the trial of frame <paramref name="frame"/>; true when the segmented form is the one to
-    /// keep. Trials end out of order: one older than the latest verdict decides its own frame only.
+    /// How the stream's next frame is compressed: both ways (a trial: pass its verdict to <see cref="Started"/>), in
+    /// segments, or whole. Takes in, in order, the verdicts of the trials at least <see cref="Lag"/> frames back.
     /// </summary>
-    internal bool Judge(int frame, int wholeLength, int segmentedLength)
+    internal async ValueTask<Choice> NextAsync()
     {
-        var keep = segmentedLength <= wholeLength + (wholeLength >> ToleranceShift);
-        lock (_lock)
+        var frame = _frames++;
+        while (_pending.TryPeek(out var trial) && trial.Frame <= frame - Lag)
         {
-            if (frame < _judgedFrame)
-            {
-                return keep;
-            }
-
-            _interval = _judgedFrame >= 0 && keep == _segments ? Math.Min(_interval * 2, MaxInterval) : FirstInterval;
-            _judgedFrame = frame;
-            _segments = keep;
-            _nextTrial = _frames + _interval - 1;
+            _pending.Dequeue();
+            Apply(await trial.Verdict.ConfigureAwait(false), frame);
         }
 
-        return keep;
+        return !_judged || frame == _nextTrial ? Choice.Trial : _segments ? Choice.Segments : Choice.Whole;
+    }
+
+    /// <summary>The verdict of the trial <see cref="NextAsync"/> just chose: true when the segmented form was kept.</summary>
+    internal void Started(Task<bool> verdict) => _pending.Enqueue((_frames - 1, verdict));
+
+    /// <summary>Whether a trial keeps the segmented form: it costs at most 1/64 more than the whole frame.</summary>
+    internal static bool Keeps(int wholeLength, int segmentedLength) => segmentedLength <= wholeLength + (wholeLength >> ToleranceShift);
+
+    private void Apply(bool segments, int frame)
+    {
+        _interval = _judged && segments == _segments ? Math.Min(_interval * 2, MaxInterval) : FirstInterval;
+        _judged = true;
+        _segments = segments;
+        _nextTrial = frame + _interval - 1;
     }
 
     internal enum Choice

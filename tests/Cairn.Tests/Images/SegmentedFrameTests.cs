@@ -96,46 +96,107 @@ public sealed class SegmentedFrameTests
     }
 
     [Fact]
-    public void A_trial_decides_for_the_frames_after_it_and_each_verdict_that_confirms_it_doubles_the_wait()
+    public async Task A_verdict_decides_from_Lag_frames_after_its_trial_and_each_one_that_confirms_it_doubles_the_wait()
     {
-        var trial = new SegmentTrial();
-        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out _));
-        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out var last)); // no verdict yet: all trials
+        // Segments win every trial: the first Lag frames are trials (no verdict is in yet), then each of their verdicts
+        // confirms the course and doubles the wait: the next trial comes 32 frames after the last of them is taken in
+        // (frame 7), then 32 frames after each verdict, which comes Lag frames after its trial.
+        var choices = await StreamAsync(new SegmentTrial(), frames: 120, verdict: _ => true);
+        Assert.Equal([0, 1, 2, 3, 38, 73, 108], TrialsOf(choices));
+        AssertFollowsVerdicts(choices, _ => true);
 
-        // Segments win, and keep winning: the next trials come after 4, 8, 16, 32, 32 frames.
-        foreach (var interval in new[] { 4, 8, 16, 32, SegmentTrial.MaxInterval })
-        {
-            Assert.True(trial.Judge(last, wholeLength: 1000, segmentedLength: 1015)); // within 1/64
-            Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, interval - 1), Take(trial, interval - 1));
-            Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out last));
-        }
-
-        // Whole frames win: the course changes, and the wait starts again at 4.
-        foreach (var interval in new[] { SegmentTrial.FirstInterval, 8, 16 })
-        {
-            Assert.False(trial.Judge(last, wholeLength: 1000, segmentedLength: 1016));
-            Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Whole, interval - 1), Take(trial, interval - 1));
-            Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out last));
-        }
-
-        // One win of segments, and the stream follows them again, with the next trial 4 frames on.
-        Assert.True(trial.Judge(last, wholeLength: 1000, segmentedLength: 900));
-        Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, 3), Take(trial, 3));
-        Assert.Equal(SegmentTrial.Choice.Trial, trial.Next(out _));
+        // Whole frames win from the trial of frame 38 on: its verdict changes the course at frame 42, and the waits
+        // start again at 4 (frames 42, 43, 44, then the trial 45), then 8 and 16.
+        choices = await StreamAsync(new SegmentTrial(), frames: 120, verdict: f => f < 38);
+        Assert.Equal([0, 1, 2, 3, 38, 45, 56, 75, 110], TrialsOf(choices));
+        AssertFollowsVerdicts(choices, f => f < 38);
     }
 
     [Fact]
-    public void A_trial_that_ends_after_a_newer_one_decides_its_own_frame_only()
+    public async Task The_producer_waits_for_a_verdict_that_is_not_in_Lag_frames_after_its_trial()
     {
         var trial = new SegmentTrial();
-        trial.Next(out var older);
-        trial.Next(out var newer);
-        Assert.True(trial.Judge(newer, wholeLength: 1000, segmentedLength: 1000));
-        Assert.False(trial.Judge(older, wholeLength: 1000, segmentedLength: 2000)); // its own frame goes whole
-        Assert.Equal(Enumerable.Repeat(SegmentTrial.Choice.Segments, 3), Take(trial, 3));
+        var verdicts = new List<TaskCompletionSource<bool>>();
+        for (var f = 0; f < SegmentTrial.Lag; f++)
+        {
+            Assert.Equal(SegmentTrial.Choice.Trial, await trial.NextAsync());
+            verdicts.Add(new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+            trial.Started(verdicts[^1].Task);
+        }
+
+        // Frame Lag follows the verdict of frame 0, which is not in: it waits, however long the trial takes.
+        var next = trial.NextAsync().AsTask();
+        await Task.Delay(50);
+        Assert.False(next.IsCompleted, "a frame was chosen before the verdict it depends on was in");
+        verdicts[0].SetResult(false);
+        Assert.Equal(SegmentTrial.Choice.Whole, await next);
     }
 
-    private static List<SegmentTrial.Choice> Take(SegmentTrial trial, int count) => [.. Enumerable.Range(0, count).Select(_ => trial.Next(out _))];
+    [Fact]
+    public async Task The_same_image_makes_the_same_packs()
+    {
+        // 64 frames of 256 KiB that alternate, 4 MiB at a time, between random pages (segments cost nothing) and a
+        // repeated pattern (segments lose): trials go both ways, and frames are compressed in parallel.
+        const int FrameSize = 256 << 10;
+        var pattern = new byte[(192 << 10) + 100];
+        new Random(3).NextBytes(pattern);
+        var data = new byte[64 * FrameSize];
+        new Random(4).NextBytes(data);
+        for (var region = 4 << 20; region < data.Length; region += 8 << 20)
+        {
+            for (var at = region; at < region + (4 << 20); at += pattern.Length)
+            {
+                pattern.AsSpan(0, Math.Min(pattern.Length, region + (4 << 20) - at)).CopyTo(data.AsSpan(at));
+            }
+        }
+
+        var packs = new List<string[]>();
+        var segmented = new List<int>();
+        for (var run = 0; run < 3; run++)
+        {
+            await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+            var path = workspace.PathOf("disk.img");
+            await File.WriteAllBytesAsync(path, data);
+            var snapshot = (await workspace.SnapshotAsync([path])).Snapshot;
+            segmented.Add((await FramesAsync(workspace, snapshot)).Count(f => f));
+            packs.Add([.. Directory.EnumerateFiles(Path.Combine(workspace.RepositoryPath, "packs"), "*", SearchOption.AllDirectories).Select(Path.GetFileName).Order(StringComparer.Ordinal)!]);
+        }
+
+        Assert.InRange(segmented[0], 1, 63); // both kinds of frame
+        Assert.All(packs, p => Assert.Equal(packs[0], p));
+    }
+
+    /// <summary>The choices of a stream of <paramref name="frames"/> frames whose trials end as <paramref name="verdict"/> says.</summary>
+    private static async Task<List<SegmentTrial.Choice>> StreamAsync(SegmentTrial trial, int frames, Func<int, bool> verdict)
+    {
+        var choices = new List<SegmentTrial.Choice>();
+        for (var f = 0; f < frames; f++)
+        {
+            choices.Add(await trial.NextAsync());
+            if (choices[^1] == SegmentTrial.Choice.Trial)
+            {
+                trial.Started(Task.FromResult(verdict(f)));
+            }
+        }
+
+        return choices;
+    }
+
+    private static List<int> TrialsOf(List<SegmentTrial.Choice> choices) => [.. Enumerable.Range(0, choices.Count).Where(f => choices[f] == SegmentTrial.Choice.Trial)];
+
+    /// <summary>Every frame that is not a trial follows the verdict of the latest trial at least Lag frames before it.</summary>
+    private static void AssertFollowsVerdicts(List<SegmentTrial.Choice> choices, Func<int, bool> verdict)
+    {
+        var trials = TrialsOf(choices);
+        for (var f = 0; f < choices.Count; f++)
+        {
+            if (choices[f] != SegmentTrial.Choice.Trial)
+            {
+                var decisive = trials.Last(t => t <= f - SegmentTrial.Lag);
+                Assert.Equal(verdict(decisive) ? SegmentTrial.Choice.Segments : SegmentTrial.Choice.Whole, choices[f]);
+            }
+        }
+    }
 
     /// <summary>The version in the header and in the trailer of each pack of the snapshot.</summary>
     private static async Task<List<(uint Header, uint Trailer)>> PackVersionsAsync(ImageWorkspace workspace, SnapshotRecord snapshot)
