@@ -9,8 +9,10 @@
 #            of the repository after each snapshot.
 # chain      A 10-deep lineage of a memory image: generation 0 is mem.img, each next one replaces CHAIN_RUNS random
 #            runs of 1-64 blocks with real memory pages (taken from mem2.img). Restore time of every depth; of the
-#            deepest image snapshotted alone in a fresh repository (same bytes, depth 1: isolates the effect of depth);
-#            and of the deepest with --reflink-from a restore of its parent. Restores go to a loop-mounted XFS.
+#            deepest image snapshotted alone in a fresh repository (same bytes, no parent); of the deepest image as a
+#            depth-1 descendant (depth1-same: generation 8 snapshotted alone in another repository, then generation 9 as
+#            its child: the same bytes and the same last change as depth 10, so only the depth differs); and of the
+#            deepest with --reflink-from a restore of its parent. Restores go to a loop-mounted XFS.
 #            Per depth also the bytes of the frames a restore would decompress whole and the bytes it will decompress
 #            (segmented frames: only the segments it needs), against the bytes it needs (cairn inspect), and the bytes it
 #            did decompress (restore --json).
@@ -162,10 +164,11 @@ xfs_setup() {
 }
 
 chain_section() {
-  local src=$WORK/chain-src repo=$WORK/chain-repo fresh=$WORK/chain-fresh g depth run
-  rm -rf "$src" "$repo" "$fresh"
+  local src=$WORK/chain-src repo=$WORK/chain-repo fresh=$WORK/chain-fresh pair=$WORK/chain-pair g depth run
+  rm -rf "$src" "$repo" "$fresh" "$pair"
   mkdir -p "$src"
   "$CAIRN" -r "$repo" init >/dev/null
+  "$CAIRN" -r "$pair" init >/dev/null
   cp --sparse=always "$CORPUS/mem.img" "$src/mem.img"
   for g in $(seq 0 9); do
     if ((g > 0)); then
@@ -185,6 +188,10 @@ with open(target, 'r+b') as t, open(source, 'rb') as s:
 EOF
     fi
     "$CAIRN" -r "$repo" snapshot -q --json --tag chain --image "$src/mem.img" >"$LOGS/chain.snapshot.$g.json"
+    if ((g >= 8)); then
+      # Generation 8 alone, then generation 9 as its child: the deepest image at depth 1 (2 links: root and child).
+      "$CAIRN" -r "$pair" snapshot -q --json --tag pair --image "$src/mem.img" >"$WORK/chain.pair.$g.json"
+    fi
     cp "$LOGS/chain.snapshot.$g.json" "$WORK/chain.$g.json"
     row chain "depth$((g + 1))" cairn snapshot.stored_bytes 1 "$(json "$WORK/chain.$g.json" stats storedBytes)"
     "$CAIRN" -r "$repo" inspect --json chain >"$LOGS/chain.inspect.$g.json"
@@ -198,6 +205,10 @@ EOF
   fresh_id=$(json "$WORK/chain.fresh.json" id)
   "$CAIRN" -r "$fresh" inspect --json "$fresh_id" >"$LOGS/chain.inspect.fresh.json"
   row chain depth10-fresh cairn restore.frame_bytes 1 "$(json "$LOGS/chain.inspect.fresh.json" files 0 frameBytes)"
+  local pair_id
+  pair_id=$(json "$WORK/chain.pair.9.json" id)
+  "$CAIRN" -r "$pair" inspect --json "$pair_id" >"$LOGS/chain.inspect.pair.json"
+  row chain depth1-same cairn restore.decoded_bytes 1 "$(json "$LOGS/chain.inspect.pair.json" files 0 decodedBytes)"
 
   xfs_setup
 
@@ -215,6 +226,11 @@ EOF
     log "chain: restore the deepest image from a fresh repository, run $run"
     timed chain depth10-fresh cairn restore "$run" "$CAIRN" -r "$fresh" restore -q --json "$fresh_id" "$XFS_MOUNT/r"
     row chain depth10-fresh cairn restore.decompressed_bytes "$run" "$(json "$LOGS/chain.depth10-fresh.cairn.restore.$run.out" bytesDecompressed)"
+    rm -rf "$XFS_MOUNT/r"
+    log "chain: restore the deepest image as a depth-1 descendant, run $run"
+    timed chain depth1-same cairn restore "$run" "$CAIRN" -r "$pair" restore -q --json "$pair_id" "$XFS_MOUNT/r"
+    row chain depth1-same cairn restore.decompressed_bytes "$run" "$(json "$LOGS/chain.depth1-same.cairn.restore.$run.out" bytesDecompressed)"
+    cmp -s "$XFS_MOUNT/r/mem.img" "$src/mem.img" || die "the depth-1 restore of the deepest image differs from the image"
   done
 
   # The deepest restored on top of a restore of its parent: cloned where they share blocks.
@@ -233,7 +249,7 @@ EOF
   row chain depth10-reflink cairn restore.cloned_bytes 1 "$(json "$LOGS/chain.depth10-reflink.cairn.restore.$RUNS.out" bytesCloned)"
   rm -rf "$XFS_MOUNT/r" "$XFS_MOUNT/base"
   xfs_cleanup
-  rm -rf "$src" "$repo" "$fresh"
+  rm -rf "$src" "$repo" "$fresh" "$pair"
 }
 
 # ------------------------------------------------------------------------------------------------ blocksize
