@@ -19,11 +19,15 @@ internal static class SnapshotCommand
             Description = "The parent snapshot (id, prefix or tag); 'auto': the tag's snapshot, else the latest snapshot of the same path (images: of the same set of image paths); 'none'. Default: none for a directory, auto for images. Files unchanged since the parent are not read again.",
         };
         var skip = new Option<bool>("--skip-unreadable") { Description = "Skip files and directories that cannot be read (listed at the end) instead of failing." };
+        var relayout = new Option<bool>("--relayout")
+        {
+            Description = "Store every block again in fresh frames, as the first snapshot of an empty repository would, keeping the parent: restores of this snapshot no longer read its ancestors' frames. Reads every file; costs a full copy of the data. For a deep lineage whose restores 'cairn inspect' shows decompressing much more than they need.",
+        };
         var fromMount = new Option<string?>("--from-mount")
         {
             Description = "Snapshot a writable mount ('cairn mount --writable') from its changes alone: the parent is the mounted snapshot, and only what changed is read. The result is complete on its own.",
         };
-        var command = new Command("snapshot", "Snapshot a directory tree, VM image files, or the changes of a writable mount into the repository.") { path, images, tags, parent, skip, fromMount };
+        var command = new Command("snapshot", "Snapshot a directory tree, VM image files, or the changes of a writable mount into the repository.") { path, images, tags, parent, skip, relayout, fromMount };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
             await using var repository = await context.OpenRepositoryAsync(ct, createDefault: true).ConfigureAwait(false);
@@ -46,6 +50,7 @@ internal static class SnapshotCommand
                 Parent = context.ParseResult.GetValue(parent) ?? (imageFiles.Length > 0 ? SnapshotOptions.AutoParent : null),
                 Tags = context.ParseResult.GetValue(tags) ?? [],
                 SkipUnreadable = context.ParseResult.GetValue(skip),
+                Relayout = context.ParseResult.GetValue(relayout),
                 Progress = progress is null ? null : new Progress<SnapshotProgress>(p => progress.Show(
                     $"{p.Files:N0} files  {Formatting.Bytes(p.Bytes)} seen  {Formatting.Bytes(p.BytesRead)} read  {Formatting.Bytes(p.NewBytes)} new  {Formatting.Bytes(p.StoredBytes)} stored")),
             };

@@ -52,6 +52,7 @@ public sealed class Archiver
     private long _newChunks;
     private long _unchanged;
     private ReadAhead? _readAhead;
+    private HashSet<ContentId>? _written; // with Relayout: index keys of the chunks this run stored (the others it stores again); the packer's
     private HashSet<ContentId>? _movable; // index keys of the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
     private long _rewrittenBytes;
     private BlockingIoScheduler? _io; // the run's, owned by RunAsync
@@ -81,6 +82,11 @@ public sealed class Archiver
     public Task<SnapshotResult> SnapshotOverlayAsync(OverlayChanges changes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(changes);
+        if (_options.Relayout)
+        {
+            throw new UsageException("a snapshot of a writable mount reads only its changes: it cannot store everything again (relayout)");
+        }
+
         _overlay = changes.Flavor;
         return SnapshotTreeAsync(Path.GetFullPath(changes.UpperDirectory), new Run(SnapshotRecord.TreeKind, changes.Source, null, _ => false) { Base = changes.Base }, cancellationToken);
     }
@@ -150,7 +156,8 @@ public sealed class Archiver
 
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await indexLoad.ConfigureAwait(false);
-        _movable = parentManifest is null ? null : await ParentLayout.ApplyAsync(parentManifest, index, _repository, _trySegments, cancellationToken).ConfigureAwait(false);
+        _movable = parentManifest is null || _options.Relayout ? null : await ParentLayout.ApplyAsync(parentManifest, index, _repository, _trySegments, cancellationToken).ConfigureAwait(false);
+        _written = _options.Relayout ? [] : null;
         PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
@@ -274,7 +281,11 @@ public sealed class Archiver
         var manifest = builder.Build(index);
         var manifestBytes = ManifestCodec.Encode(manifest, _repository.Config.CompressionLevel);
         var manifestKey = ObjectKeys.Manifest(manifest.TreeHash);
-        if (await _repository.Store.TryGetSizeAsync(manifestKey, cancellationToken).ConfigureAwait(false) is null)
+
+        // A manifest is named by its tree, not by where its chunks are: a relayout of a tree the repository already
+        // has replaces its locations (docs/format.md, "Identity versus location"), which every snapshot of the tree
+        // then reads. The chunks the old locations name stay where they are until a collector removes them.
+        if (_options.Relayout || await _repository.Store.TryGetSizeAsync(manifestKey, cancellationToken).ConfigureAwait(false) is null)
         {
             await _repository.Store.PutAsync(manifestKey, manifestBytes, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
@@ -570,7 +581,7 @@ public sealed class Archiver
     {
         Interlocked.Increment(ref _files);
         Interlocked.Add(ref _bytes, stat.Size);
-        var unchanged = match >= 0 && IsUnchanged(parent!, match, stat) ? match : -1;
+        var unchanged = match >= 0 && !_options.Relayout && IsUnchanged(parent!, match, stat) ? match : -1;
         directory.AddReference();
         return new FileJob(entry, directory, name, stat, unchanged);
     }
@@ -807,14 +818,16 @@ public sealed class Archiver
         // ParentLayout) or index: written again rather than referenced there, where a restore would find it wrong.
         var known = index.TryGet(id, out var slot) && slot.Length == data.Length;
 
-        // One in a frame the parent has mostly left is stored again, next to this run's data (see ParentLayout).
-        var copy = known && _movable?.Remove(id.IndexKey) == true;
+        // One in a frame the parent has mostly left is stored again, next to this run's data (see ParentLayout); with
+        // Relayout, every one this run has not stored yet.
+        var copy = known && (_written is { } written ? !written.Contains(id.IndexKey) : _movable?.Remove(id.IndexKey) == true);
         if (known && !copy)
         {
             return slot;
         }
 
         await writer.AddChunkAsync(id, data.Span, trial).ConfigureAwait(false);
+        _written?.Add(id.IndexKey);
         index.TryGet(id, out slot);
         if (copy)
         {

@@ -18,6 +18,15 @@ public sealed record SnapshotOptions
     /// </summary>
     public string? Parent { get; init; }
 
+    /// <summary>
+    /// Store every chunk again, in fresh frames in the order the run reads them, as the first snapshot of an empty
+    /// repository would, while keeping the parent: a restore of this snapshot (and of its descendants, until changes
+    /// scatter them again) reads no frame of its ancestors. Every file is read, unchanged or not. It costs a full copy
+    /// of the data; a lineage that has grown deep is what it is for (docs/images.md, "Depth, measured two ways, and
+    /// deeper than 10").
+    /// </summary>
+    public bool Relayout { get; init; }
+
     /// <summary>Tags to point at the new snapshot.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 

@@ -1,5 +1,6 @@
 using Cairn.Inspection;
 using Cairn.Repository;
+using Cairn.Snapshot;
 
 namespace Cairn.Tests.Images;
 
@@ -51,5 +52,54 @@ public sealed class LineageLocalityTests
         Assert.True(rewritten <= changed, $"{rewritten} bytes stored again for {changed} bytes changed");
 
         await workspace.RestoreAndCheckAsync(deepest!, image.State(), "mem.img");
+    }
+
+    [Fact]
+    public async Task A_relayout_stores_every_block_again_in_fresh_frames_and_keeps_the_parent()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: 256 << 10);
+        var image = new TestImage(workspace.PathOf("mem.img"), ImageBlocks, seed: 9);
+        image.Change((int)ImageBlocks * 4, zeroOneIn: int.MaxValue);
+        SnapshotRecord? parent = null;
+        for (var generation = 0; generation < 8; generation++)
+        {
+            if (generation > 0)
+            {
+                image.Change(ChangedPerGeneration, zeroOneIn: int.MaxValue);
+            }
+
+            parent = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+        }
+
+        var deep = (await SnapshotInspection.InspectAsync(workspace.Repository, parent!)).Files[0];
+        var before = await workspace.Repository.ReadManifestAsync(parent!);
+        var distinct = before.Chunks.Sum(c => (long)c.Length);
+        var oldFrames = before.Frames.Select(f => (before.Packs[f.Pack], f.Offset)).ToHashSet();
+        Assert.True(deep.FrameBytes > distinct, $"the lineage left no unused bytes in the frames it reads ({deep.FrameBytes} for {distinct})");
+
+        // The image is unchanged: without --relayout it would be taken over unread, where the parent has it.
+        var options = new SnapshotOptions { Parent = SnapshotOptions.AutoParent, Tags = ["vm"], Relayout = true };
+        var relaid = (await new Archiver(workspace.Repository, options).SnapshotImagesAsync([image.Path])).Snapshot;
+        Assert.Equal(parent!.Id.ToString(), relaid.Parent);
+        Assert.Equal(0, relaid.Stats.UnchangedFiles);
+        Assert.Equal(0, relaid.Stats.NewChunks);
+        Assert.Equal(distinct, relaid.Stats.RewrittenBytes);
+
+        // Its frames are new and hold its blocks and nothing else, as a first snapshot's would. Its tree is its
+        // parent's (the image did not change): the manifest they share now names the new frames, for both.
+        var after = await workspace.Repository.ReadManifestAsync(relaid);
+        Assert.DoesNotContain(after.Frames, f => oldFrames.Contains((after.Packs[f.Pack], f.Offset)));
+        Assert.Equal(distinct, after.Frames.Sum(f => (long)f.UncompressedLength));
+        var result = await workspace.RestoreAndCheckAsync(relaid, image.State(), "mem.img");
+        Assert.Equal(distinct, result.BytesDecompressed);
+        var parentResult = await workspace.RestoreAndCheckAsync(parent, image.State(), "mem.img", workspace.PathOf("restored-parent"));
+        Assert.Equal(distinct, parentResult.BytesDecompressed);
+
+        // The lineage goes on from it as from any snapshot.
+        image.Change(ChangedPerGeneration, zeroOneIn: int.MaxValue);
+        var child = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+        Assert.Equal(relaid.Id.ToString(), child.Parent);
+        Assert.Equal(0, child.Stats.RewrittenBytes ?? 0);
+        await workspace.RestoreAndCheckAsync(child, image.State(), "mem.img", workspace.PathOf("restored-child"));
     }
 }
