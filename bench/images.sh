@@ -11,8 +11,9 @@
 #            runs of 1-64 blocks with real memory pages (taken from mem2.img). Restore time of every depth; of the
 #            deepest image snapshotted alone in a fresh repository (same bytes, no parent); of the deepest image as a
 #            depth-1 descendant (depth1-same: generation 8 snapshotted alone in another repository, then generation 9 as
-#            its child: the same bytes and the same last change as depth 10, so only the depth differs); and of the
-#            deepest with --reflink-from a restore of its parent. Restores go to a loop-mounted XFS.
+#            its child: the same bytes and the same last change as depth 10, so only the depth differs); of the
+#            deepest with --reflink-from a restore of its parent; and, last, of the deepest after a snapshot of it with
+#            --relayout (every block stored again in fresh frames). Restores go to a loop-mounted XFS.
 #            Per depth also the bytes of the frames a restore would decompress whole and the bytes it will decompress
 #            (segmented frames: only the segments it needs), against the bytes it needs (cairn inspect), and the bytes it
 #            did decompress (restore --json).
@@ -248,6 +249,20 @@ EOF
   cmp -s "$XFS_MOUNT/r/mem.img" "$src/mem.img" || die "the reflink restore of depth 10 differs from the image"
   row chain depth10-reflink cairn restore.cloned_bytes 1 "$(json "$LOGS/chain.depth10-reflink.cairn.restore.$RUNS.out" bytesCloned)"
   rm -rf "$XFS_MOUNT/r" "$XFS_MOUNT/base"
+
+  # Last, since it changes what depth 10 reads: the deepest image stored again in fresh frames (--relayout; the image is
+  # unchanged, so its manifest gets the new locations), then restored.
+  log "chain: relayout of depth 10"
+  timed chain depth10-relayout cairn snapshot 1 "$CAIRN" -r "$repo" snapshot -q --json --relayout --tag chain --image "$src/mem.img"
+  row chain depth10-relayout cairn snapshot.stored_bytes 1 "$(json "$LOGS/chain.depth10-relayout.cairn.snapshot.1.out" stats storedBytes)"
+  for run in $(seq 1 "$RUNS"); do
+    rm -rf "$XFS_MOUNT/r"
+    log "chain: restore depth 10 after its relayout, run $run"
+    timed chain depth10-relayout cairn restore "$run" "$CAIRN" -r "$repo" restore -q --json "$deepest" "$XFS_MOUNT/r"
+    row chain depth10-relayout cairn restore.decompressed_bytes "$run" "$(json "$LOGS/chain.depth10-relayout.cairn.restore.$run.out" bytesDecompressed)"
+  done
+  cmp -s "$XFS_MOUNT/r/mem.img" "$src/mem.img" || die "the restore of depth 10 after its relayout differs from the image"
+  rm -rf "$XFS_MOUNT/r"
   xfs_cleanup
   rm -rf "$src" "$repo" "$fresh" "$pair"
 }

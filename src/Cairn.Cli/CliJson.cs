@@ -34,7 +34,7 @@ internal sealed record LogItem(string Id, string? Parent, int Depth, DateTimeOff
 /// <summary>The chain from the snapshot asked for (first) to the root (last); <c>MissingParent</c> if it ends at a parent no longer there.</summary>
 internal sealed record LogOutput(IReadOnlyList<LogItem> Snapshots, string? MissingParent);
 
-internal sealed record InspectOutput(string Id, string Kind, string? Parent, bool ParentFound, long ManifestBytes, int Chunks, int Frames, int Packs, IReadOnlyList<Cairn.Inspection.BlockMap> Files);
+internal sealed record InspectOutput(string Id, string Kind, string? Parent, bool ParentFound, bool SameTreeAsParent, long ManifestBytes, int Chunks, int Frames, int Packs, IReadOnlyList<Cairn.Inspection.BlockMap> Files);
 
 internal sealed record MountOutput(string Snapshot, string MountPoint, int Pid, string? CacheDirectory, string? Upper, double Seconds);
 

@@ -18,7 +18,7 @@ internal static class InspectCommand
             if (context.Json)
             {
                 CliContext.WriteJson(
-                    new InspectOutput(record.Id.ToString(), record.Kind, record.Parent, inspection.Parent is not null, inspection.ManifestBytes, inspection.Chunks, inspection.Frames, inspection.Packs, inspection.Files),
+                    new InspectOutput(record.Id.ToString(), record.Kind, record.Parent, inspection.Parent is not null, inspection.SameTreeAsParent, inspection.ManifestBytes, inspection.Chunks, inspection.Frames, inspection.Packs, inspection.Files),
                     CliJsonContext.Default.InspectOutput);
                 return 0;
             }
@@ -27,6 +27,11 @@ internal static class InspectCommand
             var parent = record.Parent is null ? "no parent" : inspection.Parent is null ? $"parent {record.Parent[..12]} (gone: every block counts as new)" : $"parent {record.Parent[..12]}";
             output.WriteLine($"snapshot {record.Id.ToShortString()}  {record.Kind}  {parent}");
             output.WriteLine($"  manifest  {Formatting.Bytes(inspection.ManifestBytes)}: {inspection.Chunks:N0} chunks in {inspection.Frames:N0} frames of {inspection.Packs:N0} packs (complete: restore reads no other manifest)");
+            if (inspection.SameTreeAsParent)
+            {
+                var again = record.Stats.RewrittenBytes is > 0 and var r ? $"; this snapshot stored {Formatting.Bytes(r)} of them again (--relayout)" : "";
+                output.WriteLine($"  same tree as the parent: one manifest, one layout for both, so every block counts as inherited{again}");
+            }
             foreach (var f in inspection.Files)
             {
                 output.WriteLine();

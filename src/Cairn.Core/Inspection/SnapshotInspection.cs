@@ -17,6 +17,12 @@ namespace Cairn.Inspection;
 /// <param name="Packs">Packs they live in.</param>
 public sealed record SnapshotInspection(SnapshotRecord Snapshot, SnapshotRecord? Parent, IReadOnlyList<BlockMap> Files, long ManifestBytes, int Chunks, int Frames, int Packs)
 {
+    /// <summary>
+    /// The snapshot holds the same tree as its parent: both read one manifest, so every block counts as inherited and
+    /// none as moved, even where this snapshot stored them again (<c>--relayout</c>: its record's statistics say how much).
+    /// </summary>
+    public bool SameTreeAsParent => Parent is not null && Parent.Tree == Snapshot.Tree;
+
     public static async Task<SnapshotInspection> InspectAsync(Repository.Repository repository, SnapshotRecord snapshot, CancellationToken cancellationToken = default)
     {
         var manifest = await repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);

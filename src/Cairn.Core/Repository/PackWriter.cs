@@ -162,8 +162,17 @@ public sealed class PackWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>A trial's verdict: whether the frame it compressed both ways kept the segmented form.</summary>
-    private static async Task<bool> VerdictOf(Task<CompressedFrame> trial) => (await trial.ConfigureAwait(false)).Segmented;
+    /// <summary>
+    /// A trial's verdict: whether the frame it compressed both ways kept the segmented form. A compression that fails
+    /// is reported by the frame's own task (<see cref="AssembleOldestAsync"/>); the verdict's failure, which nothing
+    /// may await (the stream can end first), is marked observed.
+    /// </summary>
+    private static Task<bool> VerdictOf(Task<CompressedFrame> trial)
+    {
+        var verdict = trial.ContinueWith(static t => t.GetAwaiter().GetResult().Segmented, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        verdict.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return verdict;
+    }
 
     private CompressedFrame Compress(PageAlignedBuffer frame, int length, List<(ContentId Id, int Offset, int Length)> chunks, int number, SegmentTrial.Choice choice)
     {

@@ -12,7 +12,8 @@ namespace Cairn.Repository;
 /// stream follows the latest verdict. A trial comes 4 frames after a verdict that changed the stream's course, and
 /// each verdict that confirms it doubles the wait, up to <see cref="MaxInterval"/>: a memory image soon settles on
 /// segments and comes back to them soon after a region that did not suit them; a disk image settles on whole frames,
-/// and a frame of it that happens to suit segments costs at most 3 frames of the wrong choice.
+/// and a frame of it that happens to suit segments costs at most 6 frames of the wrong choice (the 3 before the next
+/// trial, and the 3 before that trial's verdict counts: see <see cref="Lag"/>).
 /// </summary>
 /// <remarks>
 /// The same stream is always cut the same way, so the same image makes the same packs: frames are compressed in

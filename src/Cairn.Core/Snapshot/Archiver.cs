@@ -158,6 +158,19 @@ public sealed class Archiver
         var index = await indexLoad.ConfigureAwait(false);
         _movable = parentManifest is null || _options.Relayout ? null : await ParentLayout.ApplyAsync(parentManifest, index, _repository, _trySegments, cancellationToken).ConfigureAwait(false);
         _written = _options.Relayout ? [] : null;
+        if (_written is not null)
+        {
+            // Copies an interrupted relayout made (packs no index object names yet) are used, not made again.
+            foreach (var (pack, packIndex) in index.RecoveredPacks)
+            {
+                foreach (var (id, slot) in index.SlotsIn(pack, packIndex))
+                {
+                    index.Place(id, slot);
+                    _written.Add(id.IndexKey);
+                }
+            }
+        }
+
         PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
@@ -204,6 +217,13 @@ public sealed class Archiver
         Manifest manifest;
         try
         {
+            if (_options.Relayout)
+            {
+                // The manifest a relayout writes may replace one existing snapshots read: only once the packs it names
+                // are in an index object, so that no failure from here on leaves them reading unindexed packs.
+                await indexWritten.ConfigureAwait(false);
+            }
+
             manifest = await WriteManifestAsync(builder, results, index, cancellationToken).ConfigureAwait(false);
         }
         catch

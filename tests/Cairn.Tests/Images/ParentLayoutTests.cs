@@ -1,3 +1,4 @@
+using Cairn.Format;
 using Cairn.Inspection;
 using Cairn.Repository;
 using Cairn.Snapshot;
@@ -8,7 +9,8 @@ namespace Cairn.Tests.Images;
 
 /// <summary>
 /// The copies <c>ParentLayout</c> makes are the ones its manifest uses, made once: not for a block an unchanged image
-/// pins where the parent has it, not for a block the parent does not use, not again after an interrupted run.
+/// pins where the parent has it, not for a block the parent does not use, not again after an interrupted run (nor
+/// after an interrupted relayout).
 /// </summary>
 public sealed class ParentLayoutTests
 {
@@ -88,11 +90,8 @@ public sealed class ParentLayoutTests
     public async Task A_run_after_an_interrupted_one_uses_the_copies_it_made()
     {
         await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
-        var image = new DenseImage(workspace.PathOf("mem.img"), 128, seed: 3);
+        var (image, _) = await TwoGenerationsAsync(workspace, seed: 3);
         var path = image.Path;
-        await workspace.SnapshotAsync([path], tags: "vm");
-        image.Randomize(0, 40);
-        await workspace.SnapshotAsync([path], tags: "vm");
 
         // The next snapshot copies the first frame's 24 remaining blocks, writes its pack, and fails to write its index
         // object and manifest: the pack is an orphan, found again by the next run from its trailer.
@@ -152,6 +151,57 @@ public sealed class ParentLayoutTests
         var target = workspace.Dir.Sub("out");
         await workspace.RestoreAsync(snapshot, target);
         TreeComparer.AssertEqual(source, target);
+    }
+
+    [Fact]
+    public async Task An_interrupted_relayout_leaves_the_manifest_its_tree_has_and_the_rerun_uses_its_copies()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var (image, parent) = await TwoGenerationsAsync(workspace, seed: 5);
+        var path = image.Path;
+        var manifestKey = ObjectKeys.Manifest(ContentId.Parse(parent.Tree));
+        var before = await workspace.Repository.Store.ReadAllAsync(manifestKey);
+        var relayout = new SnapshotOptions { Parent = SnapshotOptions.AutoParent, Tags = ["vm"], Relayout = true };
+
+        // A relayout of the unchanged image whose index object cannot be written: its packs are, but the manifest the
+        // parent reads (the same tree) must not name packs no index object lists.
+        await using (var failing = await Cairn.Repository.Repository.OpenAsync(new FailIndexStore(new LocalObjectStore(workspace.RepositoryPath))))
+        {
+            await Assert.ThrowsAsync<IOException>(() => new Archiver(failing, relayout).SnapshotImagesAsync([path]));
+        }
+
+        Assert.Equal(before, await workspace.Repository.Store.ReadAllAsync(manifestKey));
+
+        // The rerun finds the interrupted run's packs and uses its copies: it copies nothing (the same copies again
+        // would make the same packs, uploaded for nothing).
+        var packs = Directory.GetFiles(Path.Combine(workspace.RepositoryPath, "packs"), "*", SearchOption.AllDirectories).Length;
+        var relaid = (await new Archiver(workspace.Repository, relayout).SnapshotImagesAsync([path])).Snapshot;
+        Assert.Null(relaid.Stats.RewrittenBytes);
+        Assert.Equal(0, relaid.Stats.NewBytes);
+        Assert.Equal(packs, Directory.GetFiles(Path.Combine(workspace.RepositoryPath, "packs"), "*", SearchOption.AllDirectories).Length);
+        Assert.Equal(parent.Id.ToString(), relaid.Parent);
+        Assert.NotEqual(before, await workspace.Repository.Store.ReadAllAsync(manifestKey));
+        var result = await workspace.RestoreAndCheckAsync(relaid, ImageState.Of(path), "mem.img");
+        var m = await workspace.Repository.ReadManifestAsync(relaid);
+        Assert.Equal(m.Chunks.Sum(c => (long)c.Length), result.BytesDecompressed); // fresh frames: nothing else in them
+    }
+
+    /// <summary>A real local store that fails every index object: a run's packs are stored, and nothing after them that waits for its index.</summary>
+    private sealed class FailIndexStore(IObjectStore inner) : DelegatingStore(inner)
+    {
+        public override ValueTask PutAsync(string key, ReadOnlyMemory<byte> data, WriteCondition condition = default, CancellationToken cancellationToken = default) =>
+            key.StartsWith(ObjectKeys.IndexPrefix, StringComparison.Ordinal)
+                ? throw new IOException($"injected failure writing {key}")
+                : base.PutAsync(key, data, condition, cancellationToken);
+    }
+
+    /// <summary>Two snapshots of a 128-block image (two frames): the second replaces its first 40 blocks, so the parent uses 24 of the first frame's 64.</summary>
+    private static async Task<(DenseImage Image, SnapshotRecord Parent)> TwoGenerationsAsync(ImageWorkspace workspace, int seed)
+    {
+        var image = new DenseImage(workspace.PathOf("mem.img"), 128, seed);
+        await workspace.SnapshotAsync([image.Path], tags: "vm");
+        image.Randomize(0, 40);
+        return (image, (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot);
     }
 
     /// <summary>A real local store that takes packs and fails every index object and manifest, as a crash right after the packs would leave it.</summary>
