@@ -44,7 +44,8 @@ internal static class InspectCommand
                     output.WriteLine($"  moved     {f.MovedBlocks:N0} inherited blocks stored again, out of frames or segments the parent mostly no longer used: {Formatting.Bytes(f.MovedBytes)}, {Formatting.Bytes(f.MovedStoredBytes)} compressed");
                 }
 
-                output.WriteLine($"  reads     {f.Frames:N0} frames of {f.Packs:N0} packs: {Formatting.Bytes(f.DecodedBytes)} decompressed for {Formatting.Bytes(f.DataBytes)} of data");
+                var beyond = f.DistinctBytes > 0 ? $" (+{100.0 * (f.DecodedBytes - f.DistinctBytes) / f.DistinctBytes:0.0} %)" : "";
+                output.WriteLine($"  reads     {f.Frames:N0} frames of {f.Packs:N0} packs: {Formatting.Bytes(f.DecodedBytes)} decompressed for {Formatting.Bytes(f.DistinctBytes)} of distinct blocks{beyond}; {Formatting.Bytes(f.DataBytes)} of data");
             }
 
             return 0;

@@ -18,6 +18,7 @@ namespace Cairn.Inspection;
 /// <param name="NewBytes">Uncompressed bytes of the distinct new chunks.</param>
 /// <param name="NewStoredBytes">Compressed bytes attributable to the distinct new chunks (each chunk's share of its frame).</param>
 /// <param name="DataBytes">Bytes the chunk references cover.</param>
+/// <param name="DistinctBytes">Uncompressed bytes of the distinct chunks the references name: the least a restore decompresses (a block used twice is decompressed once).</param>
 /// <param name="Frames">Distinct frames the file's chunks live in.</param>
 /// <param name="FrameBytes">Uncompressed bytes of those frames, whole (more than <paramref name="DataBytes"/> where frames also hold chunks other snapshots use).</param>
 /// <param name="DecodedBytes">What a restore of the file decompresses: <paramref name="FrameBytes"/>, less the segments of segmented frames that hold none of its chunks.</param>
@@ -38,6 +39,7 @@ public sealed record BlockMap(
     long NewBytes,
     long NewStoredBytes,
     long DataBytes,
+    long DistinctBytes,
     int Frames,
     long FrameBytes,
     long DecodedBytes,
@@ -59,7 +61,8 @@ public sealed record BlockMap(
     {
         var segments = new HashSet<(uint Frame, int Segment)>();
         var segmentBytes = new Dictionary<uint, long>(); // per segmented frame: the bytes of the segments the entries touch
-        long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0, movedBlocks = 0, movedBytes = 0;
+        long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0, movedBlocks = 0, movedBytes = 0, distinctBytes = 0;
+        var distinct = new HashSet<uint>();
         double newStored = 0, movedStored = 0;
         var chunks = new HashSet<uint>();
         var frames = new HashSet<uint>();
@@ -79,6 +82,11 @@ public sealed record BlockMap(
                 var frame = m.Locations[r.Chunk].Frame;
                 blocks++;
                 covered += chunk.Length;
+                if (distinct.Add(r.Chunk))
+                {
+                    distinctBytes += chunk.Length;
+                }
+
                 frames.Add(frame);
                 if (segmentSizes?[frame] is > 0 and var segmentSize)
                 {
@@ -129,6 +137,7 @@ public sealed record BlockMap(
             newBytes,
             (long)Math.Round(newStored),
             covered,
+            distinctBytes,
             frames.Count,
             frames.Sum(f => (long)m.Frames[f].UncompressedLength),
             frames.Sum(f => segmentBytes.TryGetValue(f, out var bytes) ? bytes : m.Frames[f].UncompressedLength),

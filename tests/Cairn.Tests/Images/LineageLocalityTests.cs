@@ -75,6 +75,7 @@ public sealed class LineageLocalityTests
         var before = await workspace.Repository.ReadManifestAsync(parent!);
         var distinct = before.Chunks.Sum(c => (long)c.Length);
         var oldFrames = before.Frames.Select(f => (before.Packs[f.Pack], f.Offset)).ToHashSet();
+        Assert.Equal(distinct, deep.DistinctBytes); // one image: its distinct blocks are the manifest's chunks
         Assert.True(deep.DecodedBytes > distinct, $"the lineage left no unused bytes in what a restore decompresses ({deep.DecodedBytes} for {distinct})");
 
         // The image is unchanged: without --relayout it would be taken over unread, where the parent has it.
@@ -89,6 +90,7 @@ public sealed class LineageLocalityTests
         // parent's (the image did not change): the manifest they share now names the new frames, for both.
         var inspection = await SnapshotInspection.InspectAsync(workspace.Repository, relaid);
         Assert.True(inspection.SameTreeAsParent);
+        Assert.Equal(distinct, inspection.Files[0].DecodedBytes); // what inspect says a restore decompresses: no more than it needs
         var after = await workspace.Repository.ReadManifestAsync(relaid);
         Assert.DoesNotContain(after.Frames, f => oldFrames.Contains((after.Packs[f.Pack], f.Offset)));
         Assert.Equal(distinct, after.Frames.Sum(f => (long)f.UncompressedLength));
