@@ -36,6 +36,18 @@ public sealed class ChunkIndex
 
     public int ChunkCount => _chunks.Count;
 
+    /// <summary>Frames numbered so far: a frame reserved from now on gets this number or a higher one.</summary>
+    public int FrameCount
+    {
+        get
+        {
+            lock (_framesLock)
+            {
+                return _frames.Count;
+            }
+        }
+    }
+
     public IReadOnlyCollection<ContentId> PackIds => _packNumbers.Keys;
 
     public bool ContainsPack(ContentId pack) => _packNumbers.ContainsKey(pack);

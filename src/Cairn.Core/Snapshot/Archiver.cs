@@ -52,7 +52,8 @@ public sealed class Archiver
     private long _newChunks;
     private long _unchanged;
     private ReadAhead? _readAhead;
-    private HashSet<ContentId>? _written; // with Relayout: index keys of the chunks this run stored (the others it stores again); the packer's
+    private HashSet<int>? _freshFrames; // with Relayout: the frames of packs an interrupted run left, whose chunks count as this run's; the packer's
+    private int _firstFreshFrame = int.MaxValue; // with Relayout: frames numbered from here on are this run's (chunks elsewhere it stores again)
     private HashSet<ContentId>? _movable; // index keys of the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
     private long _rewrittenBytes;
     private BlockingIoScheduler? _io; // the run's, owned by RunAsync
@@ -157,18 +158,21 @@ public sealed class Archiver
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await indexLoad.ConfigureAwait(false);
         _movable = parentManifest is null || _options.Relayout ? null : await ParentLayout.ApplyAsync(parentManifest, index, _repository, _trySegments, cancellationToken).ConfigureAwait(false);
-        _written = _options.Relayout ? [] : null;
-        if (_written is not null)
+        if (_options.Relayout)
         {
-            // Copies an interrupted relayout made (packs no index object names yet) are used, not made again.
+            // Copies an interrupted relayout made (packs no index object names yet) are used, not made again. Frames are
+            // told apart by number, not chunks by id: no set as large as the index.
+            _freshFrames = [];
             foreach (var (pack, packIndex) in index.RecoveredPacks)
             {
                 foreach (var (id, slot) in index.SlotsIn(pack, packIndex))
                 {
                     index.Place(id, slot);
-                    _written.Add(id.IndexKey);
+                    _freshFrames.Add(slot.Frame);
                 }
             }
+
+            _firstFreshFrame = index.FrameCount;
         }
 
         PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
@@ -840,14 +844,13 @@ public sealed class Archiver
 
         // One in a frame the parent has mostly left is stored again, next to this run's data (see ParentLayout); with
         // Relayout, every one this run has not stored yet.
-        var copy = known && (_written is { } written ? !written.Contains(id.IndexKey) : _movable?.Remove(id.IndexKey) == true);
+        var copy = known && (_freshFrames is { } fresh ? slot.Frame < _firstFreshFrame && !fresh.Contains(slot.Frame) : _movable?.Remove(id.IndexKey) == true);
         if (known && !copy)
         {
             return slot;
         }
 
         await writer.AddChunkAsync(id, data.Span, trial).ConfigureAwait(false);
-        _written?.Add(id.IndexKey);
         index.TryGet(id, out slot);
         if (copy)
         {
