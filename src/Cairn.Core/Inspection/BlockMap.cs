@@ -62,12 +62,10 @@ public sealed record BlockMap(
         var segments = new HashSet<(uint Frame, int Segment)>();
         var segmentBytes = new Dictionary<uint, long>(); // per segmented frame: the bytes of the segments the entries touch
         long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0, movedBlocks = 0, movedBytes = 0, distinctBytes = 0;
-        var distinct = new HashSet<uint>();
         double newStored = 0, movedStored = 0;
-        var chunks = new HashSet<uint>();
+        var distinct = new HashSet<uint>(); // chunks seen: whether a chunk is new, inherited or moved is the same at every reference
         var frames = new HashSet<uint>();
         var newFrames = new HashSet<uint>();
-        var moved = new HashSet<uint>();
         foreach (var entry in entries)
         {
             size += m.Entries[entry].Size;
@@ -82,7 +80,8 @@ public sealed record BlockMap(
                 var frame = m.Locations[r.Chunk].Frame;
                 blocks++;
                 covered += chunk.Length;
-                if (distinct.Add(r.Chunk))
+                var firstUse = distinct.Add(r.Chunk);
+                if (firstUse)
                 {
                     distinctBytes += chunk.Length;
                 }
@@ -105,7 +104,7 @@ public sealed record BlockMap(
                     if (!parentFrames.Contains((m.Packs[f.Pack], f.Offset)))
                     {
                         movedBlocks++;
-                        if (moved.Add(r.Chunk))
+                        if (firstUse)
                         {
                             movedBytes += chunk.Length;
                             movedStored += (double)chunk.Length * f.CompressedLength / f.UncompressedLength;
@@ -117,7 +116,7 @@ public sealed record BlockMap(
 
                 newBlocks++;
                 newFrames.Add(frame);
-                if (chunks.Add(r.Chunk))
+                if (firstUse)
                 {
                     var f = m.Frames[frame];
                     newBytes += chunk.Length;

@@ -48,9 +48,8 @@ public sealed class SegmentTrial
     private readonly Queue<(int Frame, Task<bool> Verdict)> _pending = new();
     private int _frames;
     private int _nextTrial;
-    private int _interval;
+    private int _interval; // 0 until the first verdict is taken in
     private bool _segments;
-    private bool _judged;
 
     /// <summary>
     /// How the stream's next frame is compressed: both ways (a trial: pass its verdict to <see cref="Started"/>), in
@@ -65,7 +64,7 @@ public sealed class SegmentTrial
             Apply(await trial.Verdict.ConfigureAwait(false), frame);
         }
 
-        return !_judged || frame == _nextTrial ? Choice.Trial : _segments ? Choice.Segments : Choice.Whole;
+        return _interval == 0 || frame == _nextTrial ? Choice.Trial : _segments ? Choice.Segments : Choice.Whole;
     }
 
     /// <summary>The verdict of the trial <see cref="NextAsync"/> just chose: true when the segmented form was kept.</summary>
@@ -76,8 +75,7 @@ public sealed class SegmentTrial
 
     private void Apply(bool segments, int frame)
     {
-        _interval = _judged && segments == _segments ? Math.Min(_interval * 2, MaxInterval) : FirstInterval;
-        _judged = true;
+        _interval = _interval > 0 && segments == _segments ? Math.Min(_interval * 2, MaxInterval) : FirstInterval;
         _segments = segments;
         _nextTrial = frame + _interval - 1;
     }

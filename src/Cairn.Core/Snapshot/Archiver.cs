@@ -52,8 +52,7 @@ public sealed class Archiver
     private long _newChunks;
     private long _unchanged;
     private ReadAhead? _readAhead;
-    private HashSet<int>? _freshFrames; // with Relayout: the frames of packs an interrupted run left, whose chunks count as this run's; the packer's
-    private int _firstFreshFrame = int.MaxValue; // with Relayout: frames numbered from here on are this run's (chunks elsewhere it stores again)
+    private ParentLayout.FreshFrames? _fresh; // with Relayout: the frames whose chunks count as this run's (it stores the others again); the packer's
     private HashSet<ContentId>? _movable; // index keys of the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
     private long _rewrittenBytes;
     private BlockingIoScheduler? _io; // the run's, owned by RunAsync
@@ -158,23 +157,7 @@ public sealed class Archiver
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await indexLoad.ConfigureAwait(false);
         _movable = parentManifest is null || _options.Relayout ? null : await ParentLayout.ApplyAsync(parentManifest, index, _repository, _trySegments, cancellationToken).ConfigureAwait(false);
-        if (_options.Relayout)
-        {
-            // Copies an interrupted relayout made (packs no index object names yet) are used, not made again. Frames are
-            // told apart by number, not chunks by id: no set as large as the index.
-            _freshFrames = [];
-            foreach (var (pack, packIndex) in index.RecoveredPacks)
-            {
-                foreach (var (id, slot) in index.SlotsIn(pack, packIndex))
-                {
-                    index.Place(id, slot);
-                    _freshFrames.Add(slot.Frame);
-                }
-            }
-
-            _firstFreshFrame = index.FrameCount;
-        }
-
+        _fresh = _options.Relayout ? ParentLayout.Relayout(index) : null;
         PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
@@ -844,7 +827,7 @@ public sealed class Archiver
 
         // One in a frame the parent has mostly left is stored again, next to this run's data (see ParentLayout); with
         // Relayout, every one this run has not stored yet.
-        var copy = known && (_freshFrames is { } fresh ? slot.Frame < _firstFreshFrame && !fresh.Contains(slot.Frame) : _movable?.Remove(id.IndexKey) == true);
+        var copy = known && (_fresh is { } fresh ? !fresh.Contains(slot.Frame) : _movable?.Remove(id.IndexKey) == true);
         if (known && !copy)
         {
             return slot;

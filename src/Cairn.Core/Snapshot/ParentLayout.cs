@@ -6,7 +6,8 @@ namespace Cairn.Snapshot;
 
 /// <summary>
 /// How a run with a parent places the chunks it shares with it: where the parent has them, except the chunks in the
-/// parent's frames that are mostly dead to it, which the run writes again.
+/// parent's frames that are mostly dead to it, which the run writes again. A relayout (<see cref="Relayout"/>) writes
+/// them all again.
 /// </summary>
 /// <remarks>
 /// <para>A restore decompresses whole frames, or of a segmented frame (<see cref="FrameSegments"/>) the segments it needs. Along a lineage every version leaves the blocks it replaced in its
@@ -89,6 +90,33 @@ internal static class ParentLayout
         }
 
         return movable;
+    }
+
+    /// <summary>
+    /// For a relayout (<see cref="SnapshotOptions.Relayout"/>), which stores again every chunk it reads that lies in a
+    /// frame not its own: points <paramref name="index"/> at the copies an interrupted relayout made (packs no index
+    /// object names yet), and returns the frames that count as the run's: those, and every frame reserved from now on.
+    /// Frames are told apart by number, not chunks by id: no set as large as the index.
+    /// </summary>
+    public static FreshFrames Relayout(ChunkIndex index)
+    {
+        var recovered = new HashSet<int>();
+        foreach (var (pack, packIndex) in index.RecoveredPacks)
+        {
+            foreach (var (id, slot) in index.SlotsIn(pack, packIndex))
+            {
+                index.Place(id, slot);
+                recovered.Add(slot.Frame);
+            }
+        }
+
+        return new FreshFrames(recovered, index.FrameCount);
+    }
+
+    /// <summary>The frames a relayout counts as its own: <paramref name="Recovered"/>, and those numbered <paramref name="First"/> or higher.</summary>
+    public sealed record FreshFrames(HashSet<int> Recovered, int First)
+    {
+        public bool Contains(int frame) => frame >= First || Recovered.Contains(frame);
     }
 
     /// <summary>Per segmented frame, the bytes of the parent's chunks in each of its segments (null for the others).</summary>
