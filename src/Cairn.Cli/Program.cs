@@ -29,6 +29,12 @@ var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots
     UmountCommand.Create(),
 };
 
-var exitCode = await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+var parsed = root.Parse(args);
+var exitCode = await parsed.InvokeAsync().ConfigureAwait(false);
+if (parsed.Errors.Count > 0 && exitCode == 1)
+{
+    exitCode = CliContext.ExitUsage; // an option or argument that does not parse is bad usage, as the README says
+}
+
 WarmUp.Finish();
 return exitCode;
