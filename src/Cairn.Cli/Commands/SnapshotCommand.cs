@@ -23,11 +23,17 @@ internal static class SnapshotCommand
         {
             Description = "Store every block again in fresh frames, as the first snapshot of an empty repository would, keeping the parent: restores of this snapshot no longer read its ancestors' frames. Reads every file; costs a full copy of the data. For a deep lineage whose restores 'cairn inspect' shows decompressing much more than they need.",
         };
+        var relayoutAbove = new Option<double>("--relayout-above")
+        {
+            Description = $"Images: store everything again (as --relayout) on its own once the parent's restore decompresses more than PERCENT of its data in unused bytes a child would keep (blocks earlier versions replaced). Bounds what the depth of a lineage adds to its restores, at the price of a full copy now and then; 'off': never. Default: {SnapshotOptions.DefaultRelayoutAbove * 100:0}.",
+            HelpName = "PERCENT",
+            CustomParser = ParsePercent,
+        };
         var fromMount = new Option<string?>("--from-mount")
         {
             Description = "Snapshot a writable mount ('cairn mount --writable') from its changes alone: the parent is the mounted snapshot, and only what changed is read. The result is complete on its own.",
         };
-        var command = new Command("snapshot", "Snapshot a directory tree, VM image files, or the changes of a writable mount into the repository.") { path, images, tags, parent, skip, relayout, fromMount };
+        var command = new Command("snapshot", "Snapshot a directory tree, VM image files, or the changes of a writable mount into the repository.") { path, images, tags, parent, skip, relayout, relayoutAbove, fromMount };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
             await using var repository = await context.OpenRepositoryAsync(ct, createDefault: true).ConfigureAwait(false);
@@ -45,12 +51,19 @@ internal static class SnapshotCommand
                 throw new UsageException("--from-mount takes the mounted snapshot as the parent; --parent does not apply");
             }
 
+            if (imageFiles.Length == 0 && context.ParseResult.GetResult(relayoutAbove) is not null)
+            {
+                throw new UsageException("--relayout-above applies to image snapshots (--image); a tree is relaid out only when asked (--relayout)");
+            }
+
             var options = new SnapshotOptions
             {
                 Parent = context.ParseResult.GetValue(parent) ?? (imageFiles.Length > 0 ? SnapshotOptions.AutoParent : null),
                 Tags = context.ParseResult.GetValue(tags) ?? [],
                 SkipUnreadable = context.ParseResult.GetValue(skip),
                 Relayout = context.ParseResult.GetValue(relayout),
+                RelayoutAbove = context.ParseResult.GetResult(relayoutAbove) is null ? SnapshotOptions.DefaultRelayoutAbove
+                    : context.ParseResult.GetValue(relayoutAbove) is var bound && double.IsPositiveInfinity(bound) ? null : bound,
                 Progress = progress is null ? null : new Progress<SnapshotProgress>(p => progress.Show(
                     $"{p.Files:N0} files  {Formatting.Bytes(p.Bytes)} seen  {Formatting.Bytes(p.BytesRead)} read  {Formatting.Bytes(p.NewBytes)} new  {Formatting.Bytes(p.StoredBytes)} stored")),
             };
@@ -63,7 +76,7 @@ internal static class SnapshotCommand
             if (context.Json)
             {
                 CliContext.WriteJson(
-                    new SnapshotOutput(r.Id.ToString(), r.Kind, r.Tree, r.Parent, r.Time, r.Source, r.Paths, r.Tags, r.Stats, result.Skipped, result.Warnings, RequestCounts.From(repository.Store.Statistics)),
+                    new SnapshotOutput(r.Id.ToString(), r.Kind, r.Tree, r.Parent, r.Time, r.Source, r.Paths, r.Tags, r.Stats, result.Skipped, result.Warnings, RequestCounts.From(repository.Store.Statistics), result.Relayout),
                     CliJsonContext.Default.SnapshotOutput);
             }
             else
@@ -90,11 +103,33 @@ internal static class SnapshotCommand
                 }
 
                 Console.Out.WriteLine($"  {Formatting.Bytes(s.NewBytes)} new data{Formatting.StoredAgain(s)}, {Formatting.Bytes(s.StoredBytes)} stored, in {s.Seconds:0.00} s");
+                if (result.Relayout is { } cause)
+                {
+                    Console.Out.WriteLine($"  stored everything again: the parent's restore decompressed {Formatting.Bytes(cause.InheritedUnusedBytes)} of unused blocks its children would keep, {cause.Fraction * 100:0.0} % of its data, over the bound of {cause.Bound * 100:0.#} % (--relayout-above)");
+                }
             }
 
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Parses --relayout-above: a percentage (10, 10%, 2.5) as a fraction, or 'off' as infinity.</summary>
+    private static double ParsePercent(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value.Trim() : "";
+        if (text.Equals("off", StringComparison.OrdinalIgnoreCase))
+        {
+            return double.PositiveInfinity;
+        }
+
+        if (double.TryParse(text.TrimEnd('%'), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var percent) && percent is >= 0 and <= 1000)
+        {
+            return percent / 100;
+        }
+
+        result.AddError($"--relayout-above takes a percentage from 0 to 1000, or 'off': '{text}'");
+        return double.PositiveInfinity;
     }
 
     /// <summary>The writable mount at <paramref name="mountPoint"/>: its upper directory and base snapshot, which must be in this repository.</summary>

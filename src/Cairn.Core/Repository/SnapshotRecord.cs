@@ -115,6 +115,18 @@ public sealed record SnapshotStats
     /// </summary>
     public long? RewrittenBytes { get; init; }
 
+    /// <summary><see cref="Relayout"/> value: the run was asked to store everything again (<c>--relayout</c>).</summary>
+    public const string RelayoutRequested = "requested";
+
+    /// <summary><see cref="Relayout"/> value: the run stored everything again because its parent's layout exceeded the bound (<c>--relayout-above</c>).</summary>
+    public const string RelayoutBound = "bound";
+
+    /// <summary>
+    /// Why the run stored every chunk it read again, in fresh frames: <see cref="RelayoutRequested"/> or
+    /// <see cref="RelayoutBound"/>; absent for a run that did not.
+    /// </summary>
+    public string? Relayout { get; init; }
+
     /// <summary>Bytes read that were all-zero blocks and left out (image snapshots; holes are not read at all).</summary>
     public long ZeroBytes { get; init; }
 

@@ -53,6 +53,10 @@ public sealed class Archiver
     private long _unchanged;
     private ReadAhead? _readAhead;
     private ParentLayout.FreshFrames? _fresh; // with Relayout: the frames whose chunks count as this run's (it stores the others again); the packer's
+    private string? _relayout; // SnapshotStats.Relayout: why this run stores every chunk again, or null
+    private RelayoutCause? _relayoutCause; // with RelayoutBound: what the parent left
+    private ParentLayout.ParentFrames? _kept; // an image run with a parent: the frames it references chunks in as they are, storing again any other it finds (ParentLayout); the packer's
+    private readonly HashSet<ContentId> _pinned = []; // index keys of movable chunks of the parent an unchanged file referenced where they are; the packer's
     private HashSet<ContentId>? _movable; // index keys of the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
     private long _rewrittenBytes;
     private BlockingIoScheduler? _io; // the run's, owned by RunAsync
@@ -156,8 +160,25 @@ public sealed class Archiver
 
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await indexLoad.ConfigureAwait(false);
-        _movable = parentManifest is null || _options.Relayout ? null : await ParentLayout.ApplyAsync(parentManifest, index, _repository, _trySegments, cancellationToken).ConfigureAwait(false);
-        _fresh = _options.Relayout ? ParentLayout.Relayout(index) : null;
+        _relayout = _options.Relayout ? SnapshotStats.RelayoutRequested : null;
+        if (parentManifest is not null && _relayout is null)
+        {
+            var placement = await ParentLayout.ApplyAsync(parentManifest, index, _repository, _trySegments, cancellationToken).ConfigureAwait(false);
+            _movable = placement.Movable;
+            _kept = _trySegments ? placement.Frames : null;
+
+            // Depth bounded, for images: once the parent leaves too many unused bytes in the frames a child keeps, this
+            // run stores everything again instead.
+            if (_trySegments && _options.RelayoutAbove is { } bound && placement.Exceeds(bound))
+            {
+                _relayout = SnapshotStats.RelayoutBound;
+                _movable = null;
+                _kept = null;
+                _relayoutCause = new RelayoutCause(placement.InheritedUnusedBytes, placement.ParentBytes, bound);
+            }
+        }
+
+        _fresh = _relayout is null ? null : ParentLayout.Relayout(index);
         PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
@@ -204,7 +225,7 @@ public sealed class Archiver
         Manifest manifest;
         try
         {
-            if (_options.Relayout)
+            if (_relayout is not null)
             {
                 // The manifest a relayout writes may replace one existing snapshots read: only once the packs it names
                 // are in an index object, so that no failure from here on leaves them reading unindexed packs.
@@ -233,6 +254,7 @@ public sealed class Archiver
             BytesRead = _bytesRead,
             NewBytes = _newBytes,
             RewrittenBytes = _rewrittenBytes > 0 ? _rewrittenBytes : null,
+            Relayout = _relayout,
             ZeroBytes = _zeroBytes,
             Chunks = _chunks,
             NewChunks = _newChunks,
@@ -261,7 +283,7 @@ public sealed class Archiver
         }
 
         PhaseTrace.Mark("snapshot: record and tags written");
-        return new SnapshotResult(record, [.. _skipped], [.. _warnings]);
+        return new SnapshotResult(record, [.. _skipped], [.. _warnings]) { Relayout = _relayoutCause };
     }
 
     private async Task WriteIndexAsync(List<(ContentId Pack, PackIndex Index)> packs, CancellationToken cancellationToken)
@@ -292,7 +314,7 @@ public sealed class Archiver
         // A manifest is named by its tree, not by where its chunks are: a relayout of a tree the repository already
         // has replaces its locations (docs/format.md, "Identity versus location"), which every snapshot of the tree
         // then reads. The chunks the old locations name stay where they are until a collector removes them.
-        if (_options.Relayout || await _repository.Store.TryGetSizeAsync(manifestKey, cancellationToken).ConfigureAwait(false) is null)
+        if (_relayout is not null || await _repository.Store.TryGetSizeAsync(manifestKey, cancellationToken).ConfigureAwait(false) is null)
         {
             await _repository.Store.PutAsync(manifestKey, manifestBytes, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
@@ -588,7 +610,7 @@ public sealed class Archiver
     {
         Interlocked.Increment(ref _files);
         Interlocked.Add(ref _bytes, stat.Size);
-        var unchanged = match >= 0 && !_options.Relayout && IsUnchanged(parent!, match, stat) ? match : -1;
+        var unchanged = match >= 0 && _relayout is null && IsUnchanged(parent!, match, stat) ? match : -1;
         directory.AddReference();
         return new FileJob(entry, directory, name, stat, unchanged);
     }
@@ -795,7 +817,11 @@ public sealed class Archiver
             }
 
             // Referenced unread, where the parent has it: a copy made later in the run would go unused.
-            _movable?.Remove(id.IndexKey);
+            if (_movable?.Remove(id.IndexKey) == true)
+            {
+                _pinned.Add(id.IndexKey);
+            }
+
             refs.Add((r.Offset, id, slot));
         }
 
@@ -825,9 +851,10 @@ public sealed class Archiver
         // ParentLayout) or index: written again rather than referenced there, where a restore would find it wrong.
         var known = index.TryGet(id, out var slot) && slot.Length == data.Length;
 
-        // One in a frame the parent has mostly left is stored again, next to this run's data (see ParentLayout); with
-        // Relayout, every one this run has not stored yet.
-        var copy = known && (_fresh is { } fresh ? !fresh.Contains(slot.Frame) : _movable?.Remove(id.IndexKey) == true);
+        // One in a frame the parent has mostly left is stored again, next to this run's data, and in an image run any
+        // other outside the frames it keeps (see ParentLayout); with Relayout, every one this run has not stored yet.
+        var copy = known && (_fresh is { } fresh ? !fresh.Contains(slot.Frame)
+            : _movable?.Remove(id.IndexKey) == true || (_kept?.Keeps(slot) == false && !_pinned.Contains(id.IndexKey)));
         if (known && !copy)
         {
             return slot;

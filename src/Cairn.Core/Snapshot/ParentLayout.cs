@@ -41,7 +41,7 @@ internal static class ParentLayout
     /// <see cref="ContentId.IndexKey"/>s, as recovered pack indexes name chunks. Only in an image run
     /// (<paramref name="segments"/>) are the parent's frames asked whether they are segmented: a tree's never are.
     /// </summary>
-    public static async Task<HashSet<ContentId>> ApplyAsync(Manifest parent, ChunkIndex index, Repository.Repository repository, bool segments, CancellationToken cancellationToken)
+    public static async Task<Placement> ApplyAsync(Manifest parent, ChunkIndex index, Repository.Repository repository, bool segments, CancellationToken cancellationToken)
     {
         var frames = new int[parent.Frames.Length];
         var used = new long[parent.Frames.Length];
@@ -68,28 +68,125 @@ internal static class ParentLayout
         });
         var segmentSizes = segments ? await repository.ReadSegmentSizesAsync(parent, candidates, cancellationToken).ConfigureAwait(false) : new int[parent.Frames.Length];
         var segmentUse = SegmentUse(parent, segmentSizes);
+
+        // The frames and segments a child keeps decompressing are those the parent uses at least half of; what the
+        // parent leaves unused in them, a child inherits.
+        var kept = new Dictionary<int, KeptFrame>();
+        long unused = 0;
+        for (var f = 0; f < frames.Length; f++)
+        {
+            var length = parent.Frames[f].UncompressedLength;
+            if (used[f] * 2 < length)
+            {
+                continue;
+            }
+
+            if (segmentUse[f] is not { } use)
+            {
+                kept[frames[f]] = new KeptFrame(0, null);
+                unused += length - used[f];
+                continue;
+            }
+
+            var segmentsKept = new bool[use.Length];
+            for (var s = 0; s < use.Length; s++)
+            {
+                var segmentLength = FrameSegments.LengthOf(s, segmentSizes[f], length);
+                segmentsKept[s] = use[s] * 2 >= segmentLength;
+                unused += segmentsKept[s] ? segmentLength - use[s] : 0;
+            }
+
+            kept[frames[f]] = new KeptFrame(segmentSizes[f], segmentsKept);
+        }
+
         var movable = new HashSet<ContentId>();
         for (var c = 0; c < parent.Chunks.Length; c++)
         {
-            var frame = parent.Locations[c].Frame;
-            if (used[frame] * 2 < parent.Frames[frame].UncompressedLength || InSparseSegments(parent, c, segmentSizes, segmentUse))
+            var location = parent.Locations[c];
+            if (!KeptFrame.Keeps(kept, new ChunkSlot(frames[location.Frame], (int)location.OffsetInFrame, (int)parent.Chunks[c].Length)))
             {
                 movable.Add(parent.Chunks[c].Id.IndexKey);
             }
         }
 
+        // Copies an interrupted run made are used: those of movable chunks, and of any chunk the parent's kept frames
+        // do not hold.
+        var recovered = new HashSet<int>();
         foreach (var (pack, packIndex) in index.RecoveredPacks)
         {
             foreach (var (id, slot) in index.SlotsIn(pack, packIndex))
             {
-                if (movable.Remove(id.IndexKey))
+                recovered.Add(slot.Frame);
+                if (movable.Remove(id.IndexKey) || (index.TryGet(id, out var current) && !KeptFrame.Keeps(kept, current)))
                 {
                     index.Place(id, slot);
                 }
             }
         }
 
-        return movable;
+        return new Placement(movable, unused, used.Sum()) { Frames = new ParentFrames(kept, recovered, index.FrameCount) };
+    }
+
+    /// <summary>
+    /// What <see cref="ApplyAsync"/> found: the chunks the run stores again if it reads them (<paramref name="Movable"/>,
+    /// by <see cref="ContentId.IndexKey"/>), and the bytes a restore of the run would decompress for nothing because
+    /// the parent left them unused in the frames and segments the run keeps (<paramref name="InheritedUnusedBytes"/>),
+    /// against the bytes of the parent's distinct chunks (<paramref name="ParentBytes"/>).
+    /// </summary>
+    public sealed record Placement(HashSet<ContentId> Movable, long InheritedUnusedBytes, long ParentBytes)
+    {
+        /// <summary>Which frames and segments the run keeps decompressing: the parent's well-used ones and its own.</summary>
+        public required ParentFrames Frames { get; init; }
+
+        /// <summary>Whether the unused bytes a restore would inherit exceed <paramref name="bound"/> (a fraction) of the parent's data.</summary>
+        public bool Exceeds(double bound) => InheritedUnusedBytes > bound * ParentBytes;
+    }
+
+    /// <summary>
+    /// The frames a run with a parent reads its chunks from as they are: the frames and segments the parent uses at
+    /// least half of (<paramref name="kept"/>, by the index's frame numbers), and the run's own: those of packs an
+    /// interrupted run left (<paramref name="recovered"/>) and those numbered <paramref name="first"/> or higher.
+    /// </summary>
+    /// <remarks>
+    /// An image run stores again a chunk it finds anywhere else, though the parent does not hold it: a block that comes
+    /// back (a page an earlier version held and a later one replaced) or one another lineage stored. A restore would
+    /// otherwise decompress, for that block, a frame or segment that holds mostly data the lineage no longer uses; and
+    /// after a relayout every frame of the ancestors is such a frame. A tree run references it where it is: files
+    /// shared across lineages (the same packages in many workspaces) are most of what deduplication saves there, and
+    /// a file's chunks lie together.
+    /// </remarks>
+    public sealed class ParentFrames(Dictionary<int, KeptFrame> kept, HashSet<int> recovered, int first)
+    {
+        public bool Keeps(ChunkSlot slot) => slot.Frame >= first || recovered.Contains(slot.Frame) || KeptFrame.Keeps(kept, slot);
+    }
+
+    /// <summary>A frame of the parent's at least half used: whole (<paramref name="SegmentSize"/> 0), or the segments of it that are.</summary>
+    public sealed record KeptFrame(int SegmentSize, bool[]? Segments)
+    {
+        /// <summary>Whether <paramref name="slot"/> lies in a kept frame, and there in a kept segment (one of those it touches).</summary>
+        public static bool Keeps(Dictionary<int, KeptFrame> kept, ChunkSlot slot)
+        {
+            if (!kept.TryGetValue(slot.Frame, out var frame))
+            {
+                return false;
+            }
+
+            if (frame.Segments is not { } segments)
+            {
+                return true;
+            }
+
+            var (first, last) = FrameSegments.SegmentsOf(slot.OffsetInFrame, slot.Length, frame.SegmentSize);
+            for (var s = first; s <= last; s++)
+            {
+                if (segments[s])
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 
     /// <summary>
@@ -143,27 +240,5 @@ internal static class ParentLayout
         }
 
         return use;
-    }
-
-    /// <summary>Whether every segment chunk <paramref name="c"/> touches is less than half used by the parent.</summary>
-    private static bool InSparseSegments(Manifest parent, int c, int[] segmentSizes, long[]?[] segmentUse)
-    {
-        var (frame, offset) = (parent.Locations[c].Frame, (long)parent.Locations[c].OffsetInFrame);
-        var size = segmentSizes[frame];
-        if (size == 0)
-        {
-            return false;
-        }
-
-        var (first, last) = FrameSegments.SegmentsOf(offset, parent.Chunks[c].Length, size);
-        for (var s = first; s <= last; s++)
-        {
-            if (segmentUse[frame]![s] * 2 >= FrameSegments.LengthOf(s, size, parent.Frames[frame].UncompressedLength))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

@@ -27,6 +27,19 @@ public sealed record SnapshotOptions
     /// </summary>
     public bool Relayout { get; init; }
 
+    /// <summary>The default <see cref="RelayoutAbove"/>: 5 %.</summary>
+    public const double DefaultRelayoutAbove = 0.05;
+
+    /// <summary>
+    /// For image snapshots, bounds what the depth of a lineage adds to its restores: when the parent's restore
+    /// decompresses, in the frames and segments this run would keep, more unused bytes than this fraction of the
+    /// parent's data, the run is a <see cref="Relayout"/>. Those bytes are what a child inherits for nothing (blocks
+    /// earlier versions replaced); what its own changes cost, any child pays at any depth. Null: never on its own.
+    /// Trees are relaid out only when asked: a tree's relayout reads every file again, and deduplication across
+    /// lineages, which a relayout gives up, is most of what a tree saves (docs/images.md, "Depth, bounded").
+    /// </summary>
+    public double? RelayoutAbove { get; init; } = DefaultRelayoutAbove;
+
     /// <summary>Tags to point at the new snapshot.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
@@ -54,4 +67,18 @@ public sealed record SnapshotOptions
 public readonly record struct SnapshotProgress(long Files, long Bytes, long BytesRead, long NewBytes, long StoredBytes);
 
 /// <summary>What a snapshot run produced.</summary>
-public sealed record SnapshotResult(SnapshotRecord Snapshot, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings);
+public sealed record SnapshotResult(SnapshotRecord Snapshot, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings)
+{
+    /// <summary>Why the run stored everything again on its own (<see cref="SnapshotOptions.RelayoutAbove"/>), or null.</summary>
+    public RelayoutCause? Relayout { get; init; }
+}
+
+/// <summary>
+/// What made a run a relayout on its own: its parent left <paramref name="InheritedUnusedBytes"/> unused in the frames
+/// and segments it would have kept, more than <paramref name="Bound"/> of the parent's <paramref name="ParentBytes"/>.
+/// </summary>
+public sealed record RelayoutCause(long InheritedUnusedBytes, long ParentBytes, double Bound)
+{
+    /// <summary>The unused bytes as a fraction of the parent's data.</summary>
+    public double Fraction => ParentBytes == 0 ? 0 : (double)InheritedUnusedBytes / ParentBytes;
+}

@@ -113,6 +113,54 @@ public sealed class ImageCliTests
         Assert.Contains("moved     23 inherited blocks stored again", await Text(workspace, "inspect", "vm"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Past_the_bound_a_snapshot_stores_everything_again_and_says_why()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: 256 << 10); // frames of 64 blocks
+        var image = new DenseImage(workspace.PathOf("mem.img"), 128, seed: 7);
+        var path = image.Path;
+        await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
+        image.Randomize(0, 12); // the parent leaves 12 of its 128 blocks unused where it still mostly reads: 9.4 %
+        await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
+
+        image.Randomize(127, 1);
+        var under = await Text(workspace, "snapshot", "--image", path, "--tag", "vm", "--relayout-above", "10");
+        Assert.DoesNotContain("stored everything again", under, StringComparison.Ordinal);
+
+        image.Randomize(126, 1); // the parent now leaves 13 blocks unused: 10.2 %, over the default bound
+        using var json = await Json(workspace, "snapshot", "--image", path, "--tag", "vm");
+        Assert.Equal("bound", json.RootElement.GetProperty("stats").GetProperty("relayout").GetString());
+        Assert.Equal(13 * 4096, json.RootElement.GetProperty("relayout").GetProperty("inheritedUnusedBytes").GetInt64());
+        Assert.Equal(127 * 4096, json.RootElement.GetProperty("stats").GetProperty("rewrittenBytes").GetInt64()); // all but the new block
+
+        image.Randomize(125, 1); // a child of the relayout: no unused block to inherit, so no relayout even at 0 %
+        Assert.DoesNotContain("stored everything again", await Text(workspace, "snapshot", "--image", path, "--tag", "vm", "--relayout-above", "0"), StringComparison.Ordinal);
+        image.Randomize(124, 1); // its child inherits the block that change replaced
+        var relaid = await Text(workspace, "snapshot", "--image", path, "--tag", "vm", "--relayout-above", "0");
+        Assert.Contains("stored everything again: the parent's restore decompressed 4.0 KiB of unused blocks its children would keep, 0.8 % of its data, over the bound of 0 %", relaid, StringComparison.Ordinal);
+
+        image.Randomize(123, 1);
+        await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
+        image.Randomize(0, 12);
+        Assert.DoesNotContain("stored everything again", await Text(workspace, "snapshot", "--image", path, "--tag", "vm"), StringComparison.Ordinal);
+        image.Randomize(122, 1); // the parent leaves 13 blocks unused again, over the default bound: but the bound is off
+        Assert.DoesNotContain("stored everything again", await Text(workspace, "snapshot", "--image", path, "--tag", "vm", "--relayout-above", "off"), StringComparison.Ordinal);
+        image.Randomize(121, 1);
+        Assert.Contains("stored everything again", await Text(workspace, "snapshot", "--image", path, "--tag", "vm"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--relayout-above takes a percentage from 0 to 1000, or 'off': '12x'", "--image", "mem.img", "--relayout-above", "12x")]
+    [InlineData("--relayout-above applies to image snapshots", ".", "--relayout-above", "5")]
+    public async Task Snapshot_refuses_a_bound_it_cannot_use(string message, params string[] arguments)
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        new TestImage(workspace.PathOf("mem.img"), 4, seed: 1).Change(1);
+        var (exitCode, _, error) = await CairnCli.RunRawAsync(["-r", workspace.RepositoryPath, "snapshot", .. arguments.Select(a => a is "mem.img" or "." ? workspace.PathOf(a) : a)]);
+        Assert.Equal(2, exitCode);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
     [LoopXfsFact]
     public async Task Restores_with_reflink_keep_their_images_and_clone_from_them()
     {

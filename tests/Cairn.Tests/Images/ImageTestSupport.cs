@@ -40,7 +40,10 @@ internal sealed class ImageWorkspace : IAsyncDisposable
     public string PathOf(string relative) => Path.Combine(Root, relative);
 
     public async Task<SnapshotResult> SnapshotAsync(IReadOnlyList<string> images, string? parent = SnapshotOptions.AutoParent, params string[] tags) =>
-        await new Archiver(Repository, new SnapshotOptions { Parent = parent, Tags = tags }).SnapshotImagesAsync(images);
+        await SnapshotAsync(images, new SnapshotOptions { Parent = parent, Tags = tags });
+
+    public async Task<SnapshotResult> SnapshotAsync(IReadOnlyList<string> images, SnapshotOptions options) =>
+        await new Archiver(Repository, options).SnapshotImagesAsync(images);
 
     public async Task<RestoreResult> RestoreAsync(SnapshotRecord snapshot, string target, RestoreOptions? options = null) =>
         await new Restorer(Repository, options).RestoreAsync(snapshot, target);

@@ -14,6 +14,9 @@ public sealed class LineageLocalityTests
     private const int ChangedPerGeneration = 205; // ~10 % of the blocks, at random (some twice)
     private const int Generations = 24;
 
+    // The lineage as ParentLayout alone lays it out, without a relayout past a bound.
+    private static readonly SnapshotOptions Unbounded = new() { Parent = SnapshotOptions.AutoParent, Tags = ["vm"], RelayoutAbove = null };
+
     [Fact]
     public async Task Bytes_decompressed_per_byte_restored_stay_bounded_however_deep_the_lineage()
     {
@@ -31,7 +34,7 @@ public sealed class LineageLocalityTests
                 changed += ChangedPerGeneration * TestImage.Block;
             }
 
-            deepest = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+            deepest = (await workspace.SnapshotAsync([image.Path], Unbounded)).Snapshot;
             rewritten += deepest.Stats.RewrittenBytes ?? 0;
             var map = (await SnapshotInspection.InspectAsync(workspace.Repository, deepest)).Files[0];
             ratios.Add((double)map.FrameBytes / map.DataBytes);
@@ -54,6 +57,64 @@ public sealed class LineageLocalityTests
         await workspace.RestoreAndCheckAsync(deepest!, image.State(), "mem.img");
     }
 
+    /// <summary>
+    /// With a bound, what the depth adds to a restore stays under it: a snapshot whose parent leaves more unused bytes
+    /// than the bound in the frames and segments it would keep stores everything again, and its children start from
+    /// frames that hold nothing else. The same lineage without the bound, in another repository, is the yardstick.
+    /// </summary>
+    [Fact]
+    public async Task Past_the_bound_an_image_snapshot_stores_everything_again_and_depth_adds_at_most_the_bound()
+    {
+        const double bound = 0.05;
+        await using var bounded = await ImageWorkspace.CreateAsync(frameSize: 256 << 10);
+        await using var unbounded = await ImageWorkspace.CreateAsync(frameSize: 256 << 10);
+        var image = new TestImage(bounded.PathOf("mem.img"), ImageBlocks, seed: 13);
+        image.Change((int)ImageBlocks * 4, zeroOneIn: int.MaxValue);
+        var withBound = Unbounded with { RelayoutAbove = bound };
+        var overheads = new List<(double Bounded, double Unbounded)>();
+        var relaid = 0;
+        SnapshotRecord? deepest = null;
+        for (var generation = 0; generation < 16; generation++)
+        {
+            if (generation > 0)
+            {
+                image.Change(ChangedPerGeneration, zeroOneIn: int.MaxValue);
+            }
+
+            var result = await bounded.SnapshotAsync([image.Path], withBound);
+            var yardstick = (await unbounded.SnapshotAsync([image.Path], Unbounded)).Snapshot;
+            deepest = result.Snapshot;
+            var map = (await SnapshotInspection.InspectAsync(bounded.Repository, deepest)).Files[0];
+            var plain = (await SnapshotInspection.InspectAsync(unbounded.Repository, yardstick)).Files[0];
+            overheads.Add(((double)map.DecodedBytes / map.DistinctBytes - 1, (double)plain.DecodedBytes / plain.DistinctBytes - 1));
+            if (result.Relayout is { } cause)
+            {
+                // What made it one, and what it is: every block stored by this run, in frames of its own.
+                relaid++;
+                Assert.Equal(SnapshotStats.RelayoutBound, deepest.Stats.Relayout);
+                Assert.True(cause.Fraction > bound, $"generation {generation}: relaid out at {cause.Fraction:P1}");
+                Assert.Equal(map.DistinctBytes, deepest.Stats.NewBytes + (deepest.Stats.RewrittenBytes ?? 0));
+                Assert.Equal(map.DistinctBytes, map.DecodedBytes);
+                Assert.NotNull(deepest.Parent);
+            }
+            else
+            {
+                Assert.Null(deepest.Stats.Relayout);
+            }
+        }
+
+        var report = string.Join(", ", overheads.Select(o => $"{o.Bounded:P1}/{o.Unbounded:P1}"));
+        Assert.True(relaid >= 1, $"never relaid out; restore overhead by generation, bounded/unbounded: {report}");
+
+        // Generation 1, the child of a fresh snapshot, pays for its own change only: the depth-1 cost. Past it, a
+        // generation pays for its own change and what it inherits, which the bound caps (its own change varies by
+        // generation: a tenth of the bound's worth of slack).
+        var depthOne = overheads[1].Bounded;
+        Assert.All(overheads.Skip(1), o => Assert.True(o.Bounded <= depthOne + bound * 1.1, $"restore overhead by generation, bounded/unbounded: {report}"));
+        Assert.True(overheads.Max(o => o.Unbounded) > depthOne + bound * 1.1, $"the lineage never needed the bound: {report}");
+        await bounded.RestoreAndCheckAsync(deepest!, image.State(), "mem.img");
+    }
+
     [Fact]
     public async Task A_relayout_stores_every_block_again_in_fresh_frames_and_keeps_the_parent()
     {
@@ -68,7 +129,7 @@ public sealed class LineageLocalityTests
                 image.Change(ChangedPerGeneration, zeroOneIn: int.MaxValue);
             }
 
-            parent = (await workspace.SnapshotAsync([image.Path], tags: "vm")).Snapshot;
+            parent = (await workspace.SnapshotAsync([image.Path], Unbounded)).Snapshot;
         }
 
         var deep = (await SnapshotInspection.InspectAsync(workspace.Repository, parent!)).Files[0];

@@ -1,5 +1,6 @@
 using Cairn.Format;
 using Cairn.Inspection;
+using Cairn.Manifests;
 using Cairn.Repository;
 using Cairn.Snapshot;
 using Cairn.Storage;
@@ -64,7 +65,7 @@ public sealed class ParentLayoutTests
     }
 
     [Fact]
-    public async Task A_block_back_to_older_content_is_not_counted_as_a_copy_of_the_parent()
+    public async Task A_block_back_to_older_content_leaves_the_frame_the_parent_left_with_the_parents_blocks()
     {
         await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
         var image = new DenseImage(workspace.PathOf("mem.img"), 64, seed: 2);
@@ -80,10 +81,78 @@ public sealed class ParentLayoutTests
         var snapshot = (await workspace.SnapshotAsync([path], tags: "vm")).Snapshot;
         var map = (await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files[0];
 
-        Assert.Equal(24L * Block, snapshot.Stats.RewrittenBytes); // the parent's 24 blocks in that frame, not the reverted one
-        Assert.Equal(snapshot.Stats.RewrittenBytes, map.MovedBytes);
+        // The parent's 24 blocks in that frame move, and the block that came back goes with them: referenced there,
+        // it would keep a restore decompressing the frame they left.
+        Assert.Equal(25L * Block, snapshot.Stats.RewrittenBytes);
+        Assert.Equal(24L * Block, map.MovedBytes); // moved: the parent's blocks, stored again out of its frames
         Assert.Equal(Block, map.NewBytes); // new against the parent, though the repository had it
+        Assert.Equal(map.DistinctBytes + Block, map.DecodedBytes); // all but generation 1's first block, which this change replaced
         await workspace.RestoreAndCheckAsync(snapshot, ImageState.Of(path), "mem.img");
+    }
+
+    /// <summary>
+    /// A block that comes back after the lineage left the frame it was stored in (two pages written in generation 1,
+    /// both replaced in generation 2) is stored again, once, even by a run that was interrupted after writing its
+    /// packs; a restore decompresses nothing of the old frame for it.
+    /// </summary>
+    [Fact]
+    public async Task A_block_that_comes_back_is_stored_again_out_of_a_frame_the_parent_does_not_use()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var image = new DenseImage(workspace.PathOf("mem.img"), 128, seed: 6);
+        var path = image.Path;
+        var root = (await workspace.SnapshotAsync([path], tags: "vm")).Snapshot;
+        image.Randomize(100, 2);
+        var page = image.Data[(100 * Block)..(101 * Block)];
+        var withPage = (await workspace.SnapshotAsync([path], tags: "vm")).Snapshot;
+        image.Randomize(100, 2);
+        await workspace.SnapshotAsync([path], tags: "vm");
+        var rootFrames = FramesOf(await workspace.Repository.ReadManifestAsync(root));
+        var pageFrames = FramesOf(await workspace.Repository.ReadManifestAsync(withPage)).Except(rootFrames).ToHashSet();
+        Assert.Single(pageFrames);
+
+        page.CopyTo(image.Data, 10 * Block); // the page back, elsewhere, with one new block
+        image.Randomize(20, 1);
+        var options = new SnapshotOptions { Parent = SnapshotOptions.AutoParent, Tags = ["vm"] };
+        var packs = Directory.GetFiles(Path.Combine(workspace.RepositoryPath, "packs"), "*", SearchOption.AllDirectories).Length;
+        await using (var failing = await Cairn.Repository.Repository.OpenAsync(new FailAfterPacksStore(new LocalObjectStore(workspace.RepositoryPath))))
+        {
+            var interrupted = new Archiver(failing, options).SnapshotImagesAsync([path]);
+            await Assert.ThrowsAsync<IOException>(() => interrupted);
+        }
+
+        Assert.Equal(packs + 1, Directory.GetFiles(Path.Combine(workspace.RepositoryPath, "packs"), "*", SearchOption.AllDirectories).Length);
+        var snapshot = (await workspace.SnapshotAsync([path], options)).Snapshot;
+        var manifest = await workspace.Repository.ReadManifestAsync(snapshot);
+        var map = (await SnapshotInspection.InspectAsync(workspace.Repository, snapshot)).Files[0];
+
+        Assert.Null(snapshot.Stats.RewrittenBytes); // the interrupted run made the copy: this one uses it
+        Assert.Equal(packs + 1, Directory.GetFiles(Path.Combine(workspace.RepositoryPath, "packs"), "*", SearchOption.AllDirectories).Length);
+        Assert.Equal(2 * Block, map.NewBytes);
+        Assert.DoesNotContain(FramesOf(manifest), pageFrames.Contains);
+        await workspace.RestoreAndCheckAsync(snapshot, ImageState.Of(path), "mem.img");
+    }
+
+    /// <summary>A tree references a chunk another lineage stored where it is: files shared across workspaces are what deduplication saves.</summary>
+    [Fact]
+    public async Task A_tree_references_where_they_are_the_chunks_another_lineage_stored()
+    {
+        await using var workspace = await Workspace.CreateAsync(Workspace.SmallPacks);
+        var first = workspace.Dir.CreateSub("first");
+        var second = workspace.Dir.CreateSub("second");
+        var shared = new byte[64 << 10];
+        new Random(8).NextBytes(shared);
+        System.IO.File.WriteAllBytes(Path.Combine(first, "shared.bin"), shared);
+        System.IO.File.WriteAllBytes(Path.Combine(second, "own.bin"), [.. shared.Reverse()]);
+        await workspace.SnapshotAsync(first);
+        await workspace.SnapshotAsync(second);
+
+        System.IO.File.WriteAllBytes(Path.Combine(second, "shared.bin"), shared);
+        var snapshot = (await workspace.SnapshotAsync(second, new SnapshotOptions { Parent = SnapshotOptions.AutoParent })).Snapshot;
+
+        Assert.NotNull(snapshot.Parent);
+        Assert.Equal(0, snapshot.Stats.NewBytes);
+        Assert.Null(snapshot.Stats.RewrittenBytes);
     }
 
     [Fact]
@@ -185,6 +254,8 @@ public sealed class ParentLayoutTests
         var m = await workspace.Repository.ReadManifestAsync(relaid);
         Assert.Equal(m.Chunks.Sum(c => (long)c.Length), result.BytesDecompressed); // fresh frames: nothing else in them
     }
+
+    private static HashSet<(ContentId Pack, long Offset)> FramesOf(Manifest m) => m.Frames.Select(f => (m.Packs[f.Pack], f.Offset)).ToHashSet();
 
     /// <summary>A real local store that fails every index object: a run's packs are stored, and nothing after them that waits for its index.</summary>
     private sealed class FailIndexStore(IObjectStore inner) : DelegatingStore(inner)
