@@ -195,6 +195,8 @@ EOF
     fi
     cp "$LOGS/chain.snapshot.$g.json" "$WORK/chain.$g.json"
     row chain "depth$((g + 1))" cairn snapshot.stored_bytes 1 "$(json "$WORK/chain.$g.json" stats storedBytes)"
+    # Whether the generation stored everything again (the parent past --relayout-above): 1 or 0.
+    row chain "depth$((g + 1))" cairn snapshot.relaid 1 "$(python3 -c 'import json, sys; print(int("relayout" in json.load(open(sys.argv[1]))["stats"]))' "$WORK/chain.$g.json")"
     "$CAIRN" -r "$repo" inspect --json chain >"$LOGS/chain.inspect.$g.json"
     row chain "depth$((g + 1))" cairn restore.frame_bytes 1 "$(json "$LOGS/chain.inspect.$g.json" files 0 frameBytes)"
     row chain "depth$((g + 1))" cairn restore.decoded_bytes 1 "$(json "$LOGS/chain.inspect.$g.json" files 0 decodedBytes)"

@@ -9,7 +9,7 @@ internal static class Formatting
 {
     /// <summary>" (and X stored again, ...)" after a run's new data, when it stored blocks again (see ParentLayout); else empty.</summary>
     public static string StoredAgain(SnapshotStats stats) =>
-        stats.RewrittenBytes is { } bytes ? $" (and {Bytes(bytes)} stored again, out of frames the parent mostly no longer uses)" : "";
+        stats.RewrittenBytes is { } bytes ? $" (and {Bytes(bytes)} stored again, out of frames the lineage mostly no longer uses)" : "";
 
     public static string Bytes(long bytes)
     {

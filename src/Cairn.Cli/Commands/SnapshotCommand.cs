@@ -76,7 +76,7 @@ internal static class SnapshotCommand
             if (context.Json)
             {
                 CliContext.WriteJson(
-                    new SnapshotOutput(r.Id.ToString(), r.Kind, r.Tree, r.Parent, r.Time, r.Source, r.Paths, r.Tags, r.Stats, result.Skipped, result.Warnings, RequestCounts.From(repository.Store.Statistics), result.Relayout),
+                    new SnapshotOutput(r.Id.ToString(), r.Kind, r.Tree, r.Parent, r.Time, r.Source, r.Paths, r.Tags, r.Stats, result.Skipped, result.Warnings, RequestCounts.From(repository.Store.Statistics), result.Relayouts),
                     CliJsonContext.Default.SnapshotOutput);
             }
             else
@@ -103,9 +103,9 @@ internal static class SnapshotCommand
                 }
 
                 Console.Out.WriteLine($"  {Formatting.Bytes(s.NewBytes)} new data{Formatting.StoredAgain(s)}, {Formatting.Bytes(s.StoredBytes)} stored, in {s.Seconds:0.00} s");
-                if (result.Relayout is { } cause)
+                foreach (var cause in result.Relayouts)
                 {
-                    Console.Out.WriteLine($"  stored everything again: the parent's restore decompressed {Formatting.Bytes(cause.InheritedUnusedBytes)} of unused blocks its children would keep, {cause.Fraction * 100:0.0} % of its data, over the bound of {cause.Bound * 100:0.#} % (--relayout-above)");
+                    Console.Out.WriteLine($"  {cause.Image} stored again whole: the parent's restore of it decompressed {Formatting.Bytes(cause.InheritedUnusedBytes)} of unused blocks a child would keep, {cause.Fraction * 100:0.0} % of its data, over the bound of {cause.Bound * 100:0.#} % (--relayout-above)");
                 }
             }
 

@@ -97,7 +97,9 @@ public sealed class ManifestBuilder
         var locations = new ChunkLocation[_chunks.Count];
         for (var c = 0; c < _chunks.Count; c++)
         {
-            var slot = _chunkSlots[c];
+            // Where the index has the chunk now: a copy the run made after a file referenced it where it was (to keep a
+            // lineage's restores in frames it uses) serves that file too, instead of going unused.
+            var slot = index.TryGet(_chunks[c].Id, out var latest) && latest.Length == _chunkSlots[c].Length ? latest : _chunkSlots[c];
             if (!frameNumbers.TryGetValue(slot.Frame, out var frame))
             {
                 var f = index.Frame(slot.Frame);

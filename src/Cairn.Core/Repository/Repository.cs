@@ -170,8 +170,9 @@ public sealed class Repository : IAsyncDisposable
     /// <summary>
     /// The segment size of each frame of <paramref name="m"/> listed in <paramref name="frames"/> (0 for the others, and
     /// for frames that are not segmented): each frame's first bytes say it (<see cref="FrameSegments.SegmentSizeOf"/>),
-    /// one small ranged read per frame, 16 at a time. A read that fails counts as "not segmented": callers use the
-    /// answer to choose or to report, and a pack that cannot be read is for a restore to report.
+    /// one small ranged read per frame, 16 at a time. A read that fails gives -1, which callers take as "not
+    /// segmented" (they use the answer to choose or to report, and a pack that cannot be read is for a restore to
+    /// report), or as a reason not to decide.
     /// </summary>
     public async Task<int[]> ReadSegmentSizesAsync(Manifest m, IEnumerable<int> frames, CancellationToken cancellationToken = default)
     {
@@ -187,7 +188,7 @@ public sealed class Repository : IAsyncDisposable
             }
             catch (StoreException)
             {
-                sizes[f] = 0;
+                sizes[f] = -1;
             }
         }).ConfigureAwait(false);
         return sizes;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text;
 using System.Threading.Channels;
 using Cairn.Buffers;
 using Cairn.Chunking;
@@ -52,11 +53,12 @@ public sealed class Archiver
     private long _newChunks;
     private long _unchanged;
     private ReadAhead? _readAhead;
-    private ParentLayout.FreshFrames? _fresh; // with Relayout: the frames whose chunks count as this run's (it stores the others again); the packer's
+    private ParentLayout.ParentFrames? _fresh; // with Relayout: the frames whose chunks count as this run's (it stores the others again); the packer's
     private string? _relayout; // SnapshotStats.Relayout: why this run stores every chunk again, or null
-    private RelayoutCause? _relayoutCause; // with RelayoutBound: what the parent left
+    private readonly HashSet<int> _relaid = []; // with RelayoutBound: the parent's entries (images) this run stores again whole
+    private readonly List<RelayoutCause> _relayoutCauses = [];
+    private bool _storeAgain; // the file being packed is relaid out: every chunk not in a frame of this run's is stored again; the packer's
     private ParentLayout.ParentFrames? _kept; // an image run with a parent: the frames it references chunks in as they are, storing again any other it finds (ParentLayout); the packer's
-    private readonly HashSet<ContentId> _pinned = []; // index keys of movable chunks of the parent an unchanged file referenced where they are; the packer's
     private HashSet<ContentId>? _movable; // index keys of the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
     private long _rewrittenBytes;
     private BlockingIoScheduler? _io; // the run's, owned by RunAsync
@@ -67,6 +69,10 @@ public sealed class Archiver
         _repository = repository;
         _options = options ?? new SnapshotOptions();
         _chunker = new FastCdc(repository.Config.ChunkerParameters);
+        if (_options.RelayoutAbove is { } bound && !(bound >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), bound, "RelayoutAbove is a fraction of at least 0, or null");
+        }
     }
 
     /// <summary>Snapshots the directory tree at <paramref name="path"/> (record kind "tree").</summary>
@@ -167,19 +173,22 @@ public sealed class Archiver
             _movable = placement.Movable;
             _kept = _trySegments ? placement.Frames : null;
 
-            // Depth bounded, for images: once the parent leaves too many unused bytes in the frames a child keeps, this
-            // run stores everything again instead.
-            if (_trySegments && _options.RelayoutAbove is { } bound && placement.Exceeds(bound))
+            // Depth bounded, for images: an image whose parent version leaves too many unused bytes in the frames a
+            // child keeps is stored again whole; the others (an unchanged rootfs beside a memory image) go on as usual.
+            if (_trySegments && _options.RelayoutAbove is { } bound)
             {
-                _relayout = SnapshotStats.RelayoutBound;
-                _movable = null;
-                _kept = null;
-                _relayoutCause = new RelayoutCause(placement.InheritedUnusedBytes, placement.ParentBytes, bound);
+                foreach (var (entry, use) in placement.Entries.Where(e => e.Value.Exceeds(bound)).OrderBy(e => e.Key))
+                {
+                    _relaid.Add(entry);
+                    _relayoutCauses.Add(new RelayoutCause(Encoding.UTF8.GetString(parentManifest.NameOf(entry)), use.InheritedUnusedBytes, use.Bytes, bound));
+                }
+
+                _relayout = _relaid.Count > 0 ? SnapshotStats.RelayoutBound : null;
             }
         }
 
         _fresh = _relayout is null ? null : ParentLayout.Relayout(index);
-        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
+        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left; {_relaid.Count} images relaid out)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
         var storedBefore = _repository.Store.Statistics.BytesWritten;
@@ -283,7 +292,7 @@ public sealed class Archiver
         }
 
         PhaseTrace.Mark("snapshot: record and tags written");
-        return new SnapshotResult(record, [.. _skipped], [.. _warnings]) { Relayout = _relayoutCause };
+        return new SnapshotResult(record, [.. _skipped], [.. _warnings]) { Relayouts = _relayoutCauses };
     }
 
     private async Task WriteIndexAsync(List<(ContentId Pack, PackIndex Index)> packs, CancellationToken cancellationToken)
@@ -610,9 +619,10 @@ public sealed class Archiver
     {
         Interlocked.Increment(ref _files);
         Interlocked.Add(ref _bytes, stat.Size);
-        var unchanged = match >= 0 && _relayout is null && IsUnchanged(parent!, match, stat) ? match : -1;
+        var again = _relayout == SnapshotStats.RelayoutRequested || (match >= 0 && _relaid.Contains(match));
+        var unchanged = match >= 0 && !again && IsUnchanged(parent!, match, stat) ? match : -1;
         directory.AddReference();
-        return new FileJob(entry, directory, name, stat, unchanged);
+        return new FileJob(entry, directory, name, stat, unchanged) { StoreAgain = again };
     }
 
     private static bool IsUnchanged(Manifest parent, int match, in StatxInfo stat)
@@ -736,6 +746,7 @@ public sealed class Archiver
                 try
                 {
                     refs.Clear();
+                    _storeAgain = job.StoreAgain;
                     FileResult? result;
                     if (job.Unchanged >= 0)
                     {
@@ -804,7 +815,7 @@ public sealed class Archiver
         return null;
     }
 
-    private FileResult ReuseFromParent(FileJob job, Manifest parent, ChunkIndex index, List<(long, ContentId, ChunkSlot)> refs)
+    private static FileResult ReuseFromParent(FileJob job, Manifest parent, ChunkIndex index, List<(long, ContentId, ChunkSlot)> refs)
     {
         foreach (var r in parent.ChunkRefsOf(job.Unchanged))
         {
@@ -816,12 +827,7 @@ public sealed class Archiver
                 throw new InvalidOperationException($"chunk {id.ToShortString()} of the parent is not in the run's index");
             }
 
-            // Referenced unread, where the parent has it: a copy made later in the run would go unused.
-            if (_movable?.Remove(id.IndexKey) == true)
-            {
-                _pinned.Add(id.IndexKey);
-            }
-
+            // Referenced unread; should a file read later in the run copy it, the manifest names the copy for both.
             refs.Add((r.Offset, id, slot));
         }
 
@@ -852,9 +858,8 @@ public sealed class Archiver
         var known = index.TryGet(id, out var slot) && slot.Length == data.Length;
 
         // One in a frame the parent has mostly left is stored again, next to this run's data, and in an image run any
-        // other outside the frames it keeps (see ParentLayout); with Relayout, every one this run has not stored yet.
-        var copy = known && (_fresh is { } fresh ? !fresh.Contains(slot.Frame)
-            : _movable?.Remove(id.IndexKey) == true || (_kept?.Keeps(slot) == false && !_pinned.Contains(id.IndexKey)));
+        // other outside the frames it keeps (see ParentLayout); in a file relaid out, every one this run has not stored.
+        var copy = known && (_storeAgain ? !_fresh!.Keeps(slot) : _movable?.Remove(id.IndexKey) == true || _kept?.Keeps(slot) == false);
         if (known && !copy)
         {
             return slot;
@@ -1022,7 +1027,11 @@ public sealed class Archiver
     /// the parent manifest, taken from there unread. Without a directory it is not on disk at all: an overlay
     /// snapshot's file that only the base has.
     /// </summary>
-    private sealed record FileJob(int Entry, DirectoryHandle? Directory, byte[] Name, StatxInfo Stat, int Unchanged);
+    private sealed record FileJob(int Entry, DirectoryHandle? Directory, byte[] Name, StatxInfo Stat, int Unchanged)
+    {
+        /// <summary>A relayout of this file: it is read, and every chunk of it stored again unless this run already did.</summary>
+        public bool StoreAgain { get; init; }
+    }
 
     private static List<KeyValuePair<byte[], byte[]>>? XattrsOf(Manifest manifest, int entry)
     {

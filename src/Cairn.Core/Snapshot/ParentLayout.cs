@@ -35,11 +35,12 @@ namespace Cairn.Snapshot;
 internal static class ParentLayout
 {
     /// <summary>
-    /// Points <paramref name="index"/> at the parent's copy of each of its chunks, and returns the movable ones: those in
-    /// a frame of which the parent uses less than half, or in a segment of a segmented frame (<see cref="FrameSegments"/>)
-    /// of which it uses less than half, not already copied by an interrupted run. The set holds their
-    /// <see cref="ContentId.IndexKey"/>s, as recovered pack indexes name chunks. Only in an image run
-    /// (<paramref name="segments"/>) are the parent's frames asked whether they are segmented: a tree's never are.
+    /// Points <paramref name="index"/> at the parent's copy of each of its chunks, and works out the run's
+    /// <see cref="Placement"/>: the movable chunks (in a frame of which the parent uses less than half, or in a segment
+    /// of a segmented frame, <see cref="FrameSegments"/>, of which it uses less than half; not already copied by an
+    /// interrupted run; by <see cref="ContentId.IndexKey"/>, as recovered pack indexes name chunks), the frames the run
+    /// keeps, and what each of the parent's files leaves unused in them. Only in an image run (<paramref name="segments"/>)
+    /// are the parent's frames asked whether they are segmented: a tree's never are.
     /// </summary>
     public static async Task<Placement> ApplyAsync(Manifest parent, ChunkIndex index, Repository.Repository repository, bool segments, CancellationToken cancellationToken)
     {
@@ -67,12 +68,20 @@ internal static class ParentLayout
             return length > FrameSegments.MinSegmentSize && used[f] < length && used[f] * 2 >= length;
         });
         var segmentSizes = segments ? await repository.ReadSegmentSizesAsync(parent, candidates, cancellationToken).ConfigureAwait(false) : new int[parent.Frames.Length];
+        var unread = false;
+        for (var f = 0; f < segmentSizes.Length; f++)
+        {
+            // A frame whose head could not be read is taken whole: its segments' use is not known.
+            unread |= segmentSizes[f] < 0;
+            segmentSizes[f] = Math.Max(segmentSizes[f], 0);
+        }
+
         var segmentUse = SegmentUse(parent, segmentSizes);
 
         // The frames and segments a child keeps decompressing are those the parent uses at least half of; what the
         // parent leaves unused in them, a child inherits.
         var kept = new Dictionary<int, KeptFrame>();
-        long unused = 0;
+        var unused = new Dictionary<(int Frame, int Segment), (long Unused, long Used)>(); // per kept unit (segment -1: a whole frame), by manifest frame
         for (var f = 0; f < frames.Length; f++)
         {
             var length = parent.Frames[f].UncompressedLength;
@@ -84,7 +93,7 @@ internal static class ParentLayout
             if (segmentUse[f] is not { } use)
             {
                 kept[frames[f]] = new KeptFrame(0, null);
-                unused += length - used[f];
+                unused[(f, -1)] = (length - used[f], used[f]);
                 continue;
             }
 
@@ -93,7 +102,10 @@ internal static class ParentLayout
             {
                 var segmentLength = FrameSegments.LengthOf(s, segmentSizes[f], length);
                 segmentsKept[s] = use[s] * 2 >= segmentLength;
-                unused += segmentsKept[s] ? segmentLength - use[s] : 0;
+                if (segmentsKept[s])
+                {
+                    unused[(f, s)] = (segmentLength - use[s], use[s]);
+                }
             }
 
             kept[frames[f]] = new KeptFrame(segmentSizes[f], segmentsKept);
@@ -124,22 +136,85 @@ internal static class ParentLayout
             }
         }
 
-        return new Placement(movable, unused, used.Sum()) { Frames = new ParentFrames(kept, recovered, index.FrameCount) };
+        // What the parent leaves unused is not known where a frame could not be asked: no file is relaid out on a guess.
+        var entries = unread ? new Dictionary<int, EntryUse>() : InheritedUse(parent, segmentSizes, unused);
+        return new Placement(movable, entries) { Frames = new ParentFrames(kept, recovered, index.FrameCount) };
+    }
+
+    /// <summary>
+    /// Per regular entry of the parent (an image), the unused bytes in the kept frames and segments its blocks lie in,
+    /// and the bytes of its distinct blocks: what a child that keeps the image where the parent has it would
+    /// decompress for nothing, against what it needs. A frame or segment several images use is apportioned by use: a
+    /// small image (a vmstate file) with a few blocks in a memory image's segment does not carry all of its unused bytes.
+    /// </summary>
+    private static Dictionary<int, EntryUse> InheritedUse(Manifest parent, int[] segmentSizes, Dictionary<(int Frame, int Segment), (long Unused, long Used)> units)
+    {
+        var result = new Dictionary<int, EntryUse>();
+        var use = new Dictionary<(int Frame, int Segment), long>();
+        var chunks = new HashSet<uint>();
+        for (var e = 0; e < parent.Entries.Length; e++)
+        {
+            var refs = parent.ChunkRefsOf(e);
+            if (refs.IsEmpty)
+            {
+                continue;
+            }
+
+            use.Clear();
+            chunks.Clear();
+            long bytes = 0;
+            foreach (var r in refs)
+            {
+                if (!chunks.Add(r.Chunk))
+                {
+                    continue;
+                }
+
+                var (frame, offset, length) = ((int)parent.Locations[r.Chunk].Frame, (long)parent.Locations[r.Chunk].OffsetInFrame, parent.Chunks[r.Chunk].Length);
+                bytes += length;
+                var (first, last) = segmentSizes[frame] > 0 ? FrameSegments.SegmentsOf(offset, length, segmentSizes[frame]) : (-1, -1);
+                for (var s = first; s <= last; s++)
+                {
+                    if (units.ContainsKey((frame, s)))
+                    {
+                        use[(frame, s)] = use.GetValueOrDefault((frame, s)) + length;
+                    }
+                }
+            }
+
+            double inherited = 0;
+            foreach (var (unit, bytesUsed) in use)
+            {
+                var (unitUnused, unitUsed) = units[unit];
+                inherited += (double)unitUnused * Math.Min(bytesUsed, unitUsed) / unitUsed;
+            }
+
+            result[e] = new EntryUse((long)Math.Round(inherited), bytes);
+        }
+
+        return result;
     }
 
     /// <summary>
     /// What <see cref="ApplyAsync"/> found: the chunks the run stores again if it reads them (<paramref name="Movable"/>,
-    /// by <see cref="ContentId.IndexKey"/>), and the bytes a restore of the run would decompress for nothing because
-    /// the parent left them unused in the frames and segments the run keeps (<paramref name="InheritedUnusedBytes"/>),
-    /// against the bytes of the parent's distinct chunks (<paramref name="ParentBytes"/>).
+    /// by <see cref="ContentId.IndexKey"/>), and per regular entry of the parent (<paramref name="Entries"/>, by entry
+    /// number) what a child keeping it in place inherits.
     /// </summary>
-    public sealed record Placement(HashSet<ContentId> Movable, long InheritedUnusedBytes, long ParentBytes)
+    public sealed record Placement(HashSet<ContentId> Movable, IReadOnlyDictionary<int, EntryUse> Entries)
     {
         /// <summary>Which frames and segments the run keeps decompressing: the parent's well-used ones and its own.</summary>
         public required ParentFrames Frames { get; init; }
+    }
 
-        /// <summary>Whether the unused bytes a restore would inherit exceed <paramref name="bound"/> (a fraction) of the parent's data.</summary>
-        public bool Exceeds(double bound) => InheritedUnusedBytes > bound * ParentBytes;
+    /// <summary>
+    /// Of one file of the parent: the bytes a restore decompresses for nothing in the frames and segments a child keeps
+    /// (<paramref name="InheritedUnusedBytes"/>: blocks earlier versions replaced), and the bytes of its distinct
+    /// blocks (<paramref name="Bytes"/>).
+    /// </summary>
+    public readonly record struct EntryUse(long InheritedUnusedBytes, long Bytes)
+    {
+        /// <summary>Whether the unused bytes exceed <paramref name="bound"/> (a fraction) of the file's data.</summary>
+        public bool Exceeds(double bound) => InheritedUnusedBytes > bound * Bytes;
     }
 
     /// <summary>
@@ -195,7 +270,7 @@ internal static class ParentLayout
     /// object names yet), and returns the frames that count as the run's: those, and every frame reserved from now on.
     /// Frames are told apart by number, not chunks by id: no set as large as the index.
     /// </summary>
-    public static FreshFrames Relayout(ChunkIndex index)
+    public static ParentFrames Relayout(ChunkIndex index)
     {
         var recovered = new HashSet<int>();
         foreach (var (pack, packIndex) in index.RecoveredPacks)
@@ -207,13 +282,7 @@ internal static class ParentLayout
             }
         }
 
-        return new FreshFrames(recovered, index.FrameCount);
-    }
-
-    /// <summary>The frames a relayout counts as its own: <paramref name="Recovered"/>, and those numbered <paramref name="First"/> or higher.</summary>
-    public sealed record FreshFrames(HashSet<int> Recovered, int First)
-    {
-        public bool Contains(int frame) => frame >= First || Recovered.Contains(frame);
+        return new ParentFrames([], recovered, index.FrameCount);
     }
 
     /// <summary>Per segmented frame, the bytes of the parent's chunks in each of its segments (null for the others).</summary>

@@ -69,16 +69,17 @@ public readonly record struct SnapshotProgress(long Files, long Bytes, long Byte
 /// <summary>What a snapshot run produced.</summary>
 public sealed record SnapshotResult(SnapshotRecord Snapshot, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings)
 {
-    /// <summary>Why the run stored everything again on its own (<see cref="SnapshotOptions.RelayoutAbove"/>), or null.</summary>
-    public RelayoutCause? Relayout { get; init; }
+    /// <summary>The images the run stored again whole on its own (<see cref="SnapshotOptions.RelayoutAbove"/>), and why; empty for none.</summary>
+    public IReadOnlyList<RelayoutCause> Relayouts { get; init; } = [];
 }
 
 /// <summary>
-/// What made a run a relayout on its own: its parent left <paramref name="InheritedUnusedBytes"/> unused in the frames
-/// and segments it would have kept, more than <paramref name="Bound"/> of the parent's <paramref name="ParentBytes"/>.
+/// Why a run stored an image again whole on its own: the parent's version of <paramref name="Image"/> left
+/// <paramref name="InheritedUnusedBytes"/> unused in the frames and segments a child keeps, more than
+/// <paramref name="Bound"/> of its <paramref name="Bytes"/> of distinct blocks.
 /// </summary>
-public sealed record RelayoutCause(long InheritedUnusedBytes, long ParentBytes, double Bound)
+public sealed record RelayoutCause(string Image, long InheritedUnusedBytes, long Bytes, double Bound)
 {
-    /// <summary>The unused bytes as a fraction of the parent's data.</summary>
-    public double Fraction => ParentBytes == 0 ? 0 : (double)InheritedUnusedBytes / ParentBytes;
+    /// <summary>The unused bytes as a fraction of the image's data.</summary>
+    public double Fraction => Bytes == 0 ? 0 : (double)InheritedUnusedBytes / Bytes;
 }

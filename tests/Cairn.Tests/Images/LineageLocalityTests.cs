@@ -73,6 +73,7 @@ public sealed class LineageLocalityTests
         var withBound = Unbounded with { RelayoutAbove = bound };
         var overheads = new List<(double Bounded, double Unbounded)>();
         var relaid = 0;
+        var relaidBefore = -2;
         SnapshotRecord? deepest = null;
         for (var generation = 0; generation < 16; generation++)
         {
@@ -87,8 +88,11 @@ public sealed class LineageLocalityTests
             var map = (await SnapshotInspection.InspectAsync(bounded.Repository, deepest)).Files[0];
             var plain = (await SnapshotInspection.InspectAsync(unbounded.Repository, yardstick)).Files[0];
             overheads.Add(((double)map.DecodedBytes / map.DistinctBytes - 1, (double)plain.DecodedBytes / plain.DistinctBytes - 1));
-            if (result.Relayout is { } cause)
+            if (result.Relayouts is [var cause])
             {
+                Assert.Equal("mem.img", cause.Image);
+                Assert.True(relaidBefore != generation - 1, $"generation {generation} relaid out right after its parent was: a relayout leaves its children nothing unused to inherit");
+                relaidBefore = generation;
                 // What made it one, and what it is: every block stored by this run, in frames of its own.
                 relaid++;
                 Assert.Equal(SnapshotStats.RelayoutBound, deepest.Stats.Relayout);
@@ -99,6 +103,7 @@ public sealed class LineageLocalityTests
             }
             else
             {
+                Assert.Empty(result.Relayouts);
                 Assert.Null(deepest.Stats.Relayout);
             }
         }
@@ -113,6 +118,40 @@ public sealed class LineageLocalityTests
         Assert.All(overheads.Skip(1), o => Assert.True(o.Bounded <= depthOne + bound * 1.1, $"restore overhead by generation, bounded/unbounded: {report}"));
         Assert.True(overheads.Max(o => o.Unbounded) > depthOne + bound * 1.1, $"the lineage never needed the bound: {report}");
         await bounded.RestoreAndCheckAsync(deepest!, image.State(), "mem.img");
+    }
+
+    /// <summary>
+    /// The bound is per image: a memory image past it is stored again whole, while the rootfs beside it, unchanged and
+    /// laid out well, is taken over unread where the parent has it.
+    /// </summary>
+    [Fact]
+    public async Task Only_the_image_past_the_bound_is_stored_again()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: 256 << 10); // frames of 64 blocks
+        var memory = new DenseImage(workspace.PathOf("mem.img"), 128, seed: 21);
+        var rootfs = new DenseImage(workspace.PathOf("rootfs.ext4"), 128, seed: 22);
+        string[] images = [memory.Path, rootfs.Path];
+        var options = Unbounded with { RelayoutAbove = 0.05 };
+        await workspace.SnapshotAsync(images, options);
+        memory.Randomize(0, 12); // the memory image's next version leaves 12 of its 128 blocks unused: 9.4 %
+        await workspace.SnapshotAsync(images, options);
+        memory.Randomize(127, 1);
+
+        var result = await workspace.SnapshotAsync(images, options);
+        var snapshot = result.Snapshot;
+
+        var cause = Assert.Single(result.Relayouts);
+        Assert.Equal("mem.img", cause.Image);
+        Assert.Equal(12L * TestImage.Block, cause.InheritedUnusedBytes);
+        Assert.Equal(128L * TestImage.Block, cause.Bytes);
+        Assert.Equal(SnapshotStats.RelayoutBound, snapshot.Stats.Relayout);
+        Assert.Equal(1, snapshot.Stats.UnchangedFiles); // the rootfs, not read
+        Assert.Equal(127L * TestImage.Block, snapshot.Stats.RewrittenBytes); // the memory image's blocks but the new one
+        var inspection = await SnapshotInspection.InspectAsync(workspace.Repository, snapshot);
+        var map = Assert.Single(inspection.Files, f => f.Path == "mem.img");
+        Assert.Equal(map.DistinctBytes, map.DecodedBytes);
+        await workspace.RestoreAndCheckAsync(snapshot, ImageState.Of(memory.Path), "mem.img");
+        ImageState.Of(rootfs.Path).AssertRestoredAs(workspace.PathOf("restored/rootfs.ext4"));
     }
 
     [Fact]
