@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/images.sh — VM image snapshots: Cairn against restic, borg (zstd,3 and lz4) and `cp --sparse=always`.
 #
-#   bench/images.sh [SECTION...]        SECTION: images, chain, blocksize, reflink (default: all four, in that order)
+#   bench/images.sh [SECTION...]        SECTION: images, chain, blocksize, reflink, lineage (default: the first four)
 #
 # images     For rootfs.ext4 -> rootfs2.ext4 and mem.img -> mem2.img, per tool and run, in a fresh repository:
 #            a full snapshot of the first image, a diff snapshot of the second on top, a restore of the second into
@@ -17,6 +17,9 @@
 #            Per depth also the bytes of the frames a restore would decompress whole and the bytes it will decompress
 #            (segmented frames: only the segments it needs), against the bytes it needs (cairn inspect), and the bytes it
 #            did decompress (restore --json).
+# lineage    The chain's workload carried on for LINEAGE_GENERATIONS (22) generations, once per --relayout-above bound in
+#            LINEAGE_BOUNDS ("5 off"): per generation the bytes stored, whether it was relaid out, and the bytes a
+#            restore decompresses against the distinct blocks it needs (cairn inspect). Deterministic: no timing.
 # blocksize  Stored bytes of the diff snapshot, and its manifest's size, with 4, 8, 16 and 64 KiB image blocks.
 # reflink    Restores of the second image of each pair onto a loop-mounted XFS, against `cp --sparse=always` to the
 #            same XFS: plain; with --reflink and the local image cache holding the first image's restore (the
@@ -27,7 +30,8 @@
 # Every timed step starts with a cold page cache (sync; drop_caches); times are medians of RUNS runs, with min and
 # max. Each pair of images is read once, untimed, before its rounds (on a VM the host's cache is not dropped with the
 # guest's: see bench_warm_host), and each round starts with another tool. Environment: CORPUS (/var/tmp/cairn-corpus),
-# WORK (/var/tmp/cairn-bench-images), RUNS (3), CHAIN_RUNS (500), CAIRN (the ./cairn launcher of this checkout).
+# WORK (/var/tmp/cairn-bench-images), RUNS (3), CHAIN_RUNS (500), LINEAGE_GENERATIONS (22), LINEAGE_BOUNDS ("5 off"),
+# CAIRN (the ./cairn launcher of this checkout).
 # Raw rows: $WORK/results.tsv; the step logs: $WORK/logs/.
 set -euo pipefail
 export LC_ALL=C
@@ -38,6 +42,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CORPUS=${CORPUS:-/var/tmp/cairn-corpus}
 WORK=${WORK:-/var/tmp/cairn-bench-images}
 RUNS=${RUNS:-3}
+LINEAGE_GENERATIONS=${LINEAGE_GENERATIONS:-22}
+LINEAGE_BOUNDS=${LINEAGE_BOUNDS:-5 off}
 CHAIN_RUNS=${CHAIN_RUNS:-500}
 CAIRN=${CAIRN:-$here/cairn}
 RESULTS=$WORK/results.tsv
@@ -164,17 +170,10 @@ xfs_setup() {
   mount "$XFS_DEVICE" "$XFS_MOUNT"
 }
 
-chain_section() {
-  local src=$WORK/chain-src repo=$WORK/chain-repo fresh=$WORK/chain-fresh pair=$WORK/chain-pair g depth run
-  rm -rf "$src" "$repo" "$fresh" "$pair"
-  mkdir -p "$src"
-  "$CAIRN" -r "$repo" init >/dev/null
-  "$CAIRN" -r "$pair" init >/dev/null
-  cp --sparse=always "$CORPUS/mem.img" "$src/mem.img"
-  for g in $(seq 0 9); do
-    if ((g > 0)); then
-      # CHAIN_RUNS runs of 1-64 blocks, each replaced by real memory pages from mem2.img.
-      python3 - "$src/mem.img" "$CORPUS/mem2.img" "$g" "$CHAIN_RUNS" <<'EOF'
+# Replaces CHAIN_RUNS random runs of 1-64 blocks of FILE with real memory pages from mem2.img, seeded by SEED: the
+# chain's generation SEED.
+mutate() {
+  python3 - "$1" "$CORPUS/mem2.img" "$2" "$CHAIN_RUNS" <<'EOF'
 import os, random, sys
 target, source, seed, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 rng = random.Random(seed)
@@ -187,6 +186,18 @@ with open(target, 'r+b') as t, open(source, 'rb') as s:
         t.seek(at * 4096)
         t.write(s.read(n * 4096))
 EOF
+}
+
+chain_section() {
+  local src=$WORK/chain-src repo=$WORK/chain-repo fresh=$WORK/chain-fresh pair=$WORK/chain-pair g depth run
+  rm -rf "$src" "$repo" "$fresh" "$pair"
+  mkdir -p "$src"
+  "$CAIRN" -r "$repo" init >/dev/null
+  "$CAIRN" -r "$pair" init >/dev/null
+  cp --sparse=always "$CORPUS/mem.img" "$src/mem.img"
+  for g in $(seq 0 9); do
+    if ((g > 0)); then
+      mutate "$src/mem.img" "$g"
     fi
     "$CAIRN" -r "$repo" snapshot -q --json --tag chain --image "$src/mem.img" >"$LOGS/chain.snapshot.$g.json"
     if ((g >= 8)); then
@@ -267,6 +278,32 @@ EOF
   rm -rf "$XFS_MOUNT/r"
   xfs_cleanup
   rm -rf "$src" "$repo" "$fresh" "$pair"
+}
+
+# ------------------------------------------------------------------------------------------------ lineage
+
+lineage_section() {
+  local bound src repo g
+  for bound in $LINEAGE_BOUNDS; do
+    src=$WORK/lineage-src repo=$WORK/lineage-repo
+    rm -rf "$src" "$repo"
+    mkdir -p "$src"
+    "$CAIRN" -r "$repo" init >/dev/null
+    cp --sparse=always "$CORPUS/mem.img" "$src/mem.img"
+    for g in $(seq 0 $((LINEAGE_GENERATIONS - 1))); do
+      if ((g > 0)); then
+        mutate "$src/mem.img" "$g"
+      fi
+      log "lineage: bound $bound, generation $g"
+      "$CAIRN" -r "$repo" snapshot -q --json --tag lineage --relayout-above "$bound" --image "$src/mem.img" >"$LOGS/lineage.$bound.snapshot.$g.json"
+      "$CAIRN" -r "$repo" inspect --json lineage >"$LOGS/lineage.$bound.inspect.$g.json"
+      row lineage "bound$bound.g$g" cairn snapshot.stored_bytes 1 "$(json "$LOGS/lineage.$bound.snapshot.$g.json" stats storedBytes)"
+      row lineage "bound$bound.g$g" cairn snapshot.relaid 1 "$(python3 -c 'import json, sys; print(int("relayout" in json.load(open(sys.argv[1]))["stats"]))' "$LOGS/lineage.$bound.snapshot.$g.json")"
+      row lineage "bound$bound.g$g" cairn restore.decoded_bytes 1 "$(json "$LOGS/lineage.$bound.inspect.$g.json" files 0 decodedBytes)"
+      row lineage "bound$bound.g$g" cairn restore.distinct_bytes 1 "$(json "$LOGS/lineage.$bound.inspect.$g.json" files 0 distinctBytes)"
+    done
+    rm -rf "$src" "$repo"
+  done
 }
 
 # ------------------------------------------------------------------------------------------------ blocksize
@@ -392,7 +429,8 @@ main() {
       chain) chain_section ;;
       blocksize) blocksize_section ;;
       reflink) reflink_section ;;
-      *) die "unknown section '$section' (images, chain, blocksize, reflink)" ;;
+      lineage) lineage_section ;;
+      *) die "unknown section '$section' (images, chain, blocksize, reflink, lineage)" ;;
     esac
   done
   printf 'section\titem\ttool\tmetric\tmedian\tmin\tmax\truns\n'
