@@ -25,8 +25,11 @@ namespace Cairn.Snapshot;
 /// unused, and after that the frame holds nothing the descendants use: at most one extra copy per byte changed. A
 /// lineage whose first snapshot found its blocks in frames written by another lineage (dedup across the repository)
 /// moves those it uses from the frames it uses less than half of, once. Only chunks the run reads move: a file the
-/// run takes over unread (unchanged since the parent) keeps its chunks where the parent has them, and pins them
-/// there for the rest of the run too, since a copy would go unused.</para>
+/// run takes over unread (unchanged since the parent) keeps its chunks where the parent has them, unless a file the
+/// run reads copies one, and then it uses the copy too (the manifest names where the run left each chunk).</para>
+/// <para>Past a bound (<see cref="SnapshotOptions.RelayoutAbove"/>), an image whose parent version leaves too many
+/// unused bytes in the frames and segments a child keeps is stored again whole: <see cref="Placement.Entries"/> says
+/// what each of the parent's files leaves.</para>
 /// <para>The parent's placement is taken over first: the run's dedup table would otherwise use whichever copy of a
 /// chunk it loaded first, possibly an old one in a frame the parent has left, which no measure of the parent's frames
 /// would see. Copies an interrupted run already made (packs no index object names yet) are used instead of making
