@@ -25,7 +25,7 @@ internal static class SnapshotCommand
         };
         var relayoutAbove = new Option<double>("--relayout-above")
         {
-            Description = $"Images: store everything again (as --relayout) on its own once the parent's restore decompresses more than PERCENT of its data in unused bytes a child would keep (blocks earlier versions replaced). Bounds what the depth of a lineage adds to its restores, at the price of a full copy now and then; 'off': never. Default: {SnapshotOptions.DefaultRelayoutAbove * 100:0}.",
+            Description = $"Images: store an image again whole (as --relayout does) on its own once its parent version's restore decompresses more than PERCENT of its data in unused bytes a child would keep (blocks earlier versions replaced). Bounds what the depth of a lineage adds to its restores, at the price of a full copy of the image now and then; 'off': never. Default: {SnapshotOptions.DefaultRelayoutAbove * 100:0}.",
             HelpName = "PERCENT",
             CustomParser = ParsePercent,
         };

@@ -122,8 +122,8 @@ public sealed record SnapshotStats
     public const string RelayoutBound = "bound";
 
     /// <summary>
-    /// Why the run stored every chunk it read again, in fresh frames: <see cref="RelayoutRequested"/> or
-    /// <see cref="RelayoutBound"/>; absent for a run that did not.
+    /// Why the run stored files again whole, in fresh frames: <see cref="RelayoutRequested"/> (every file) or
+    /// <see cref="RelayoutBound"/> (the images past the bound); absent for a run that did not.
     /// </summary>
     public string? Relayout { get; init; }
 

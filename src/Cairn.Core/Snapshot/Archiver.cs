@@ -55,8 +55,8 @@ public sealed class Archiver
     private ReadAhead? _readAhead;
     private ParentLayout.ParentFrames? _fresh; // with Relayout: the frames whose chunks count as this run's (it stores the others again); the packer's
     private string? _relayout; // SnapshotStats.Relayout: why this run stores every chunk again, or null
-    private readonly HashSet<int> _relaid = []; // with RelayoutBound: the parent's entries (images) this run stores again whole
-    private readonly List<RelayoutCause> _relayoutCauses = [];
+    private IReadOnlyDictionary<int, ParentLayout.EntryUse>? _inherited; // an image run with a bound: what each of the parent's images leaves unused (ParentLayout)
+    private readonly ConcurrentQueue<RelayoutCause> _relayoutCauses = []; // the images this run relays out past the bound, and why
     private bool _storeAgain; // the file being packed is relaid out: every chunk not in a frame of this run's is stored again; the packer's
     private ParentLayout.ParentFrames? _kept; // an image run with a parent: the frames it references chunks in as they are, storing again any other it finds (ParentLayout); the packer's
     private HashSet<ContentId>? _movable; // index keys of the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
@@ -173,22 +173,12 @@ public sealed class Archiver
             _movable = placement.Movable;
             _kept = _trySegments ? placement.Frames : null;
 
-            // Depth bounded, for images: an image whose parent version leaves too many unused bytes in the frames a
-            // child keeps is stored again whole; the others (an unchanged rootfs beside a memory image) go on as usual.
-            if (_trySegments && _options.RelayoutAbove is { } bound)
-            {
-                foreach (var (entry, use) in placement.Entries.Where(e => e.Value.Exceeds(bound)).OrderBy(e => e.Key))
-                {
-                    _relaid.Add(entry);
-                    _relayoutCauses.Add(new RelayoutCause(Encoding.UTF8.GetString(parentManifest.NameOf(entry)), use.InheritedUnusedBytes, use.Bytes, bound));
-                }
-
-                _relayout = _relaid.Count > 0 ? SnapshotStats.RelayoutBound : null;
-            }
+            // Depth bounded, for images: each image is judged as it is listed (FileJobFor).
+            _inherited = _trySegments && _options.RelayoutAbove is not null ? placement.Entries : null;
         }
 
         _fresh = _relayout is null ? null : ParentLayout.Relayout(index);
-        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left; {_relaid.Count} images relaid out)");
+        PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
         var storedBefore = _repository.Store.Statistics.BytesWritten;
@@ -292,7 +282,7 @@ public sealed class Archiver
         }
 
         PhaseTrace.Mark("snapshot: record and tags written");
-        return new SnapshotResult(record, [.. _skipped], [.. _warnings]) { Relayouts = _relayoutCauses };
+        return new SnapshotResult(record, [.. _skipped], [.. _warnings]) { Relayouts = [.. _relayoutCauses] };
     }
 
     private async Task WriteIndexAsync(List<(ContentId Pack, PackIndex Index)> packs, CancellationToken cancellationToken)
@@ -619,10 +609,34 @@ public sealed class Archiver
     {
         Interlocked.Increment(ref _files);
         Interlocked.Add(ref _bytes, stat.Size);
-        var again = _relayout == SnapshotStats.RelayoutRequested || (match >= 0 && _relaid.Contains(match));
-        var unchanged = match >= 0 && !again && IsUnchanged(parent!, match, stat) ? match : -1;
+        var unchanged = match >= 0 && _relayout != SnapshotStats.RelayoutRequested && IsUnchanged(parent!, match, stat);
+        var again = _relayout == SnapshotStats.RelayoutRequested || (match >= 0 && PastTheBound(parent!, match, unchanged));
         directory.AddReference();
-        return new FileJob(entry, directory, name, stat, unchanged) { StoreAgain = again };
+        return new FileJob(entry, directory, name, stat, unchanged && !again ? match : -1) { StoreAgain = again };
+    }
+
+    /// <summary>
+    /// Whether the parent's version of an image leaves more unused bytes than the bound for a child: in the frames and
+    /// segments a child keeps if the child reads the image (the blocks in the others move), in all it touches if the
+    /// image is taken over unread (nothing moves). If so the run relays the image out.
+    /// </summary>
+    private bool PastTheBound(Manifest parent, int match, bool unchanged)
+    {
+        if (_inherited is null || !_inherited.TryGetValue(match, out var use))
+        {
+            return false;
+        }
+
+        var bound = _options.RelayoutAbove!.Value;
+        var unused = unchanged ? use.UnusedBytes : use.KeptUnusedBytes;
+        if (unused <= bound * use.Bytes)
+        {
+            return false;
+        }
+
+        _relayoutCauses.Enqueue(new RelayoutCause(Encoding.UTF8.GetString(parent.NameOf(match)), unused, use.Bytes, bound));
+        _relayout = SnapshotStats.RelayoutBound;
+        return true;
     }
 
     private static bool IsUnchanged(Manifest parent, int match, in StatxInfo stat)
@@ -859,7 +873,15 @@ public sealed class Archiver
 
         // One in a frame the parent has mostly left is stored again, next to this run's data, and in an image run any
         // other outside the frames it keeps (see ParentLayout); in a file relaid out, every one this run has not stored.
-        var copy = known && (_storeAgain ? !_fresh!.Keeps(slot) : _movable?.Remove(id.IndexKey) == true || _kept?.Keeps(slot) == false);
+        // A chunk this run already stored (a copy, or a block two files share) is never stored twice.
+        var own = (_fresh ?? _kept)?.IsOwn(slot) == true;
+        if (known && _storeAgain && !own && _kept is { } kept && kept.Copies.Remove(id.IndexKey, out var copied))
+        {
+            index.Place(id, copied); // the copy an interrupted relayout made
+            return copied;
+        }
+
+        var copy = known && !own && (_storeAgain || _movable?.Remove(id.IndexKey) == true || _kept?.Keeps(slot) == false);
         if (known && !copy)
         {
             return slot;

@@ -63,12 +63,12 @@ internal static class ParentLayout
             index.Place(parent.Chunks[c].Id, new ChunkSlot(frames[location.Frame], (int)location.OffsetInFrame, (int)length));
         }
 
-        // A restore decompresses only the segments it needs of a segmented frame: those are what must be mostly used.
-        // Only frames that could hold a sparse segment are asked: more than half used, not wholly.
+        // A restore decompresses only the segments it needs of a segmented frame: those are what must be mostly used,
+        // and what a file left where it is costs. Only frames the parent does not use wholly are asked.
         var candidates = Enumerable.Range(0, parent.Frames.Length).Where(f =>
         {
             var length = parent.Frames[f].UncompressedLength;
-            return length > FrameSegments.MinSegmentSize && used[f] < length && used[f] * 2 >= length;
+            return length > FrameSegments.MinSegmentSize && used[f] < length;
         });
         var segmentSizes = segments ? await repository.ReadSegmentSizesAsync(parent, candidates, cancellationToken).ConfigureAwait(false) : new int[parent.Frames.Length];
         var unread = false;
@@ -81,22 +81,22 @@ internal static class ParentLayout
 
         var segmentUse = SegmentUse(parent, segmentSizes);
 
-        // The frames and segments a child keeps decompressing are those the parent uses at least half of; what the
-        // parent leaves unused in them, a child inherits.
+        // The frames and segments a child keeps decompressing are those the parent uses at least half of (the blocks in
+        // the others move, if the child reads them); what the parent leaves unused in them, a child inherits.
         var kept = new Dictionary<int, KeptFrame>();
-        var unused = new Dictionary<(int Frame, int Segment), (long Unused, long Used)>(); // per kept unit (segment -1: a whole frame), by manifest frame
+        var units = new Dictionary<(int Frame, int Segment), Unit>(); // what a restore of the parent decodes (segment -1: a whole frame), by manifest frame
         for (var f = 0; f < frames.Length; f++)
         {
             var length = parent.Frames[f].UncompressedLength;
-            if (used[f] * 2 < length)
-            {
-                continue;
-            }
-
+            var frameKept = used[f] * 2 >= length;
             if (segmentUse[f] is not { } use)
             {
-                kept[frames[f]] = new KeptFrame(0, null);
-                unused[(f, -1)] = (length - used[f], used[f]);
+                units[(f, -1)] = new Unit(length - used[f], used[f], frameKept);
+                if (frameKept)
+                {
+                    kept[frames[f]] = new KeptFrame(0, null);
+                }
+
                 continue;
             }
 
@@ -104,14 +104,17 @@ internal static class ParentLayout
             for (var s = 0; s < use.Length; s++)
             {
                 var segmentLength = FrameSegments.LengthOf(s, segmentSizes[f], length);
-                segmentsKept[s] = use[s] * 2 >= segmentLength;
-                if (segmentsKept[s])
+                segmentsKept[s] = frameKept && use[s] * 2 >= segmentLength;
+                if (use[s] > 0)
                 {
-                    unused[(f, s)] = (segmentLength - use[s], use[s]);
+                    units[(f, s)] = new Unit(segmentLength - use[s], use[s], segmentsKept[s]);
                 }
             }
 
-            kept[frames[f]] = new KeptFrame(segmentSizes[f], segmentsKept);
+            if (frameKept)
+            {
+                kept[frames[f]] = new KeptFrame(segmentSizes[f], segmentsKept);
+            }
         }
 
         var movable = new HashSet<ContentId>();
@@ -125,8 +128,9 @@ internal static class ParentLayout
         }
 
         // Copies an interrupted run made are used: those of movable chunks, and of any chunk the parent's kept frames
-        // do not hold.
+        // do not hold; those of the others, only by a file this run relays out.
         var recovered = new HashSet<int>();
+        var copies = new Dictionary<ContentId, ChunkSlot>();
         foreach (var (pack, packIndex) in index.RecoveredPacks)
         {
             foreach (var (id, slot) in index.SlotsIn(pack, packIndex))
@@ -136,12 +140,16 @@ internal static class ParentLayout
                 {
                     index.Place(id, slot);
                 }
+                else if (current.Frame != slot.Frame)
+                {
+                    copies[id.IndexKey] = slot;
+                }
             }
         }
 
         // What the parent leaves unused is not known where a frame could not be asked: no file is relaid out on a guess.
-        var entries = unread ? new Dictionary<int, EntryUse>() : InheritedUse(parent, segmentSizes, unused);
-        return new Placement(movable, entries) { Frames = new ParentFrames(kept, recovered, index.FrameCount) };
+        var entries = unread ? new Dictionary<int, EntryUse>() : InheritedUse(parent, segmentSizes, units);
+        return new Placement(movable, entries) { Frames = new ParentFrames(kept, recovered, index.FrameCount) { Copies = copies } };
     }
 
     /// <summary>
@@ -150,7 +158,7 @@ internal static class ParentLayout
     /// decompress for nothing, against what it needs. A frame or segment several images use is apportioned by use: a
     /// small image (a vmstate file) with a few blocks in a memory image's segment does not carry all of its unused bytes.
     /// </summary>
-    private static Dictionary<int, EntryUse> InheritedUse(Manifest parent, int[] segmentSizes, Dictionary<(int Frame, int Segment), (long Unused, long Used)> units)
+    private static Dictionary<int, EntryUse> InheritedUse(Manifest parent, int[] segmentSizes, Dictionary<(int Frame, int Segment), Unit> units)
     {
         var result = new Dictionary<int, EntryUse>();
         var use = new Dictionary<(int Frame, int Segment), long>();
@@ -178,21 +186,20 @@ internal static class ParentLayout
                 var (first, last) = segmentSizes[frame] > 0 ? FrameSegments.SegmentsOf(offset, length, segmentSizes[frame]) : (-1, -1);
                 for (var s = first; s <= last; s++)
                 {
-                    if (units.ContainsKey((frame, s)))
-                    {
-                        use[(frame, s)] = use.GetValueOrDefault((frame, s)) + length;
-                    }
+                    use[(frame, s)] = use.GetValueOrDefault((frame, s)) + length;
                 }
             }
 
-            double inherited = 0;
-            foreach (var (unit, bytesUsed) in use)
+            double inKept = 0, inAll = 0;
+            foreach (var (key, bytesUsed) in use)
             {
-                var (unitUnused, unitUsed) = units[unit];
-                inherited += (double)unitUnused * Math.Min(bytesUsed, unitUsed) / unitUsed;
+                var unit = units[key];
+                var share = unit.Used == 0 ? 0 : (double)unit.Unused * Math.Min(bytesUsed, unit.Used) / unit.Used;
+                inAll += share;
+                inKept += unit.Kept ? share : 0;
             }
 
-            result[e] = new EntryUse((long)Math.Round(inherited), bytes);
+            result[e] = new EntryUse((long)Math.Round(inKept), (long)Math.Round(inAll), bytes);
         }
 
         return result;
@@ -210,15 +217,15 @@ internal static class ParentLayout
     }
 
     /// <summary>
-    /// Of one file of the parent: the bytes a restore decompresses for nothing in the frames and segments a child keeps
-    /// (<paramref name="InheritedUnusedBytes"/>: blocks earlier versions replaced), and the bytes of its distinct
-    /// blocks (<paramref name="Bytes"/>).
+    /// Of one file of the parent: the bytes its restore decompresses for nothing in the frames and segments a child
+    /// that reads the file keeps (<paramref name="KeptUnusedBytes"/>: blocks earlier versions replaced), in all those it
+    /// touches (<paramref name="UnusedBytes"/>: what a child that takes the file over unread inherits), and the bytes
+    /// of its distinct blocks (<paramref name="Bytes"/>).
     /// </summary>
-    public readonly record struct EntryUse(long InheritedUnusedBytes, long Bytes)
-    {
-        /// <summary>Whether the unused bytes exceed <paramref name="bound"/> (a fraction) of the file's data.</summary>
-        public bool Exceeds(double bound) => InheritedUnusedBytes > bound * Bytes;
-    }
+    public readonly record struct EntryUse(long KeptUnusedBytes, long UnusedBytes, long Bytes);
+
+    /// <summary>A frame or segment a restore of the parent decodes: the bytes in it the parent does not use, those it does, and whether a child keeps it.</summary>
+    private readonly record struct Unit(long Unused, long Used, bool Kept);
 
     /// <summary>
     /// The frames a run with a parent reads its chunks from as they are: the frames and segments the parent uses at
@@ -235,7 +242,16 @@ internal static class ParentLayout
     /// </remarks>
     public sealed class ParentFrames(Dictionary<int, KeptFrame> kept, HashSet<int> recovered, int first)
     {
-        public bool Keeps(ChunkSlot slot) => slot.Frame >= first || recovered.Contains(slot.Frame) || KeptFrame.Keeps(kept, slot);
+        /// <summary>
+        /// Copies an interrupted run made of chunks the parent's kept frames hold, by <see cref="ContentId.IndexKey"/>:
+        /// for a file this run relays out, which would otherwise make them again.
+        /// </summary>
+        public Dictionary<ContentId, ChunkSlot> Copies { get; init; } = [];
+
+        public bool Keeps(ChunkSlot slot) => IsOwn(slot) || KeptFrame.Keeps(kept, slot);
+
+        /// <summary>Whether <paramref name="slot"/> lies in a frame this run (or an interrupted run of it) wrote.</summary>
+        public bool IsOwn(ChunkSlot slot) => slot.Frame >= first || recovered.Contains(slot.Frame);
     }
 
     /// <summary>A frame of the parent's at least half used: whole (<paramref name="SegmentSize"/> 0), or the segments of it that are.</summary>

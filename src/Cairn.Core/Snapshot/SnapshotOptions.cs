@@ -31,10 +31,11 @@ public sealed record SnapshotOptions
     public const double DefaultRelayoutAbove = 0.05;
 
     /// <summary>
-    /// For image snapshots, bounds what the depth of a lineage adds to its restores: when the parent's restore
-    /// decompresses, in the frames and segments this run would keep, more unused bytes than this fraction of the
-    /// parent's data, the run is a <see cref="Relayout"/>. Those bytes are what a child inherits for nothing (blocks
-    /// earlier versions replaced); what its own changes cost, any child pays at any depth. Null: never on its own.
+    /// For image snapshots, bounds what the depth of a lineage adds to its restores: an image whose parent version
+    /// leaves more unused bytes than this fraction of its data in the frames and segments this run would keep (all
+    /// those it touches, for an image taken over unread) is stored again whole, as by <see cref="Relayout"/>; the other
+    /// images go on as usual. Those bytes are what a child inherits for nothing (blocks earlier versions replaced);
+    /// what its own changes cost, any child pays at any depth. Null: never on its own.
     /// Trees are relaid out only when asked: a tree's relayout reads every file again, and deduplication across
     /// lineages, which a relayout gives up, is most of what a tree saves (docs/images.md, "Depth, bounded").
     /// </summary>

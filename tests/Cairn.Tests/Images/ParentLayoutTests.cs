@@ -134,6 +134,60 @@ public sealed class ParentLayoutTests
         await workspace.RestoreAndCheckAsync(snapshot, ImageState.Of(path), "mem.img");
     }
 
+    /// <summary>
+    /// An image relaid out past the bound stores again the blocks it shares with another image of the snapshot, once:
+    /// the other image, read after it, finds them in this run's frames, though its parent left them in a frame it
+    /// mostly no longer uses (where they would be copied again).
+    /// </summary>
+    [Fact]
+    public async Task A_block_two_images_share_is_stored_again_once_when_one_is_relaid_out()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var a = new DenseImage(workspace.PathOf("a.img"), 128, seed: 11);
+        var b = new DenseImage(workspace.PathOf("b.img"), 16, seed: 12);
+        a.Data.AsSpan(120 * Block, 8 * Block).CopyTo(b.Data); // b's first 8 blocks are a's last 8
+        b.Write();
+        string[] images = [a.Path, b.Path];
+        await workspace.SnapshotAsync(images, tags: "vm");
+        a.Randomize(64, 56); // a's second frame now holds little but the 8 shared blocks
+        a.Randomize(0, 12); // and its first leaves 12 blocks unused: a is past the bound
+        await workspace.SnapshotAsync(images, tags: "vm");
+        b.Randomize(15, 1);
+
+        var result = await workspace.SnapshotAsync(images, tags: "vm");
+
+        Assert.Equal("a.img", Assert.Single(result.Relayouts).Image);
+        Assert.Equal(128L * Block, result.Snapshot.Stats.RewrittenBytes); // all of a, the shared blocks among them, and nothing of b
+        var inspection = await SnapshotInspection.InspectAsync(workspace.Repository, result.Snapshot);
+        var map = Assert.Single(inspection.Files, f => f.Path == "a.img");
+        Assert.Equal(map.DistinctBytes, map.DecodedBytes); // a's frames hold a's blocks, the shared ones with them
+        await workspace.RestoreAndCheckAsync(result.Snapshot, ImageState.Of(a.Path), "a.img");
+        ImageState.Of(b.Path).AssertRestoredAs(workspace.PathOf("restored/b.img"));
+    }
+
+    /// <summary>
+    /// An image taken over unread moves nothing: past the bound it is judged by every frame and segment it touches,
+    /// not only those a child that read it would keep, and relaid out.
+    /// </summary>
+    [Fact]
+    public async Task An_unchanged_image_in_frames_its_parent_mostly_left_is_relaid_out()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var image = new DenseImage(workspace.PathOf("mem.img"), 64, seed: 13);
+        await workspace.SnapshotAsync([image.Path], tags: "vm");
+        image.Randomize(0, 40); // the first frame: 24 blocks of 64 still used, not moved (the grandparent used it all)
+        await workspace.SnapshotAsync([image.Path], tags: "vm");
+
+        var result = await workspace.SnapshotAsync([image.Path], tags: "vm"); // unchanged
+
+        var cause = Assert.Single(result.Relayouts);
+        Assert.True(cause.Fraction > SnapshotOptions.DefaultRelayoutAbove, $"{cause.Fraction:P1}");
+        Assert.Equal(0, result.Snapshot.Stats.UnchangedFiles); // read, to be stored again
+        var map = (await SnapshotInspection.InspectAsync(workspace.Repository, result.Snapshot)).Files[0];
+        Assert.Equal(map.DistinctBytes, map.DecodedBytes);
+        await workspace.RestoreAndCheckAsync(result.Snapshot, ImageState.Of(image.Path), "mem.img");
+    }
+
     /// <summary>A tree references a chunk another lineage stored where it is: files shared across workspaces are what deduplication saves.</summary>
     [Fact]
     public async Task A_tree_references_where_they_are_the_chunks_another_lineage_stored()
