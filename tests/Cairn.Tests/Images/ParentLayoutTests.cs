@@ -188,6 +188,33 @@ public sealed class ParentLayoutTests
         await workspace.RestoreAndCheckAsync(result.Snapshot, ImageState.Of(image.Path), "mem.img");
     }
 
+    /// <summary>
+    /// What the parent leaves unused is not known where a frame's head cannot be read (a store error): no image is
+    /// relaid out on a guess. The next snapshot, on a store that answers, is.
+    /// </summary>
+    [Fact]
+    public async Task No_image_is_relaid_out_when_a_frame_of_the_parent_cannot_be_asked()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var image = new DenseImage(workspace.PathOf("mem.img"), 128, seed: 14);
+        await workspace.SnapshotAsync([image.Path], tags: "vm");
+        image.Randomize(0, 12); // the parent leaves 12 of 128 blocks unused where a child keeps reading: 9.4 %
+        await workspace.SnapshotAsync([image.Path], tags: "vm");
+        image.Randomize(127, 1);
+
+        var options = new SnapshotOptions { Parent = SnapshotOptions.AutoParent, Tags = ["vm"] };
+        await using (var failing = await Cairn.Repository.Repository.OpenAsync(new FailHeadReadsStore(new LocalObjectStore(workspace.RepositoryPath))))
+        {
+            var guessed = await new Archiver(failing, options).SnapshotImagesAsync([image.Path]);
+            Assert.Empty(guessed.Relayouts);
+            Assert.Null(guessed.Snapshot.Stats.Relayout);
+        }
+
+        image.Randomize(126, 1);
+        var known = await workspace.SnapshotAsync([image.Path], options);
+        Assert.Equal("mem.img", Assert.Single(known.Relayouts).Image);
+    }
+
     /// <summary>A tree references a chunk another lineage stored where it is: files shared across workspaces are what deduplication saves.</summary>
     [Fact]
     public async Task A_tree_references_where_they_are_the_chunks_another_lineage_stored()
@@ -311,6 +338,15 @@ public sealed class ParentLayoutTests
     }
 
     private static HashSet<(ContentId Pack, long Offset)> FramesOf(Manifest m) => m.Frames.Select(f => (m.Packs[f.Pack], f.Offset)).ToHashSet();
+
+    /// <summary>A real local store whose small ranged reads of packs fail: the heads of frames, which say whether they are segmented.</summary>
+    private sealed class FailHeadReadsStore(IObjectStore inner) : DelegatingStore(inner)
+    {
+        public override ValueTask ReadRangeAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            key.StartsWith(ObjectKeys.PacksPrefix, StringComparison.Ordinal) && buffer.Length <= FrameSegments.HeadSize
+                ? throw new StoreException(key, $"injected failure reading {key}")
+                : base.ReadRangeAsync(key, offset, buffer, cancellationToken);
+    }
 
     /// <summary>A real local store that fails every index object: a run's packs are stored, and nothing after them that waits for its index.</summary>
     private sealed class FailIndexStore(IObjectStore inner) : DelegatingStore(inner)
