@@ -189,6 +189,34 @@ public sealed class ParentLayoutTests
     }
 
     /// <summary>
+    /// A small image with a block in a memory image's frame carries a share of the unused bytes there by its use, not
+    /// all of them: a vmstate file of 2 blocks, one of which the memory image holds, beside a memory image whose
+    /// parent version leaves 12 blocks unused in that frame (or segment), is not taken to leave 6 times its size.
+    /// </summary>
+    [Fact]
+    public async Task A_frame_two_images_share_counts_for_each_by_its_use()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var memory = new DenseImage(workspace.PathOf("mem.img"), 128, seed: 15);
+        var state = new DenseImage(workspace.PathOf("vmstate.bin"), 2, seed: 16);
+        memory.Data.AsSpan(30 * Block, Block).CopyTo(state.Data); // one block of the memory image's first frame
+        state.Write();
+        string[] images = [memory.Path, state.Path];
+        var options = new SnapshotOptions { Parent = SnapshotOptions.AutoParent, Tags = ["vm"], RelayoutAbove = 0.5 };
+        await workspace.SnapshotAsync(images, options);
+        memory.Randomize(0, 12); // 12 blocks of that frame (or of its first segment) left unused
+        await workspace.SnapshotAsync(images, options);
+        memory.Randomize(127, 1);
+
+        var result = await workspace.SnapshotAsync(images, options);
+
+        // The memory image: 12 blocks of 128 (9.4 %). The vmstate file: its 1 block's share of 12 unused among 20 or
+        // 52 used (30 % or 11.5 % of its 2 blocks), under the bound of 50 %; all 12 would be 600 %.
+        Assert.Empty(result.Relayouts);
+        Assert.Equal(1, result.Snapshot.Stats.UnchangedFiles);
+    }
+
+    /// <summary>
     /// What the parent leaves unused is not known where a frame's head cannot be read (a store error): no image is
     /// relaid out on a guess. The next snapshot, on a store that answers, is.
     /// </summary>
