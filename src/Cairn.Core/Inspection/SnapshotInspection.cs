@@ -48,14 +48,7 @@ public sealed record SnapshotInspection(SnapshotRecord Snapshot, SnapshotRecord?
         {
             // An image's frames may be segmented: a restore decompresses only the segments it needs of those the
             // snapshot does not use wholly. Their first bytes say which (one small read each).
-            var used = new long[manifest.Frames.Length];
-            for (var c = 0; c < manifest.Chunks.Length; c++)
-            {
-                used[manifest.Locations[c].Frame] += manifest.Chunks[c].Length;
-            }
-
-            var partly = Enumerable.Range(0, manifest.Frames.Length).Where(f => used[f] < manifest.Frames[f].UncompressedLength && manifest.Frames[f].UncompressedLength > FrameSegments.MinSegmentSize);
-            var segmentSizes = await repository.ReadSegmentSizesAsync(manifest, partly, cancellationToken).ConfigureAwait(false);
+            var segmentSizes = await repository.ReadSegmentSizesAsync(manifest, manifest.UsedBytesByFrame(), cancellationToken).ConfigureAwait(false);
             files = [.. manifest.RootFiles()
                 .Select(i => BlockMap.Of(manifest, [i], parentChunks, parentFrames, manifest.DisplayPath(i), repository.Config.ImageBlockSize, segmentSizes))];
         }

@@ -83,6 +83,18 @@ public sealed class Manifest
         }
     }
 
+    /// <summary>Per frame, the bytes of the manifest's chunks in it: each chunk counts once, however many files use it.</summary>
+    public long[] UsedBytesByFrame()
+    {
+        var used = new long[Frames.Length];
+        for (var c = 0; c < Chunks.Length; c++)
+        {
+            used[Locations[c].Frame] += Chunks[c].Length;
+        }
+
+        return used;
+    }
+
     public ReadOnlySpan<ChunkRef> ChunkRefsOf(int entry)
     {
         ref readonly var e = ref Entries[entry];

@@ -168,15 +168,17 @@ public sealed class Repository : IAsyncDisposable
     }
 
     /// <summary>
-    /// The segment size of each frame of <paramref name="m"/> listed in <paramref name="frames"/> (0 for the others, and
-    /// for frames that are not segmented): each frame's first bytes say it (<see cref="FrameSegments.SegmentSizeOf"/>),
-    /// one small ranged read per frame, 16 at a time. A read that fails gives -1, which callers take as "not
-    /// segmented" (they use the answer to choose or to report, and a pack that cannot be read is for a restore to
-    /// report), or as a reason not to decide.
+    /// The segment size of each frame of <paramref name="m"/> that it does not use wholly (<paramref name="used"/>:
+    /// <see cref="Manifest.UsedBytesByFrame"/>), where a restore decompresses only the segments it needs; 0 for the
+    /// others, and for frames that are not segmented. Each frame's first bytes say it
+    /// (<see cref="FrameSegments.SegmentSizeOf"/>), one small ranged read per frame, 16 at a time. A read that fails
+    /// gives -1, which callers take as "not segmented" (they use the answer to choose or to report, and a pack that
+    /// cannot be read is for a restore to report), or as a reason not to decide.
     /// </summary>
-    public async Task<int[]> ReadSegmentSizesAsync(Manifest m, IEnumerable<int> frames, CancellationToken cancellationToken = default)
+    public async Task<int[]> ReadSegmentSizesAsync(Manifest m, long[] used, CancellationToken cancellationToken = default)
     {
         var sizes = new int[m.Frames.Length];
+        var frames = Enumerable.Range(0, m.Frames.Length).Where(f => m.Frames[f].UncompressedLength > FrameSegments.MinSegmentSize && used[f] < m.Frames[f].UncompressedLength);
         await Parallel.ForEachAsync(frames, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (f, ct) =>
         {
             var frame = m.Frames[f];

@@ -118,7 +118,7 @@ public sealed record SnapshotStats
     /// <summary><see cref="Relayout"/> value: the run was asked to store everything again (<c>--relayout</c>).</summary>
     public const string RelayoutRequested = "requested";
 
-    /// <summary><see cref="Relayout"/> value: the run stored everything again because its parent's layout exceeded the bound (<c>--relayout-above</c>).</summary>
+    /// <summary><see cref="Relayout"/> value: the run stored images again whole whose parent versions left more unused bytes than the bound (<c>--relayout-above</c>).</summary>
     public const string RelayoutBound = "bound";
 
     /// <summary>

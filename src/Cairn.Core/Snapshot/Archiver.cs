@@ -54,9 +54,11 @@ public sealed class Archiver
     private long _unchanged;
     private ReadAhead? _readAhead;
     private ParentLayout.ParentFrames? _fresh; // with Relayout: the frames whose chunks count as this run's (it stores the others again); the packer's
-    private string? _relayout; // SnapshotStats.Relayout: why this run stores every chunk again, or null
     private IReadOnlyDictionary<int, ParentLayout.EntryUse>? _inherited; // an image run with a bound: what each of the parent's images leaves unused (ParentLayout)
     private readonly ConcurrentQueue<RelayoutCause> _relayoutCauses = []; // the images this run relays out past the bound, and why
+
+    /// <summary>The run's <see cref="SnapshotStats.Relayout"/>: known once every file is listed.</summary>
+    private string? Relayout => _options.Relayout ? SnapshotStats.RelayoutRequested : _relayoutCauses.IsEmpty ? null : SnapshotStats.RelayoutBound;
     private bool _storeAgain; // the file being packed is relaid out: every chunk not in a frame of this run's is stored again; the packer's
     private ParentLayout.ParentFrames? _kept; // an image run with a parent: the frames it references chunks in as they are, storing again any other it finds (ParentLayout); the packer's
     private HashSet<ContentId>? _movable; // index keys of the parent's chunks this run stores again if it reads them (ParentLayout); the packer's
@@ -166,8 +168,7 @@ public sealed class Archiver
 
         PhaseTrace.Mark("snapshot: parent resolved and its manifest loaded");
         var index = await indexLoad.ConfigureAwait(false);
-        _relayout = _options.Relayout ? SnapshotStats.RelayoutRequested : null;
-        if (parentManifest is not null && _relayout is null)
+        if (parentManifest is not null && !_options.Relayout)
         {
             var placement = await ParentLayout.ApplyAsync(parentManifest, index, _repository, _trySegments, cancellationToken).ConfigureAwait(false);
             _movable = placement.Movable;
@@ -177,7 +178,7 @@ public sealed class Archiver
             _inherited = _trySegments && _options.RelayoutAbove is not null ? placement.Entries : null;
         }
 
-        _fresh = _relayout is null ? null : ParentLayout.Relayout(index);
+        _fresh = _options.Relayout ? ParentLayout.Relayout(index) : null;
         PhaseTrace.Mark($"snapshot: index loaded ({index.ChunkCount} chunks; {_movable?.Count ?? 0} of the parent's chunks in frames it mostly left)");
         var builder = new ManifestBuilder();
         var results = new Dictionary<int, FileResult>();
@@ -224,7 +225,7 @@ public sealed class Archiver
         Manifest manifest;
         try
         {
-            if (_relayout is not null)
+            if (Relayout is not null)
             {
                 // The manifest a relayout writes may replace one existing snapshots read: only once the packs it names
                 // are in an index object, so that no failure from here on leaves them reading unindexed packs.
@@ -253,7 +254,7 @@ public sealed class Archiver
             BytesRead = _bytesRead,
             NewBytes = _newBytes,
             RewrittenBytes = _rewrittenBytes > 0 ? _rewrittenBytes : null,
-            Relayout = _relayout,
+            Relayout = Relayout,
             ZeroBytes = _zeroBytes,
             Chunks = _chunks,
             NewChunks = _newChunks,
@@ -313,7 +314,7 @@ public sealed class Archiver
         // A manifest is named by its tree, not by where its chunks are: a relayout of a tree the repository already
         // has replaces its locations (docs/format.md, "Identity versus location"), which every snapshot of the tree
         // then reads. The chunks the old locations name stay where they are until a collector removes them.
-        if (_relayout is not null || await _repository.Store.TryGetSizeAsync(manifestKey, cancellationToken).ConfigureAwait(false) is null)
+        if (Relayout is not null || await _repository.Store.TryGetSizeAsync(manifestKey, cancellationToken).ConfigureAwait(false) is null)
         {
             await _repository.Store.PutAsync(manifestKey, manifestBytes, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
@@ -609,8 +610,8 @@ public sealed class Archiver
     {
         Interlocked.Increment(ref _files);
         Interlocked.Add(ref _bytes, stat.Size);
-        var unchanged = match >= 0 && _relayout != SnapshotStats.RelayoutRequested && IsUnchanged(parent!, match, stat);
-        var again = _relayout == SnapshotStats.RelayoutRequested || (match >= 0 && PastTheBound(parent!, match, unchanged));
+        var unchanged = match >= 0 && !_options.Relayout && IsUnchanged(parent!, match, stat);
+        var again = _options.Relayout || (match >= 0 && PastTheBound(parent!, match, unchanged));
         directory.AddReference();
         return new FileJob(entry, directory, name, stat, unchanged && !again ? match : -1) { StoreAgain = again };
     }
@@ -635,7 +636,6 @@ public sealed class Archiver
         }
 
         _relayoutCauses.Enqueue(new RelayoutCause(Encoding.UTF8.GetString(parent.NameOf(match)), unused, use.Bytes, bound));
-        _relayout = SnapshotStats.RelayoutBound;
         return true;
     }
 

@@ -48,29 +48,21 @@ internal static class ParentLayout
     public static async Task<Placement> ApplyAsync(Manifest parent, ChunkIndex index, Repository.Repository repository, bool segments, CancellationToken cancellationToken)
     {
         var frames = new int[parent.Frames.Length];
-        var used = new long[parent.Frames.Length];
         for (var f = 0; f < frames.Length; f++)
         {
             frames[f] = index.AddManifestFrame(parent, f);
         }
 
-        // The manifest's chunk table holds each chunk the parent uses once: its bytes count once in their frame.
         for (var c = 0; c < parent.Chunks.Length; c++)
         {
             var location = parent.Locations[c];
-            var length = parent.Chunks[c].Length;
-            used[location.Frame] += length;
-            index.Place(parent.Chunks[c].Id, new ChunkSlot(frames[location.Frame], (int)location.OffsetInFrame, (int)length));
+            index.Place(parent.Chunks[c].Id, new ChunkSlot(frames[location.Frame], (int)location.OffsetInFrame, (int)parent.Chunks[c].Length));
         }
 
         // A restore decompresses only the segments it needs of a segmented frame: those are what must be mostly used,
-        // and what a file left where it is costs. Only frames the parent does not use wholly are asked.
-        var candidates = Enumerable.Range(0, parent.Frames.Length).Where(f =>
-        {
-            var length = parent.Frames[f].UncompressedLength;
-            return length > FrameSegments.MinSegmentSize && used[f] < length;
-        });
-        var segmentSizes = segments ? await repository.ReadSegmentSizesAsync(parent, candidates, cancellationToken).ConfigureAwait(false) : new int[parent.Frames.Length];
+        // and what a file left where it is costs.
+        var used = parent.UsedBytesByFrame();
+        var segmentSizes = segments ? await repository.ReadSegmentSizesAsync(parent, used, cancellationToken).ConfigureAwait(false) : new int[parent.Frames.Length];
         var unread = false;
         for (var f = 0; f < segmentSizes.Length; f++)
         {
@@ -147,8 +139,9 @@ internal static class ParentLayout
             }
         }
 
-        // What the parent leaves unused is not known where a frame could not be asked: no file is relaid out on a guess.
-        var entries = unread ? new Dictionary<int, EntryUse>() : InheritedUse(parent, segmentSizes, units);
+        // Only image runs are bounded (SnapshotOptions.RelayoutAbove). What the parent leaves unused is not known where
+        // a frame could not be asked: no file is relaid out on a guess.
+        var entries = !segments || unread ? new Dictionary<int, EntryUse>() : InheritedUse(parent, segmentSizes, units);
         return new Placement(movable, entries) { Frames = new ParentFrames(kept, recovered, index.FrameCount) { Copies = copies } };
     }
 
@@ -207,8 +200,8 @@ internal static class ParentLayout
 
     /// <summary>
     /// What <see cref="ApplyAsync"/> found: the chunks the run stores again if it reads them (<paramref name="Movable"/>,
-    /// by <see cref="ContentId.IndexKey"/>), and per regular entry of the parent (<paramref name="Entries"/>, by entry
-    /// number) what a child keeping it in place inherits.
+    /// by <see cref="ContentId.IndexKey"/>), and in an image run, per regular entry of the parent (<paramref name="Entries"/>,
+    /// by entry number), what a child keeping it in place inherits.
     /// </summary>
     public sealed record Placement(HashSet<ContentId> Movable, IReadOnlyDictionary<int, EntryUse> Entries)
     {

@@ -76,8 +76,8 @@ public sealed record SnapshotResult(SnapshotRecord Snapshot, IReadOnlyList<strin
 
 /// <summary>
 /// Why a run stored an image again whole on its own: the parent's version of <paramref name="Image"/> left
-/// <paramref name="InheritedUnusedBytes"/> unused in the frames and segments a child keeps, more than
-/// <paramref name="Bound"/> of its <paramref name="Bytes"/> of distinct blocks.
+/// <paramref name="InheritedUnusedBytes"/> unused in the frames and segments a child keeps (all those it touches, for
+/// an image unchanged since), more than <paramref name="Bound"/> of its <paramref name="Bytes"/> of distinct blocks.
 /// </summary>
 public sealed record RelayoutCause(string Image, long InheritedUnusedBytes, long Bytes, double Bound)
 {
