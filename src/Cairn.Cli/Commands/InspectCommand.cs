@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Cairn.Inspection;
+using Cairn.Repository;
 
 namespace Cairn.Cli.Commands;
 
@@ -29,7 +30,13 @@ internal static class InspectCommand
             output.WriteLine($"  manifest  {Formatting.Bytes(inspection.ManifestBytes)}: {inspection.Chunks:N0} chunks in {inspection.Frames:N0} frames of {inspection.Packs:N0} packs (complete: restore reads no other manifest)");
             if (inspection.SameTreeAsParent)
             {
-                var again = record.Stats.RewrittenBytes is > 0 and var r ? $"; this snapshot stored {Formatting.Bytes(r)} of them again (--relayout)" : "";
+                var why = record.Stats.Relayout switch
+                {
+                    SnapshotStats.RelayoutRequested => " (--relayout)",
+                    SnapshotStats.RelayoutBound => " (past --relayout-above)",
+                    _ => "",
+                };
+                var again = record.Stats.RewrittenBytes is > 0 and var r ? $"; this snapshot stored {Formatting.Bytes(r)} of them again{why}" : "";
                 output.WriteLine($"  same tree as the parent: one manifest, one layout for both, so every block counts as inherited{again}");
             }
             foreach (var f in inspection.Files)

@@ -147,6 +147,12 @@ public sealed class ImageCliTests
         Assert.DoesNotContain("stored again whole", await Text(workspace, "snapshot", "--image", path, "--tag", "vm", "--relayout-above", "off"), StringComparison.Ordinal);
         image.Randomize(121, 1);
         Assert.Contains("stored again whole", await Text(workspace, "snapshot", "--image", path, "--tag", "vm"), StringComparison.Ordinal);
+
+        // Unchanged, but left in a frame its parent mostly left: stored again, under the same tree.
+        image.Randomize(0, 40);
+        await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
+        Assert.Contains("stored again whole", await Text(workspace, "snapshot", "--image", path, "--tag", "vm"), StringComparison.Ordinal);
+        Assert.Contains("same tree as the parent: one manifest, one layout for both, so every block counts as inherited; this snapshot stored 512.0 KiB of them again (past --relayout-above)", await Text(workspace, "inspect", "vm"), StringComparison.Ordinal);
     }
 
     [Theory]
