@@ -22,7 +22,8 @@ public sealed class Manifest
         ContentId[] packs,
         FrameRecord[] frames,
         ChunkLocation[] locations,
-        SourceRecord[]? sources)
+        SourceRecord[]? sources,
+        uint[]? segmentSizes = null)
     {
         Entries = entries;
         Strings = strings;
@@ -33,6 +34,7 @@ public sealed class Manifest
         Frames = frames;
         Locations = locations;
         Sources = sources;
+        SegmentSizes = segmentSizes;
     }
 
     public EntryRecord[] Entries { get; }
@@ -52,6 +54,21 @@ public sealed class Manifest
     public ChunkLocation[] Locations { get; }
 
     public SourceRecord[]? Sources { get; }
+
+    /// <summary>
+    /// The SEGMENTSIZES section: per frame, the segment size its writer knew it to have (0: not segmented;
+    /// <see cref="UnknownSegmentSize"/>: not known to the writer). Null in manifests written before it existed. Advisory:
+    /// the frame's own table is what a reader decodes by (<see cref="Format.FrameSegments"/>); this saves a writer or
+    /// an inspection the ranged read of the frame's head. Read with <see cref="KnownSegmentSize"/>.
+    /// </summary>
+    public uint[]? SegmentSizes { get; }
+
+    /// <summary>The SEGMENTSIZES value of a frame whose segment size its writer did not know.</summary>
+    public const uint UnknownSegmentSize = uint.MaxValue;
+
+    /// <summary>The segment size of <paramref name="frame"/> as the manifest records it (0: not segmented), or -1 if it does not.</summary>
+    public int KnownSegmentSize(int frame) =>
+        SegmentSizes is { } sizes && sizes[frame] != UnknownSegmentSize ? (int)sizes[frame] : -1;
 
     /// <summary>The identity of the tree: SHA-256 over the identity sections (docs/format.md). Set by the codec.</summary>
     public ContentId TreeHash { get; internal set; }

@@ -94,6 +94,7 @@ public sealed class ManifestBuilder
         var packs = new List<ContentId>();
         var frameNumbers = new Dictionary<int, uint>();
         var frames = new List<FrameRecord>();
+        var segmentSizes = new List<uint>();
         var locations = new ChunkLocation[_chunks.Count];
         for (var c = 0; c < _chunks.Count; c++)
         {
@@ -117,6 +118,7 @@ public sealed class ManifestBuilder
 
                 frame = (uint)frames.Count;
                 frames.Add(new FrameRecord { Offset = f.Offset, Pack = pack, CompressedLength = (uint)f.CompressedLength, UncompressedLength = (uint)f.UncompressedLength, Checksum = f.Checksum });
+                segmentSizes.Add(index.SegmentSizeOf(slot.Frame) is >= 0 and var size ? (uint)size : Manifest.UnknownSegmentSize);
                 frameNumbers.Add(slot.Frame, frame);
             }
 
@@ -132,7 +134,8 @@ public sealed class ManifestBuilder
             [.. packs],
             [.. frames],
             locations,
-            includeSources ? [.. _sources] : null);
+            includeSources ? [.. _sources] : null,
+            [.. segmentSizes]);
     }
 
     private sealed class ByteComparer : IComparer<byte[]>

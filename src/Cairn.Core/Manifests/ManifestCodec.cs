@@ -37,6 +37,7 @@ public static partial class ManifestCodec
         Frames = 17,
         Locations = 18,
         Sources = 32,
+        SegmentSizes = 33,
     }
 
     public static byte[] Encode(Manifest manifest, int compressionLevel = 3)
@@ -56,6 +57,11 @@ public static partial class ManifestCodec
         if (manifest.Sources is not null)
         {
             sections.Add(SectionData.Of(Section.Sources, manifest.Sources));
+        }
+
+        if (manifest.SegmentSizes is not null)
+        {
+            sections.Add(SectionData.Of(Section.SegmentSizes, manifest.SegmentSizes));
         }
 
         manifest.TreeHash = TreeHasher.Of([.. sections]);
@@ -203,7 +209,8 @@ public static partial class ManifestCodec
             Records<ContentId>(list, Section.Packs, what, required: true),
             Records<FrameRecord>(list, Section.Frames, what, required: true),
             Records<ChunkLocation>(list, Section.Locations, what, required: true),
-            list.Exists(s => s.Id == Section.Sources) ? Records<SourceRecord>(list, Section.Sources, what, required: true) : null);
+            list.Exists(s => s.Id == Section.Sources) ? Records<SourceRecord>(list, Section.Sources, what, required: true) : null,
+            list.Exists(s => s.Id == Section.SegmentSizes) ? Records<uint>(list, Section.SegmentSizes, what, required: true) : null);
     }
 
     /// <summary>A section is stored compressed only if zstd saves at least 1/this of its bytes.</summary>
@@ -330,6 +337,7 @@ public static partial class ManifestCodec
         Section.Frames => Read<FrameRecord>(entry.Id, body, entry.Compressed, entry.Length, what),
         Section.Locations => Read<ChunkLocation>(entry.Id, body, entry.Compressed, entry.Length, what),
         Section.Sources => Read<SourceRecord>(entry.Id, body, entry.Compressed, entry.Length, what),
+        Section.SegmentSizes => Read<uint>(entry.Id, body, entry.Compressed, entry.Length, what),
         _ => Read<byte>(entry.Id, body, entry.Compressed, entry.Length, what), // Strings, and sections newer than this reader
     };
 

@@ -73,6 +73,8 @@ internal static class ManifestValidator
         {
             throw Fail(what, "the SOURCES section does not match the entries");
         }
+
+        ValidateSegmentSizes(m, what);
     }
 
     /// <summary>A single path component Linux accepts: what every manifest name must be.</summary>
@@ -132,6 +134,33 @@ internal static class ManifestValidator
             if ((ulong)x.NameOffset + x.NameLength > (ulong)m.Strings.Length || (ulong)x.ValueOffset + x.ValueLength > (ulong)m.Strings.Length || x.NameLength == 0)
             {
                 throw Fail(what, "an extended attribute is out of bounds");
+            }
+        }
+    }
+
+    /// <summary>
+    /// SEGMENTSIZES, when present: one value per frame, each 0, unknown, or a segment size a frame's table could
+    /// declare. Advisory (a frame's own table decides how it decodes), but a writer that got it wrong would mislead
+    /// the next snapshot's placement, so it is held to what it can mean.
+    /// </summary>
+    private static void ValidateSegmentSizes(Manifest m, string what)
+    {
+        if (m.SegmentSizes is not { } sizes)
+        {
+            return;
+        }
+
+        if (sizes.Length != m.Frames.Length)
+        {
+            throw Fail(what, "the SEGMENTSIZES section does not match the frames");
+        }
+
+        for (var f = 0; f < sizes.Length; f++)
+        {
+            var size = sizes[f];
+            if (size != 0 && size != Manifest.UnknownSegmentSize && (size % Format.FrameSegments.MinSegmentSize != 0 || size > ManifestCodec.MaxFrameLength))
+            {
+                throw Fail(what, $"frame {f} has an invalid segment size {size}");
             }
         }
     }

@@ -24,6 +24,7 @@ public sealed class ChunkIndex
     private readonly List<FrameSlot> _frames = [];
     private readonly Dictionary<(int Pack, long Offset), int> _frameNumbers = [];
     private readonly Dictionary<ContentId, ChunkSlot> _chunks = [];
+    private readonly Dictionary<int, int> _segmentSizes = [];
     private readonly Lock _framesLock = new();
 
     public IReadOnlyList<ContentId> Packs => _packs;
@@ -80,12 +81,41 @@ public sealed class ChunkIndex
         }
     }
 
-    /// <summary>Registers a frame that a manifest names (used when reusing a parent's chunks).</summary>
+    /// <summary>Registers a frame that a manifest names (used when reusing a parent's chunks), with its segment size if the manifest records it.</summary>
     public int AddManifestFrame(Manifest manifest, int frame)
     {
         var record = manifest.Frames[frame];
         var pack = PackNumber(manifest.Packs[record.Pack]);
-        return FrameNumber(pack, record.Offset, (int)record.CompressedLength, (int)record.UncompressedLength, record.Checksum);
+        var number = FrameNumber(pack, record.Offset, (int)record.CompressedLength, (int)record.UncompressedLength, record.Checksum);
+        if (manifest.KnownSegmentSize(frame) is >= 0 and var size)
+        {
+            LearnSegmentSize(number, size);
+        }
+
+        return number;
+    }
+
+    /// <summary>
+    /// The segment size of a frame (0: not segmented), or -1 where this run has not learnt it: a frame it wrote, one a
+    /// parent manifest records, or one whose head it read (<see cref="LearnSegmentSize"/>). The manifests the run
+    /// writes record it (SEGMENTSIZES), so that the next run need not read the frame's head. Thread-safe.
+    /// </summary>
+    public int SegmentSizeOf(int frame)
+    {
+        lock (_framesLock)
+        {
+            return _segmentSizes.TryGetValue(frame, out var size) ? size : -1;
+        }
+    }
+
+    /// <summary>Records the segment size of a frame (0: not segmented). Thread-safe.</summary>
+    public void LearnSegmentSize(int frame, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        lock (_framesLock)
+        {
+            _segmentSizes[frame] = size;
+        }
     }
 
     /// <summary>
@@ -104,14 +134,15 @@ public sealed class ChunkIndex
         }
     }
 
-    /// <summary>Records where a reserved frame ended up. Thread-safe with respect to <see cref="ReserveFrame"/>.</summary>
-    public void CompleteFrame(int frame, ContentId pack, FrameInfo info)
+    /// <summary>Records where a reserved frame ended up, and its segment size (0: not segmented). Thread-safe with respect to <see cref="ReserveFrame"/>.</summary>
+    public void CompleteFrame(int frame, ContentId pack, FrameInfo info, int segmentSize)
     {
         lock (_framesLock)
         {
             var packNumber = PackNumber(pack);
             _frames[frame] = new FrameSlot(packNumber, info.Offset, info.CompressedLength, info.UncompressedLength, info.Checksum);
             _frameNumbers[(packNumber, info.Offset)] = frame;
+            _segmentSizes[frame] = segmentSize;
         }
     }
 

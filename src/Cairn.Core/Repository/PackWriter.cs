@@ -39,6 +39,7 @@ public sealed class PackWriter : IAsyncDisposable
     private bool _packSegmented;
     private readonly List<FrameInfo> _packFrames = [];
     private readonly List<int> _packFrameNumbers = [];
+    private readonly List<int> _packSegmentSizes = [];
     private readonly List<PackChunk> _packChunks = [];
 
     private long _storedBytes;
@@ -169,7 +170,7 @@ public sealed class PackWriter : IAsyncDisposable
     /// </summary>
     private static Task<bool> VerdictOf(Task<CompressedFrame> trial)
     {
-        var verdict = trial.ContinueWith(static t => t.GetAwaiter().GetResult().Segmented, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var verdict = trial.ContinueWith(static t => t.GetAwaiter().GetResult().SegmentSize > 0, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         verdict.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return verdict;
     }
@@ -202,7 +203,7 @@ public sealed class PackWriter : IAsyncDisposable
                 }
             }
 
-            return new CompressedFrame(output, written, length, Crc32C.Compute(output.Span[..written]), chunks, number, FrameSegments.IsSegmented(output.Span[..written]));
+            return new CompressedFrame(output, written, length, Crc32C.Compute(output.Span[..written]), chunks, number, FrameSegments.SegmentSizeOf(output.Span[..written]));
         }
         finally
         {
@@ -235,13 +236,14 @@ public sealed class PackWriter : IAsyncDisposable
             var frameIndex = _packFrames.Count;
             _packFrames.Add(new FrameInfo(_packLength, frame.Length, frame.UncompressedLength, frame.Checksum));
             _packFrameNumbers.Add(frame.Number);
+            _packSegmentSizes.Add(frame.SegmentSize);
             foreach (var (id, offset, length) in frame.Chunks)
             {
                 _packChunks.Add(new PackChunk(id, frameIndex, offset, length));
             }
 
             _packLength += frame.Length;
-            _packSegmented |= frame.Segmented;
+            _packSegmented |= frame.SegmentSize > 0;
         }
         finally
         {
@@ -298,7 +300,7 @@ public sealed class PackWriter : IAsyncDisposable
         var id = ContentId.Hash(pack.Span);
         for (var i = 0; i < _packFrames.Count; i++)
         {
-            _index.CompleteFrame(_packFrameNumbers[i], id, _packFrames[i]);
+            _index.CompleteFrame(_packFrameNumbers[i], id, _packFrames[i], _packSegmentSizes[i]);
         }
 
         _written.Add((id, index));
@@ -306,6 +308,7 @@ public sealed class PackWriter : IAsyncDisposable
         _packLength = 0;
         _packFrames.Clear();
         _packFrameNumbers.Clear();
+        _packSegmentSizes.Clear();
         _packChunks.Clear();
 
         var key = ObjectKeys.Pack(id);
@@ -330,5 +333,5 @@ public sealed class PackWriter : IAsyncDisposable
         }, _cancellationToken));
     }
 
-    private sealed record CompressedFrame(PageAlignedBuffer Data, int Length, int UncompressedLength, uint Checksum, List<(ContentId Id, int Offset, int Length)> Chunks, int Number, bool Segmented);
+    private sealed record CompressedFrame(PageAlignedBuffer Data, int Length, int UncompressedLength, uint Checksum, List<(ContentId Id, int Offset, int Length)> Chunks, int Number, int SegmentSize);
 }

@@ -169,17 +169,30 @@ public sealed class Repository : IAsyncDisposable
 
     /// <summary>
     /// The segment size of each frame of <paramref name="m"/> that it does not use wholly (<paramref name="used"/>:
-    /// <see cref="Manifest.UsedBytesByFrame"/>), where a restore decompresses only the segments it needs; 0 for the
-    /// others, and for frames that are not segmented. Each frame's first bytes say it
-    /// (<see cref="FrameSegments.SegmentSizeOf"/>), one small ranged read per frame, 16 at a time. A read that fails
-    /// gives -1, which callers take as "not segmented" (they use the answer to choose or to report, and a pack that
-    /// cannot be read is for a restore to report), or as a reason not to decide.
+    /// <see cref="Manifest.UsedBytesByFrame"/>; <see cref="AsksSegmentSize"/>), where a restore decompresses only the
+    /// segments it needs; 0 for the others, and for frames that are not segmented. The manifest gives it where it records
+    /// it (SEGMENTSIZES); otherwise each frame's first bytes say it (<see cref="FrameSegments.SegmentSizeOf"/>), one small
+    /// ranged read per frame, 16 at a time. A read that fails gives -1, which callers take as "not segmented" (they use
+    /// the answer to choose or to report, and a pack that cannot be read is for a restore to report), or as a reason not
+    /// to decide.
     /// </summary>
     public async Task<int[]> ReadSegmentSizesAsync(Manifest m, long[] used, CancellationToken cancellationToken = default)
     {
         var sizes = new int[m.Frames.Length];
-        var frames = Enumerable.Range(0, m.Frames.Length).Where(f => m.Frames[f].UncompressedLength > FrameSegments.MinSegmentSize && used[f] < m.Frames[f].UncompressedLength);
-        await Parallel.ForEachAsync(frames, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (f, ct) =>
+        var unknown = new List<int>();
+        for (var f = 0; f < sizes.Length; f++)
+        {
+            if (AsksSegmentSize(m.Frames[f], used[f]))
+            {
+                sizes[f] = m.KnownSegmentSize(f);
+                if (sizes[f] < 0)
+                {
+                    unknown.Add(f);
+                }
+            }
+        }
+
+        await Parallel.ForEachAsync(unknown, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (f, ct) =>
         {
             var frame = m.Frames[f];
             var head = new byte[Math.Min(FrameSegments.HeadSize, (int)frame.CompressedLength)];
@@ -195,6 +208,14 @@ public sealed class Repository : IAsyncDisposable
         }).ConfigureAwait(false);
         return sizes;
     }
+
+    /// <summary>
+    /// Whether <see cref="ReadSegmentSizesAsync"/> finds out the segment size of a frame of which a manifest uses
+    /// <paramref name="used"/> bytes: only where it is not used wholly, since a whole frame decodes whole, and only
+    /// where it is longer than a segment can be short.
+    /// </summary>
+    public static bool AsksSegmentSize(in FrameRecord frame, long used) =>
+        frame.UncompressedLength > FrameSegments.MinSegmentSize && used < frame.UncompressedLength;
 
     /// <summary>Reads a pack's own index from its trailer (two ranged reads).</summary>
     public async Task<PackIndex> ReadPackIndexAsync(ContentId pack, long packSize, CancellationToken cancellationToken = default)

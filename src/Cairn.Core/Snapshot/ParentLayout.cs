@@ -66,9 +66,18 @@ internal static class ParentLayout
         var unread = false;
         for (var f = 0; f < segmentSizes.Length; f++)
         {
-            // A frame whose head could not be read is taken whole: its segments' use is not known.
-            unread |= segmentSizes[f] < 0;
-            segmentSizes[f] = Math.Max(segmentSizes[f], 0);
+            if (segmentSizes[f] < 0)
+            {
+                // A frame whose head could not be read is taken whole: its segments' use is not known.
+                unread = true;
+                segmentSizes[f] = 0;
+            }
+            else if (segments && Repository.Repository.AsksSegmentSize(parent.Frames[f], used[f]))
+            {
+                // Found out, from the parent's manifest or the frame's head: the run's manifest records it
+                // (SEGMENTSIZES), so that a child does not read the head again.
+                index.LearnSegmentSize(frames[f], segmentSizes[f]);
+            }
         }
 
         var segmentUse = SegmentUse(parent, segmentSizes);

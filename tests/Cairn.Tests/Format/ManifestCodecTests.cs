@@ -13,7 +13,7 @@ public sealed class ManifestCodecTests
     private const string SampleTreeHash = "446da4dd81c4b1b8fd95bdb9f90621b0890edc3c6a679e2b5d2f073156b85e1e";
 
     /// <summary>Depends on zstd's output for the small sections too: a zstd upgrade may move it (then re-pin, knowingly).</summary>
-    private const int SampleEncodedLength = 732;
+    private const int SampleEncodedLength = 768;
 
     [Fact]
     public void Record_sizes_are_the_documented_ones()
@@ -38,14 +38,14 @@ public sealed class ManifestCodecTests
         Assert.Equal(SampleEncodedLength, bytes.Length);
         Assert.Equal("CAIRNMAN"u8.ToArray(), bytes[..8]);
         Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));
-        Assert.Equal(9u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(12)));
+        Assert.Equal(10u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(12)));
         // Encoding 1 (zstd) where it saves at least 1/16 of the bytes, else 0 (raw): tiny sections, and the ids.
         (uint Id, uint Encoding, ulong RawLength)[] expectedSections =
         [
             (1, 1, 7 * 56), (2, 0, (ulong)SampleManifest.Parts().StringsLength), (3, 0, 16), (4, 0, 2 * 12), (5, 0, 2 * 36), (16, 0, 32), (17, 0, 24),
-            (18, 0, 2 * 8), (32, 1, 7 * 24),
+            (18, 0, 2 * 8), (32, 1, 7 * 24), (33, 0, 4),
         ];
-        var offset = 16 + (9 * 32);
+        var offset = 16 + (10 * 32);
         for (var i = 0; i < expectedSections.Length; i++)
         {
             var entry = bytes.AsSpan(16 + (i * 32), 32);
@@ -80,6 +80,7 @@ public sealed class ManifestCodecTests
         Assert.Equal(original.Frames, decoded.Frames);
         Assert.Equal(original.Locations, decoded.Locations);
         Assert.Equal(original.Sources, decoded.Sources);
+        Assert.Equal(original.SegmentSizes, decoded.SegmentSizes);
 
         // And what the accessors make of them.
         Assert.Equal(1, decoded.Resolve("a"u8));
@@ -106,6 +107,29 @@ public sealed class ManifestCodecTests
         ManifestCodec.Encode(withSources);
         Assert.Null(decoded.Sources);
         Assert.Equal(withSources.TreeHash, decoded.TreeHash);
+    }
+
+    /// <summary>
+    /// A manifest an older Cairn wrote has no SEGMENTSIZES: it decodes with none, every frame's segment size unknown, and
+    /// the same tree hash (the section is advisory). Where it is present, unknown is a value of its own.
+    /// </summary>
+    [Fact]
+    public void A_manifest_without_segment_sizes_decodes_with_every_frame_unknown()
+    {
+        var parts = SampleManifest.Parts();
+        parts.SegmentSizes = null;
+        var unknown = SampleManifest.Parts();
+        unknown.SegmentSizes = [Manifest.UnknownSegmentSize];
+
+        var older = ManifestCodec.Decode(ManifestCodec.Encode(parts.ToManifest()), "sample");
+        var withUnknown = ManifestCodec.Decode(ManifestCodec.Encode(unknown.ToManifest()), "sample");
+        var known = ManifestCodec.Decode(ManifestCodec.Encode(SampleManifest.Build()), "sample");
+
+        Assert.Null(older.SegmentSizes);
+        Assert.Equal(-1, older.KnownSegmentSize(0));
+        Assert.Equal(-1, withUnknown.KnownSegmentSize(0));
+        Assert.Equal(128 << 10, known.KnownSegmentSize(0));
+        Assert.Equal(known.TreeHash, older.TreeHash);
     }
 
     [Fact]

@@ -37,6 +37,7 @@ internal sealed class SampleManifest
         Frames = [new FrameRecord { Offset = 16, Pack = 0, CompressedLength = 150, UncompressedLength = 200, Checksum = 0x1234_5678 }];
         Locations = [new ChunkLocation { Frame = 0, OffsetInFrame = 0 }, new ChunkLocation { Frame = 0, OffsetInFrame = 100 }];
         Sources = [.. Enumerable.Range(0, Entries.Length).Select(i => new SourceRecord { CTimeNs = 1000 + i, Inode = (ulong)(100 + i), Device = 0x803 })];
+        SegmentSizes = [128 << 10];
     }
 
     public EntryRecord[] Entries { get; set; }
@@ -54,6 +55,8 @@ internal sealed class SampleManifest
     public ChunkLocation[] Locations { get; set; }
 
     public SourceRecord[]? Sources { get; set; }
+
+    public uint[]? SegmentSizes { get; set; }
 
     public int StringsLength => _strings.Count;
 
@@ -78,7 +81,7 @@ internal sealed class SampleManifest
         Entries[index].NameLength = (ushort)name.Length;
     }
 
-    public Manifest ToManifest() => new(Entries, [.. _strings], Xattrs, ChunkRefs, Chunks, Packs, Frames, Locations, Sources);
+    public Manifest ToManifest() => new(Entries, [.. _strings], Xattrs, ChunkRefs, Chunks, Packs, Frames, Locations, Sources, SegmentSizes);
 
     private EntryRecord Entry(EntryKind kind, string name, uint mode, uint first = 0, uint count = 0, long size = 0) => new()
     {

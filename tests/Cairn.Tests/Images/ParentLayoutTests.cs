@@ -229,6 +229,8 @@ public sealed class ParentLayoutTests
         await workspace.SnapshotAsync([image.Path], tags: "vm");
         image.Randomize(127, 1);
 
+        // As a Cairn before SEGMENTSIZES wrote it: the heads must be read.
+        await ForgetSegmentSizesAsync(workspace.Repository, (await workspace.Repository.ListSnapshotsAsync())[^1]);
         var options = new SnapshotOptions { Parent = SnapshotOptions.AutoParent, Tags = ["vm"] };
         await using (var failing = await Cairn.Repository.Repository.OpenAsync(new FailHeadReadsStore(new LocalObjectStore(workspace.RepositoryPath))))
         {
@@ -240,6 +242,73 @@ public sealed class ParentLayoutTests
         image.Randomize(126, 1);
         var known = await workspace.SnapshotAsync([image.Path], options);
         Assert.Equal("mem.img", Assert.Single(known.Relayouts).Image);
+    }
+
+    /// <summary>
+    /// A run records in its manifest (SEGMENTSIZES) the segment size of every frame it wrote or learnt about: from the
+    /// parent's manifest, or from the frame's head where the parent's manifest does not say it (one written before the
+    /// section existed). So a child of a manifest this Cairn wrote reads no head, and what is recorded is what the heads say.
+    /// </summary>
+    [Fact]
+    public async Task A_run_records_the_segment_sizes_it_learns_and_its_child_reads_no_frame_head()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync(frameSize: FrameSize);
+        var (image, parent) = await TwoGenerationsAsync(workspace, seed: 21);
+        var parentManifest = await workspace.Repository.ReadManifestAsync(parent);
+        Assert.True(Asked(parentManifest) > 0, "the parent leaves part of a frame unused");
+        await AssertRecordedAsTheHeadsSayAsync(workspace.Repository, parentManifest, everyFrame: true);
+
+        image.Randomize(100, 4);
+        var (child, heads) = await SnapshotCountingHeadReadsAsync(workspace, image.Path);
+        Assert.Equal(0, heads);
+        var childManifest = await workspace.Repository.ReadManifestAsync(child);
+        await AssertRecordedAsTheHeadsSayAsync(workspace.Repository, childManifest, everyFrame: true);
+
+        // The child's manifest as a Cairn before SEGMENTSIZES wrote it: its own child reads the heads of the frames it
+        // asks about, once, and records them.
+        await ForgetSegmentSizesAsync(workspace.Repository, child);
+        image.Randomize(64, 30);
+        var (grandchild, read) = await SnapshotCountingHeadReadsAsync(workspace, image.Path);
+        Assert.True(Asked(childManifest) > 0, "the child leaves part of a frame unused");
+        Assert.Equal(Asked(childManifest), read);
+        var grandchildManifest = await workspace.Repository.ReadManifestAsync(grandchild);
+        await AssertRecordedAsTheHeadsSayAsync(workspace.Repository, grandchildManifest, everyFrame: false);
+        var usedByChild = childManifest.UsedBytesByFrame();
+        var readHeads = Enumerable.Range(0, childManifest.Frames.Length)
+            .Where(f => Cairn.Repository.Repository.AsksSegmentSize(childManifest.Frames[f], usedByChild[f]))
+            .Select(f => (childManifest.Packs[childManifest.Frames[f].Pack], childManifest.Frames[f].Offset)).ToHashSet();
+        var recorded = Enumerable.Range(0, grandchildManifest.Frames.Length)
+            .Where(f => readHeads.Contains((grandchildManifest.Packs[grandchildManifest.Frames[f].Pack], grandchildManifest.Frames[f].Offset))).ToList();
+        Assert.NotEmpty(recorded);
+        Assert.All(recorded, f => Assert.True(grandchildManifest.KnownSegmentSize(f) >= 0, $"frame {f}, whose head was read, is recorded"));
+        await workspace.RestoreAndCheckAsync(grandchild, ImageState.Of(image.Path), "mem.img");
+    }
+
+    /// <summary>An image snapshot (parent: auto, tag vm) through a store that counts the heads of frames read.</summary>
+    private static async Task<(SnapshotRecord Snapshot, int HeadReads)> SnapshotCountingHeadReadsAsync(ImageWorkspace workspace, string image)
+    {
+        var counting = new HeadReadCountingStore(new LocalObjectStore(workspace.RepositoryPath));
+        await using var repository = await Cairn.Repository.Repository.OpenAsync(counting);
+        var result = await new Archiver(repository, new SnapshotOptions { Parent = SnapshotOptions.AutoParent, Tags = ["vm"] }).SnapshotImagesAsync([image]);
+        return (result.Snapshot, counting.HeadReads);
+    }
+
+    /// <summary>
+    /// Every segment size <paramref name="m"/> records is the one its frame's head declares, and (<paramref name="everyFrame"/>)
+    /// every frame has one.
+    /// </summary>
+    private static async Task AssertRecordedAsTheHeadsSayAsync(Cairn.Repository.Repository repository, Manifest m, bool everyFrame)
+    {
+        Assert.NotNull(m.SegmentSizes);
+        for (var f = 0; f < m.Frames.Length; f++)
+        {
+            var head = new byte[FrameSegments.HeadSize];
+            await repository.Store.ReadRangeAsync(ObjectKeys.Pack(m.Packs[m.Frames[f].Pack]), m.Frames[f].Offset, head);
+            if (everyFrame || m.KnownSegmentSize(f) >= 0)
+            {
+                Assert.Equal(FrameSegments.SegmentSizeOf(head), m.KnownSegmentSize(f));
+            }
+        }
     }
 
     /// <summary>A tree references a chunk another lineage stored where it is: files shared across workspaces are what deduplication saves.</summary>
@@ -365,6 +434,41 @@ public sealed class ParentLayoutTests
     }
 
     private static HashSet<(ContentId Pack, long Offset)> FramesOf(Manifest m) => m.Frames.Select(f => (m.Packs[f.Pack], f.Offset)).ToHashSet();
+
+    /// <summary>How many frames of <paramref name="m"/> a child asks the segment size of.</summary>
+    private static int Asked(Manifest m)
+    {
+        var used = m.UsedBytesByFrame();
+        return Enumerable.Range(0, m.Frames.Length).Count(f => Cairn.Repository.Repository.AsksSegmentSize(m.Frames[f], used[f]));
+    }
+
+    /// <summary>Rewrites the manifest of <paramref name="snapshot"/> without SEGMENTSIZES, as a Cairn before the section wrote it (same tree, same key).</summary>
+    private static async Task ForgetSegmentSizesAsync(Cairn.Repository.Repository repository, SnapshotRecord snapshot)
+    {
+        var m = await repository.ReadManifestAsync(snapshot);
+        Assert.NotNull(m.SegmentSizes);
+        var older = new Manifest(m.Entries, m.Strings, m.Xattrs, m.ChunkRefs, m.Chunks, m.Packs, m.Frames, m.Locations, m.Sources, segmentSizes: null);
+        await repository.Store.PutAsync(ObjectKeys.Manifest(m.TreeHash), ManifestCodec.Encode(older));
+        Assert.Null((await repository.ReadManifestAsync(snapshot)).SegmentSizes);
+    }
+
+    /// <summary>A real local store that counts the small ranged reads of packs: the heads of frames.</summary>
+    private sealed class HeadReadCountingStore(IObjectStore inner) : DelegatingStore(inner)
+    {
+        private int _headReads;
+
+        public int HeadReads { get => Volatile.Read(ref _headReads); set => Volatile.Write(ref _headReads, value); }
+
+        public override ValueTask ReadRangeAsync(string key, long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (key.StartsWith(ObjectKeys.PacksPrefix, StringComparison.Ordinal) && buffer.Length <= FrameSegments.HeadSize)
+            {
+                Interlocked.Increment(ref _headReads);
+            }
+
+            return base.ReadRangeAsync(key, offset, buffer, cancellationToken);
+        }
+    }
 
     /// <summary>A real local store whose small ranged reads of packs fail: the heads of frames, which say whether they are segmented.</summary>
     private sealed class FailHeadReadsStore(IObjectStore inner) : DelegatingStore(inner)
