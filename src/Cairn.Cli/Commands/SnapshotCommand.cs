@@ -95,11 +95,13 @@ internal static class SnapshotCommand
                 Console.Out.WriteLine($"snapshot {r.Id} saved");
                 if (r.Kind == Repository.SnapshotRecord.ImageKind)
                 {
-                    Console.Out.WriteLine($"  {s.Files:N0} images, {Formatting.Bytes(s.Bytes)} ({s.UnchangedFiles:N0} unchanged since parent {Formatting.ShortId(r.Parent)}); {Formatting.Bytes(s.ZeroBytes)} of zero blocks not stored");
+                    var since = r.Parent is null ? "no parent" : $"{s.UnchangedFiles:N0} unchanged since parent {Formatting.ShortId(r.Parent)}";
+                    Console.Out.WriteLine($"  {s.Files:N0} image{(s.Files == 1 ? "" : "s")}, {Formatting.Bytes(s.Bytes)} ({since}); {Formatting.Bytes(result.UncoveredBytes)} of holes and zero blocks not stored");
                 }
                 else
                 {
-                    Console.Out.WriteLine($"  {s.Files:N0} files, {s.Directories:N0} directories, {Formatting.Bytes(s.Bytes)} ({s.UnchangedFiles:N0} files unchanged since parent {Formatting.ShortId(r.Parent)})");
+                    var since = r.Parent is null ? "no parent" : $"{s.UnchangedFiles:N0} files unchanged since parent {Formatting.ShortId(r.Parent)}";
+                    Console.Out.WriteLine($"  {s.Files:N0} files, {s.Directories:N0} directories, {Formatting.Bytes(s.Bytes)} ({since})");
                 }
 
                 Console.Out.WriteLine($"  {Formatting.Bytes(s.NewBytes)} new data{Formatting.StoredAgain(s)}, {Formatting.Bytes(s.StoredBytes)} stored, in {s.Seconds:0.00} s");

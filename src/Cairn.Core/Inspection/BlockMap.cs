@@ -21,7 +21,7 @@ namespace Cairn.Inspection;
 /// <param name="DistinctBytes">Uncompressed bytes of the distinct chunks the references name: the least a restore decompresses (a block used twice is decompressed once).</param>
 /// <param name="Frames">Distinct frames the file's chunks live in.</param>
 /// <param name="FrameBytes">Uncompressed bytes of those frames, whole (more than <paramref name="DataBytes"/> where frames also hold chunks other snapshots use).</param>
-/// <param name="DecodedBytes">What a restore of the file decompresses: <paramref name="FrameBytes"/>, less the segments of segmented frames that hold none of its chunks.</param>
+/// <param name="DecodedBytes">What a restore of the file decompresses: <paramref name="FrameBytes"/>, less the segments of segmented frames that hold none of its chunks. Where several images share a frame or segment, each counts its share of it, by the bytes it uses there (<see cref="UseByUnit"/>): what the snapshot's restore decompresses is then the sum over its images.</param>
 /// <param name="Packs">Distinct packs the file's chunks live in.</param>
 /// <param name="NewFrames">Distinct frames holding new chunks.</param>
 /// <param name="NewPacks">Distinct packs holding new chunks.</param>
@@ -55,12 +55,13 @@ public sealed record BlockMap(
     /// parent (<paramref name="parentChunks"/>; empty without a parent, so every block is new) and its frames
     /// (<paramref name="parentFrames"/>: pack and offset of each). With <paramref name="blockSize"/> (an image), hole
     /// blocks are counted too. <paramref name="segmentSizes"/> gives the segment size of each segmented frame (0 or
-    /// none for the others).
+    /// none for the others). <paramref name="sharedUse"/>, the use of each frame or segment by all the files whose
+    /// maps are shown side by side (<see cref="UseByUnit"/>), divides what those files share between them.
     /// </summary>
-    public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, IReadOnlySet<(ContentId Pack, long Offset)> parentFrames, string path, int? blockSize, int[]? segmentSizes = null)
+    public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, IReadOnlySet<(ContentId Pack, long Offset)> parentFrames, string path, int? blockSize, int[]? segmentSizes = null, IReadOnlyDictionary<(uint Frame, int Segment), long>? sharedUse = null)
     {
-        var segments = new HashSet<(uint Frame, int Segment)>();
-        var segmentBytes = new Dictionary<uint, long>(); // per segmented frame: the bytes of the segments the entries touch
+        entries = entries as IReadOnlyCollection<int> ?? [.. entries];
+        var use = UseByUnit(m, entries, segmentSizes);
         long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0, movedBlocks = 0, movedBytes = 0, distinctBytes = 0;
         double newStored = 0, movedStored = 0;
         var distinct = new HashSet<uint>(); // chunks seen: whether a chunk is new, inherited or moved is the same at every reference
@@ -87,17 +88,6 @@ public sealed record BlockMap(
                 }
 
                 frames.Add(frame);
-                if (segmentSizes?[frame] is > 0 and var segmentSize)
-                {
-                    var (first, last) = FrameSegments.SegmentsOf(m.Locations[r.Chunk].OffsetInFrame, chunk.Length, segmentSize);
-                    for (var s = first; s <= last; s++)
-                    {
-                        if (segments.Add((frame, s)))
-                        {
-                            segmentBytes[frame] = segmentBytes.GetValueOrDefault(frame) + FrameSegments.LengthOf(s, segmentSize, m.Frames[frame].UncompressedLength);
-                        }
-                    }
-                }
                 if (parentChunks.Contains(chunk.Id))
                 {
                     var f = m.Frames[frame];
@@ -139,12 +129,66 @@ public sealed record BlockMap(
             distinctBytes,
             frames.Count,
             frames.Sum(f => (long)m.Frames[f].UncompressedLength),
-            frames.Sum(f => segmentBytes.TryGetValue(f, out var bytes) ? bytes : m.Frames[f].UncompressedLength),
+            Decoded(m, use, segmentSizes, sharedUse),
             frames.Select(f => m.Frames[f].Pack).Distinct().Count(),
             newFrames.Count,
             newFrames.Select(f => m.Frames[f].Pack).Distinct().Count(),
             movedBlocks,
             movedBytes,
             (long)Math.Round(movedStored));
+    }
+
+    /// <summary>
+    /// The bytes of distinct chunks <paramref name="entries"/> use in each unit a restore decodes whole: a segment of a
+    /// segmented frame (<paramref name="segmentSizes"/>), else the whole frame (segment -1). A chunk across two
+    /// segments counts in each for the bytes it has there.
+    /// </summary>
+    public static Dictionary<(uint Frame, int Segment), long> UseByUnit(Manifest m, IEnumerable<int> entries, int[]? segmentSizes)
+    {
+        var use = new Dictionary<(uint Frame, int Segment), long>();
+        var seen = new HashSet<uint>();
+        foreach (var entry in entries)
+        {
+            foreach (var r in m.ChunkRefsOf(entry))
+            {
+                if (!seen.Add(r.Chunk))
+                {
+                    continue;
+                }
+
+                var location = m.Locations[r.Chunk];
+                long length = m.Chunks[r.Chunk].Length;
+                if (segmentSizes?[location.Frame] is not (> 0 and var segmentSize))
+                {
+                    Add((location.Frame, -1), length);
+                    continue;
+                }
+
+                var (first, last) = FrameSegments.SegmentsOf(location.OffsetInFrame, length, segmentSize);
+                for (var s = first; s <= last; s++)
+                {
+                    var start = Math.Max((long)s * segmentSize, location.OffsetInFrame);
+                    var end = Math.Min(((long)s + 1) * segmentSize, location.OffsetInFrame + length);
+                    Add((location.Frame, s), end - start);
+                }
+            }
+        }
+
+        return use;
+
+        void Add((uint, int) unit, long bytes) => use[unit] = use.GetValueOrDefault(unit) + bytes;
+    }
+
+    /// <summary>The bytes of the units a restore decodes for <paramref name="use"/>, each counted for its share of <paramref name="sharedUse"/>.</summary>
+    private static long Decoded(Manifest m, Dictionary<(uint Frame, int Segment), long> use, int[]? segmentSizes, IReadOnlyDictionary<(uint Frame, int Segment), long>? sharedUse)
+    {
+        double decoded = 0;
+        foreach (var ((frame, segment), bytes) in use)
+        {
+            long length = segment < 0 ? m.Frames[frame].UncompressedLength : FrameSegments.LengthOf(segment, segmentSizes![frame], m.Frames[frame].UncompressedLength);
+            decoded += sharedUse is not null && sharedUse.TryGetValue((frame, segment), out var all) && all > bytes ? (double)length * bytes / all : length;
+        }
+
+        return (long)Math.Round(decoded);
     }
 }

@@ -48,9 +48,13 @@ public sealed record SnapshotInspection(SnapshotRecord Snapshot, SnapshotRecord?
         {
             // An image's frames may be segmented: a restore decompresses only the segments it needs of those the
             // snapshot does not use wholly. Their first bytes say which (one small read each).
+            // A frame or segment two images share is decoded once by a restore of the snapshot: each image counts
+            // its share, so that the images' figures add up to the snapshot's.
             var segmentSizes = await repository.ReadSegmentSizesAsync(manifest, manifest.UsedBytesByFrame(), cancellationToken).ConfigureAwait(false);
-            files = [.. manifest.RootFiles()
-                .Select(i => BlockMap.Of(manifest, [i], parentChunks, parentFrames, manifest.DisplayPath(i), repository.Config.ImageBlockSize, segmentSizes))];
+            var images = manifest.RootFiles().ToList();
+            var sharedUse = BlockMap.UseByUnit(manifest, images, segmentSizes);
+            files = [.. images
+                .Select(i => BlockMap.Of(manifest, [i], parentChunks, parentFrames, manifest.DisplayPath(i), repository.Config.ImageBlockSize, segmentSizes, sharedUse))];
         }
         else
         {

@@ -283,7 +283,11 @@ public sealed class Archiver
         }
 
         PhaseTrace.Mark("snapshot: record and tags written");
-        return new SnapshotResult(record, [.. _skipped], [.. _warnings]) { Relayouts = [.. _relayoutCauses] };
+        return new SnapshotResult(record, [.. _skipped], [.. _warnings])
+        {
+            Relayouts = [.. _relayoutCauses],
+            UncoveredBytes = results.Values.Sum(r => r.Size - r.Covered),
+        };
     }
 
     private async Task WriteIndexAsync(List<(ContentId Pack, PackIndex Index)> packs, CancellationToken cancellationToken)
@@ -778,6 +782,7 @@ public sealed class Archiver
                         result = await StreamLargeFileAsync(job, index, writer, refs, NewTrial(), stop.Token).ConfigureAwait(false);
                     }
 
+                    var skipped = result is null;
                     if (result is null)
                     {
                         // Skipped: recorded as an empty file, listed in the result. Not with the size it had, which
@@ -796,6 +801,10 @@ public sealed class Archiver
 
                     Interlocked.Add(ref _chunks, refs.Count);
                     results[job.Entry] = result;
+                    if (job.Directory is not null && result.Size != job.Stat.Size)
+                    {
+                        SizeChangedSinceListed(job, result.Size, warn: !skipped);
+                    }
                 }
                 finally
                 {
@@ -803,6 +812,23 @@ public sealed class Archiver
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A file read at another size than it was listed at (replaced, truncated or extended in between, or while a read
+    /// that was then retried saw it change): it is stored as read, and the run's total follows the manifest. Said
+    /// (unless <paramref name="warn"/> is false), since an image that changes size while it is snapshotted is seldom
+    /// meant to (a VM left running).
+    /// </summary>
+    private void SizeChangedSinceListed(FileJob job, long size, bool warn)
+    {
+        Interlocked.Add(ref _bytes, size - job.Stat.Size);
+        if (!warn)
+        {
+            return; // skipped (--skip-unreadable): listed as such, and recorded empty
+        }
+
+        _warnings.Enqueue($"'{Manifest.Display(job.Directory!.PathOf(job.Name))}' was {job.Stat.Size:N0} bytes when listed and {size:N0} when read: stored as read");
     }
 
     private FileContent? ReadOrSkip(FileJob job, Memory<byte> buffer)

@@ -72,6 +72,9 @@ public sealed record SnapshotResult(SnapshotRecord Snapshot, IReadOnlyList<strin
 {
     /// <summary>The images the run stored again whole on its own (<see cref="SnapshotOptions.RelayoutAbove"/>), and why; empty for none.</summary>
     public IReadOnlyList<RelayoutCause> Relayouts { get; init; } = [];
+
+    /// <summary>Bytes of the files' sizes that no chunk covers: holes, and the all-zero blocks an image run leaves out. Not stored; restored as holes.</summary>
+    public long UncoveredBytes { get; init; }
 }
 
 /// <summary>

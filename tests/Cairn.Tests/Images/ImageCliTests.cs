@@ -1,4 +1,5 @@
 using Cairn.Tests.Support;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Cairn.Tests.Fuse;
@@ -195,6 +196,29 @@ public sealed class ImageCliTests
         expected.AssertRestoredAs(xfs.PathOf("v3/mem.img"));
         var versions = Directory.GetDirectories(Path.Combine(Directory.GetDirectories(cache).Single(), "images"));
         Assert.Equal([id], versions.Select(Path.GetFileName)); // --cache-versions 1: the parent's version evicted
+    }
+
+    /// <summary>
+    /// The summary counts what is not stored as data, holes included (it said "0 B of zero blocks" for an image that
+    /// was mostly holes), says when there is no parent, and counts one image as one.
+    /// </summary>
+    [Fact]
+    public async Task The_snapshot_summary_counts_holes_and_zero_blocks_and_says_when_there_is_no_parent()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var path = workspace.PathOf("vm.img");
+        using (var file = File.Create(path))
+        {
+            file.SetLength(256 * TestImage.Block); // 1 MiB of holes
+            file.Write(RandomNumberGenerator.GetBytes(8 * TestImage.Block)); // 8 blocks of data
+            file.Write(new byte[TestImage.Block]); // and one of zeros, allocated
+        }
+
+        var first = await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
+        Assert.Contains("  1 image, 1.0 MiB (no parent); 992.0 KiB of holes and zero blocks not stored", first, StringComparison.Ordinal);
+
+        var second = await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
+        Assert.Matches(@"  1 image, 1\.0 MiB \(1 unchanged since parent [0-9a-f]{12}\); 992\.0 KiB of holes and zero blocks not stored", second);
     }
 
     private static async Task<string> Text(ImageWorkspace workspace, params string[] arguments) =>
