@@ -10,6 +10,7 @@ public static class Errno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int ESRCH = 3;
     public const int EINTR = 4;
     public const int EIO = 5;
     public const int ENXIO = 6;
@@ -62,6 +63,7 @@ public static class Errno
     {
         EPERM => nameof(EPERM),
         ENOENT => nameof(ENOENT),
+        ESRCH => nameof(ESRCH),
         EINTR => nameof(EINTR),
         EIO => nameof(EIO),
         ENXIO => nameof(ENXIO),
@@ -112,6 +114,7 @@ public static class Errno
     {
         EPERM => "Operation not permitted",
         ENOENT => "No such file or directory",
+        ESRCH => "No such process",
         EINTR => "Interrupted system call",
         EIO => "Input/output error",
         ENXIO => "No such device or address",

@@ -110,6 +110,17 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long IoPrioSet(long number, int which, int who, int priority);
 
+    // pidfd_open(2) (Linux 5.3) and pidfd_send_signal(2) (5.1): glibc wraps them only since 2.36; their numbers are the
+    // same on every architecture.
+    internal const long SysPidFdSendSignal = 424;
+    internal const long SysPidFdOpen = 434;
+
+    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial long PidFdOpen(long number, int pid, uint flags);
+
+    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
+    internal static partial long PidFdSendSignal(long number, FileDescriptor pidfd, int signal, void* info, uint flags);
+
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
     internal static partial int FSync(FileDescriptor fd);
 

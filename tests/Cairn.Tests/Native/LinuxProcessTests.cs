@@ -22,6 +22,30 @@ public sealed class LinuxProcessTests
     }
 
     [Fact]
+    public async Task A_pidfd_kills_its_process_and_once_that_is_reaped_reaches_nobody()
+    {
+        using var sleeper = Process.Start(new ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
+        try
+        {
+            using var handle = ProcessDescriptor.TryOpen(sleeper.Id);
+            Assert.NotNull(handle);
+            Assert.True(handle.TryKill());
+            await sleeper.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30)); // the runtime has reaped it
+            Assert.Equal(128 + 9, sleeper.ExitCode); // what the mount daemon's parent takes for "stopped it"
+            Assert.False(handle.TryKill()); // ESRCH, whoever has the PID now
+            Assert.Null(ProcessDescriptor.TryOpen(int.MaxValue)); // past any pid_max
+        }
+        finally
+        {
+            if (!sleeper.HasExited)
+            {
+                sleeper.Kill();
+                await sleeper.WaitForExitAsync();
+            }
+        }
+    }
+
+    [Fact]
     public void Idle_disk_priority_applies_to_the_calling_thread_only_and_can_be_undone()
     {
         string? background = null;
