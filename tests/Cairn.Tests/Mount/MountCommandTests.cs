@@ -59,6 +59,68 @@ public sealed class MountCommandTests
         }
     }
 
+    /// <summary>
+    /// A daemon that fails before it mounts: the parent repeats the child's own error and exit code, every time. The
+    /// child's standard output ends a moment before the runtime reaps it, and the parent used to take that moment for a
+    /// daemon that never answered (about one run in three), so this runs each failure 20 times.
+    /// </summary>
+    [FuseFact]
+    public async Task A_daemon_that_fails_before_mounting_reports_its_own_error_and_exit_code_every_time()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var mountPoint = lab.NewMountPoint();
+        var missing = Path.Combine(lab.Root, "no-such-directory");
+        for (var run = 1; run <= 20; run++)
+        {
+            var (exit, _, error) = await CairnCli.RunRawAsync(Arguments(lab, "mount", "--daemon", "nosuch", mountPoint));
+            Assert.True(exit == 2 && error.Contains("no snapshot or tag 'nosuch'", StringComparison.Ordinal), $"run {run}, unknown snapshot: exit {exit}: {error}");
+
+            (exit, _, error) = await CairnCli.RunRawAsync(Arguments(lab, "mount", "--daemon", snapshot.Id.ToString(), missing));
+            Assert.True(exit == 1 && error.Contains("is not an existing directory", StringComparison.Ordinal), $"run {run}, missing mount point: exit {exit}: {error}");
+        }
+
+        Assert.False(FuseMount.IsMountedAt(mountPoint));
+    }
+
+    /// <summary>
+    /// With <c>--json</c> the child's error object comes on standard output, where the "mounted" object would: the
+    /// parent used to take it for the answer and exit 0. The exit code and the object are those of the same command
+    /// in the foreground, and the exit code that of the command without <c>--json</c>.
+    /// </summary>
+    [FuseFact]
+    public async Task With_json_a_daemon_that_fails_exits_as_the_foreground_command_and_as_without_json()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var mountPoint = lab.NewMountPoint();
+        (string Snapshot, string MountPoint, int Exit, string Code)[] failures =
+        [
+            ("nosuch", mountPoint, 2, "usage"),
+            (snapshot.Id.ToString(), Path.Combine(lab.Root, "no-such-directory"), 1, "io"),
+        ];
+        foreach (var (name, target, expectedExit, expectedCode) in failures)
+        {
+            var foreground = await CairnCli.RunRawAsync(Arguments(lab, "--json", "mount", name, target));
+            var withoutJson = await CairnCli.RunRawAsync(Arguments(lab, "mount", "--daemon", name, target));
+            Assert.Equal(expectedExit, foreground.ExitCode);
+            Assert.Equal(expectedExit, withoutJson.ExitCode);
+            using (var error = System.Text.Json.JsonDocument.Parse(foreground.Output))
+            {
+                Assert.Equal(expectedCode, error.RootElement.GetProperty("error").GetProperty("code").GetString());
+            }
+
+            for (var run = 1; run <= 5; run++)
+            {
+                var daemon = await CairnCli.RunRawAsync(Arguments(lab, "--json", "mount", "--daemon", name, target));
+                Assert.True(daemon.ExitCode == expectedExit, $"{name} at {target}, run {run}: exit {daemon.ExitCode}: {System.Text.Encoding.UTF8.GetString(daemon.Output)}{daemon.Error}");
+                Assert.Equal(System.Text.Encoding.UTF8.GetString(foreground.Output), System.Text.Encoding.UTF8.GetString(daemon.Output));
+            }
+        }
+
+        Assert.False(FuseMount.IsMountedAt(mountPoint));
+    }
+
     [FuseFact("kill")]
     public async Task A_mount_left_by_a_killed_server_is_cleaned_up_by_the_next_mount()
     {
