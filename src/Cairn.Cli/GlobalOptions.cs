@@ -8,6 +8,9 @@ internal static class GlobalOptions
     /// <summary>How a snapshot argument may name a snapshot (see <c>Repository.ResolveAsync</c>).</summary>
     public const string SnapshotForms = "id, unique id prefix (4+ hex digits), tag, or 'latest'";
 
+    /// <summary>What a new tag may be called (see <c>Repository.TagNameProblem</c>): nothing a snapshot argument reads otherwise.</summary>
+    public const string TagNames = "letters, digits, '.', '_', '-'; not 4+ hex digits, which read as an id prefix, nor 'latest', 'auto' or 'none'";
+
     public static readonly Option<string?> Repository = new("--repo", "-r")
     {
         Description = "The repository: a directory, or s3://BUCKET/PREFIX. Default: $CAIRN_REPO, else ~/.local/share/cairn/repo.",

@@ -13,7 +13,7 @@ internal static class SnapshotCommand
             Description = "Snapshot these VM image files instead of a directory (several at once, e.g. rootfs, memory, vmstate): held by base name, cut into fixed blocks; zero blocks and holes are not stored.",
             AllowMultipleArgumentsPerToken = true,
         };
-        var tags = new Option<string[]>("--tag", "-t") { Description = "Point this tag at the new snapshot (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var tags = new Option<string[]>("--tag", "-t") { Description = $"Point this tag at the new snapshot (repeatable; {GlobalOptions.TagNames}).", AllowMultipleArgumentsPerToken = false };
         var parent = new Option<string?>("--parent", "-p")
         {
             Description = "The parent snapshot (id, prefix or tag); 'auto': the tag's snapshot, else the latest snapshot of the same path (images: of the same set of image paths); 'none'. Default: none for a directory, auto for images. Files unchanged since the parent are not read again.",
@@ -36,6 +36,12 @@ internal static class SnapshotCommand
         var command = new Command("snapshot", "Snapshot a directory tree, VM image files, or the changes of a writable mount into the repository.") { path, images, tags, parent, skip, relayout, relayoutAbove, fromMount };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
+            // The archiver checks them too, but only once the repository is open: a default one would be created first.
+            foreach (var tag in context.ParseResult.GetValue(tags) ?? [])
+            {
+                Repository.Repository.ValidateTagName(tag);
+            }
+
             await using var repository = await context.OpenRepositoryAsync(ct, createDefault: true).ConfigureAwait(false);
             using var progress = context.Quiet ? null : new TerminalProgress();
             var directory = context.ParseResult.GetValue(path);

@@ -6,13 +6,18 @@ internal static class TagCommand
 {
     public static Command Create()
     {
-        var name = new Argument<string?>("name") { Description = "The tag to set; omit to list all tags.", Arity = ArgumentArity.ZeroOrOne };
-        var snapshot = new Argument<string?>("snapshot") { Description = "The snapshot it should name.", Arity = ArgumentArity.ZeroOrOne };
+        var name = new Argument<string?>("name") { Description = $"The tag to set ({GlobalOptions.TagNames}); omit to list all tags.", Arity = ArgumentArity.ZeroOrOne };
+        var snapshot = new Argument<string?>("snapshot") { Description = $"The snapshot it should name: {GlobalOptions.SnapshotForms}.", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("tag", "Point a tag at a snapshot, or list tags.") { name, snapshot };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
-            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
             var tagName = context.ParseResult.GetValue(name);
+            if (tagName is not null)
+            {
+                Repository.Repository.ValidateTagName(tagName); // before the repository is opened: a bad name is the answer whatever the snapshot
+            }
+
+            await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
             if (tagName is null)
             {
                 var tags = (await repository.ListTagsAsync(ct).ConfigureAwait(false)).Select(t => new TagOutput(t.Name, t.Tag.Snapshot)).OrderBy(t => t.Name, StringComparer.Ordinal).ToList();

@@ -272,13 +272,29 @@ public sealed class Repository : IAsyncDisposable
         return SnapshotRecord.Parse(bytes, id);
     }
 
-    /// <summary>The reference that names the newest snapshot of the repository when no tag has that name.</summary>
+    /// <summary>The reference that names the newest snapshot of the repository.</summary>
     public const string LatestReference = "latest";
 
+    /// <summary>The fewest hex digits a reference needs to be read as an id prefix.</summary>
+    public const int MinIdPrefixLength = 4;
+
     /// <summary>
-    /// Finds a snapshot by full id, tag name, unique id prefix (at least 4 hex digits), or <c>latest</c> (the newest
-    /// snapshot, unless a tag is named so), in that order.
+    /// Words read as something other than a tag where a snapshot is named: <see cref="LatestReference"/> by
+    /// <see cref="ResolveAsync"/>, and the <c>--parent</c> choices <c>auto</c> and <c>none</c>, which the archiver reads
+    /// before any tag. A new tag may not have one of these names (<see cref="IsValidTagName"/>), in any case.
     /// </summary>
+    public static IReadOnlyList<string> ReservedNames { get; } = [LatestReference, Cairn.Snapshot.SnapshotOptions.AutoParent, Cairn.Snapshot.SnapshotOptions.NoParent];
+
+    /// <summary>
+    /// Finds a snapshot by full id, tag name, unique id prefix (at least <see cref="MinIdPrefixLength"/> lowercase hex
+    /// digits), or <c>latest</c> (the newest snapshot).
+    /// </summary>
+    /// <remarks>
+    /// New tags cannot look like an id prefix or be called <c>latest</c>, but a repository may hold such a tag from an
+    /// earlier version. A reference that is both such a tag and a prefix (or <c>latest</c>) is followed only when both
+    /// readings name the same snapshot; otherwise it is refused with what each reading names, since taking either one
+    /// silently could restore the wrong snapshot. The ids listed are themselves references that do resolve.
+    /// </remarks>
     public async Task<SnapshotRecord> ResolveAsync(string reference, CancellationToken cancellationToken = default)
     {
         if (ContentId.TryParse(reference, out var full))
@@ -287,18 +303,30 @@ public sealed class Repository : IAsyncDisposable
         }
 
         var tag = await TryReadTagAsync(reference, cancellationToken).ConfigureAwait(false);
-        if (tag is not null)
-        {
-            return await ReadSnapshotAsync(ContentId.Parse(tag.Snapshot), cancellationToken).ConfigureAwait(false);
-        }
+        ContentId? tagged = tag is null ? null : ContentId.Parse(tag.Snapshot);
+        var tagReading = $"the tag '{reference}' names";
 
         if (reference == LatestReference)
         {
             var all = await ListSnapshotsAsync(cancellationToken).ConfigureAwait(false);
-            return all.Count > 0 ? all[^1] : throw new UsageException($"no snapshots in {Store.Location} yet");
+            if (all.Count == 0)
+            {
+                // The tag's snapshot is missing too (none are listed): reading it gives that error.
+                return tagged is { } lone ? await ReadSnapshotAsync(lone, cancellationToken).ConfigureAwait(false)
+                    : throw new UsageException($"no snapshots in {Store.Location} yet");
+            }
+
+            var newest = all[^1];
+            if (tagged is { } other && other != newest.Id)
+            {
+                var digits = ShortIdDigits([other, newest.Id]);
+                throw new UsageException($"'{reference}' is ambiguous: {tagReading} {ShortId(other, digits)}, and the newest snapshot is {ShortId(newest.Id, digits)}");
+            }
+
+            return newest;
         }
 
-        if (reference.Length >= 4 && reference.All(char.IsAsciiHexDigitLower))
+        if (IsIdPrefix(reference))
         {
             var matches = new List<ContentId>();
             await foreach (var info in Store.ListAsync(ObjectKeys.SnapshotsPrefix, cancellationToken).ConfigureAwait(false))
@@ -309,18 +337,59 @@ public sealed class Repository : IAsyncDisposable
                 }
             }
 
-            if (matches.Count == 1)
+            matches.Sort();
+            List<ContentId> candidates = tagged is { } t && !matches.Contains(t) ? [t, .. matches] : matches;
+            if (candidates.Count == 1)
             {
-                return await ReadSnapshotAsync(matches[0], cancellationToken).ConfigureAwait(false);
+                return await ReadSnapshotAsync(candidates[0], cancellationToken).ConfigureAwait(false);
             }
 
-            if (matches.Count > 1)
+            if (candidates.Count > 1)
             {
-                throw new UsageException($"'{reference}' is ambiguous: it matches {matches.Count} snapshots");
+                var digits = ShortIdDigits(candidates);
+                var matched = matches.Count == 1 ? $"snapshot {ShortId(matches[0], digits)}" : $"{matches.Count} snapshots ({ShortIds(matches, digits)})";
+                throw new UsageException(tagged is { } named
+                    ? $"'{reference}' is ambiguous: {tagReading} {ShortId(named, digits)}, and it matches {matched}"
+                    : $"'{reference}' is ambiguous: it matches {matched}");
             }
         }
 
+        if (tagged is { } target)
+        {
+            return await ReadSnapshotAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+
         throw new UsageException($"no snapshot or tag '{reference}' in {Store.Location}");
+    }
+
+    /// <summary>Whether <see cref="ResolveAsync"/> reads <paramref name="reference"/> (not a full id) as an id prefix.</summary>
+    private static bool IsIdPrefix(string reference) => reference.Length >= MinIdPrefixLength && reference.All(char.IsAsciiHexDigitLower);
+
+    /// <summary>
+    /// How many digits of each id an error shows: the usual short form, longer when two of <paramref name="ids"/> share
+    /// it, so every id listed is one the user can give back.
+    /// </summary>
+    private static int ShortIdDigits(IReadOnlyList<ContentId> ids)
+    {
+        var texts = ids.Select(i => i.ToString()).Order(StringComparer.Ordinal).ToList();
+        var digits = 12;
+        for (var i = 1; i < texts.Count; i++)
+        {
+            var shared = texts[i - 1].AsSpan().CommonPrefixLength(texts[i]);
+            digits = Math.Max(digits, Math.Min(shared + 1, texts[i].Length));
+        }
+
+        return digits;
+    }
+
+    private static string ShortId(ContentId id, int digits) => id.ToShortString(digits);
+
+    /// <summary>The ids as a list for an error line: at most ten, then how many more.</summary>
+    private static string ShortIds(List<ContentId> ids, int digits)
+    {
+        const int shown = 10;
+        var list = string.Join(", ", ids.Take(shown).Select(i => ShortId(i, digits)));
+        return ids.Count > shown ? $"{list}, and {ids.Count - shown} more" : list;
     }
 
     /// <summary>Reads and verifies a snapshot's manifest, without <see cref="Manifest.Sources"/> (null).</summary>
@@ -353,9 +422,13 @@ public sealed class Repository : IAsyncDisposable
         return manifest;
     }
 
+    /// <summary>
+    /// The tag <paramref name="name"/>, or null if there is none. Any name an earlier version could store is read,
+    /// including those <see cref="IsValidTagName"/> now refuses for a new tag.
+    /// </summary>
     public async Task<TagRecord?> TryReadTagAsync(string name, CancellationToken cancellationToken = default)
     {
-        if (!IsValidTagName(name))
+        if (!IsStoredTagName(name))
         {
             return null;
         }
@@ -453,18 +526,59 @@ public sealed class Repository : IAsyncDisposable
         return tags;
     }
 
-    public static bool IsValidTagName(string name) =>
+    /// <summary>Whether a new tag may be called <paramref name="name"/> (<see cref="TagNameProblem"/>).</summary>
+    public static bool IsValidTagName(string name) => TagNameProblem(name) is null;
+
+    /// <summary>Throws a <see cref="UsageException"/> saying why a new tag may not be called <paramref name="name"/>, if it may not.</summary>
+    public static void ValidateTagName(string name)
+    {
+        if (TagNameProblem(name) is { } problem)
+        {
+            throw new UsageException($"invalid tag name '{name}': {problem}");
+        }
+    }
+
+    /// <summary>
+    /// Why a new tag may not be called <paramref name="name"/>, or null if it may. Besides the characters a key allows,
+    /// a name must not be readable as anything else where a snapshot is named, or the tag would silently take that
+    /// meaning over: not 4 or more hex digits (an id prefix, <see cref="MinIdPrefixLength"/>; uppercase too, as a full
+    /// id is read in either case and a person reads it as an id), and not a <see cref="ReservedNames">reserved word</see>
+    /// in any case. Shorter all-hex names (<c>1</c>, <c>42</c>, <c>abc</c>) stay allowed: no prefix is that short.
+    /// </summary>
+    public static string? TagNameProblem(string name)
+    {
+        if (!IsStoredTagName(name) && !IsAllHex(name))
+        {
+            return "use 1-128 letters, digits, '.', '_' and '-', not starting with '.'";
+        }
+
+        if (name.Length >= MinIdPrefixLength && IsAllHex(name))
+        {
+            return $"a name of {MinIdPrefixLength} or more hex digits reads as a snapshot id";
+        }
+
+        if (ReservedNames.FirstOrDefault(r => r.Equals(name, StringComparison.OrdinalIgnoreCase)) is { } reserved)
+        {
+            return reserved == LatestReference ? $"'{reserved}' is reserved: it names the newest snapshot" : $"'{reserved}' is reserved: it is a --parent choice";
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The names a tag object may have: those earlier versions accepted, which are still read. Anything else is never
+    /// looked up, so a reference cannot reach outside <c>tags/</c>.
+    /// </summary>
+    private static bool IsStoredTagName(string name) =>
         name.Length is > 0 and <= 128 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-') && !ContentId.TryParse(name, out _);
+
+    private static bool IsAllHex(string name) => name.Length > 0 && name.All(char.IsAsciiHexDigit);
 
     public ValueTask DisposeAsync() => Store.DisposeAsync();
 
     private static byte[] TagBytes(string name, ContentId snapshot)
     {
-        if (!IsValidTagName(name))
-        {
-            throw new UsageException($"invalid tag name '{name}': use letters, digits, '.', '_' and '-' (not a 64-digit hex id)");
-        }
-
+        ValidateTagName(name);
         return JsonSerializer.SerializeToUtf8Bytes(new TagRecord { Snapshot = snapshot.ToString(), Time = DateTimeOffset.UtcNow }, CairnJsonContext.Default.TagRecord);
     }
 

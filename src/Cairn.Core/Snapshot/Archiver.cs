@@ -330,10 +330,7 @@ public sealed class Archiver
     {
         foreach (var tag in _options.Tags)
         {
-            if (!Repository.Repository.IsValidTagName(tag))
-            {
-                throw new UsageException($"invalid tag name '{tag}': use letters, digits, '.', '_' and '-' (not a 64-digit hex id)");
-            }
+            Repository.Repository.ValidateTagName(tag);
         }
 
         if (run.Base is not null)

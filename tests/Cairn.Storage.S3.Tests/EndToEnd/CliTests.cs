@@ -22,7 +22,7 @@ public sealed class CliTests : S3TestBase
         try
         {
             await CairnAsync("init");
-            var first = (await CairnAsync("snapshot", tree.Path, "--tag", "latest", "--json")).Json;
+            var first = (await CairnAsync("snapshot", tree.Path, "--tag", "laptop", "--json")).Json;
 
             var restore = (await CairnAsync("restore", "latest", firstTarget, "--json")).Json;
             Assert.Empty(Cairn.Tests.Support.TreeComparer.Compare(tree.Path, firstTarget));
@@ -35,7 +35,7 @@ public sealed class CliTests : S3TestBase
             var added = TestTree.Text(new Random(7), 3000);
             tree.Write("src/added.txt", added);
             tree.Write("src/file03.txt", TestTree.Text(new Random(8), 4000));
-            var second = (await CairnAsync("snapshot", tree.Path, "--tag", "latest", "--parent", "auto", "--json")).Json;
+            var second = (await CairnAsync("snapshot", tree.Path, "--tag", "laptop", "--parent", "auto", "--json")).Json;
             var stats = second.GetProperty("stats");
             Assert.Equal(first.GetProperty("id").GetString(), second.GetProperty("parent").GetString());
             Assert.True(stats.GetProperty("bytesRead").GetInt64() < 20_000, stats.ToString());
@@ -59,7 +59,7 @@ public sealed class CliTests : S3TestBase
             await CairnAsync("tag", "first", first.GetProperty("id").GetString()![..12]);
             var tags = (await CairnAsync("tag", "--json")).Json;
             Assert.Equal(
-                [$"first {first.GetProperty("id").GetString()}", $"latest {second.GetProperty("id").GetString()}"],
+                [$"first {first.GetProperty("id").GetString()}", $"laptop {second.GetProperty("id").GetString()}"],
                 tags.EnumerateArray().Select(t => $"{t.GetProperty("name").GetString()} {t.GetProperty("snapshot").GetString()}").ToArray());
         }
         finally

@@ -185,17 +185,19 @@ public sealed class CliTests
 
         Assert.True(tag.ExitCode == 0, tag.ToString());
         Assert.Equal(id, tag.Json.GetProperty("snapshot").GetString());
-        AssertError(badTag, 2, "usage", "invalid tag name 'bad/name': use letters, digits, '.', '_' and '-' (not a 64-digit hex id)");
+        AssertError(badTag, 2, "usage", "invalid tag name 'bad/name': use 1-128 letters, digits, '.', '_' and '-', not starting with '.'");
         Assert.Equal("release-1.0=" + id, string.Join(",", tags.Json.EnumerateArray().Select(t => $"{t.GetProperty("name").GetString()}={t.GetProperty("snapshot").GetString()}")));
         Assert.Equal(id, byTag.Json.GetProperty("snapshot").GetProperty("id").GetString());
         Assert.Equal(first, byLongPrefix.Json.GetProperty("snapshot").GetProperty("id").GetString());
-        AssertError(ambiguous, 2, "usage", $"'{first[..4]}' is ambiguous: it matches {(id.StartsWith(first[..4], StringComparison.Ordinal) ? 3 : 2)} snapshots");
+        // The candidates are listed, in id order, in the short form each can be given back in.
+        var candidates = new[] { id, first, second }.Where(c => c.StartsWith(first[..4], StringComparison.Ordinal)).Order(StringComparer.Ordinal).Select(c => c[..12]).ToList();
+        AssertError(ambiguous, 2, "usage", $"'{first[..4]}' is ambiguous: it matches {candidates.Count} snapshots ({string.Join(", ", candidates)})");
         Assert.Equal(second[..4], first[..4]);
         AssertError(tooShort, 2, "usage", $"no snapshot or tag '{id[..3]}' in {repo}");
     }
 
     [Fact]
-    public async Task Latest_names_the_newest_snapshot_unless_a_tag_has_that_name()
+    public async Task Latest_names_the_newest_snapshot_and_a_stored_latest_tag_naming_another_is_refused()
     {
         using var temp = new TempDir();
         var empty = temp.Sub("empty");
@@ -203,16 +205,97 @@ public sealed class CliTests
         var none = await CairnCli.RunAsync(empty, "show", "latest", "--json");
         var (repo, source, first) = await OneSnapshotAsync(temp, "f", "x");
         File.WriteAllText(Path.Combine(source, "f"), "y");
-        var second = (await CairnCli.RunAsync(repo, "snapshot", source, "--json")).Json.GetProperty("id").GetString();
+        var second = (await CairnCli.RunAsync(repo, "snapshot", source, "--json")).Json.GetProperty("id").GetString()!;
 
         var newest = await CairnCli.RunAsync(repo, "show", "latest", "--json");
-        await CairnCli.RunAsync(repo, "tag", "latest", first);
-        var tagged = await CairnCli.RunAsync(repo, "show", "latest", "--json");
+
+        // A tag 'latest' can no longer be set, but an earlier version may have stored one.
+        await WriteStoredTagAsync(repo, "latest", first);
+        var disagreeing = await CairnCli.RunAsync(repo, "show", "latest", "--json");
+        await WriteStoredTagAsync(repo, "latest", second);
+        var agreeing = await CairnCli.RunAsync(repo, "show", "latest", "--json");
 
         AssertError(none, 2, "usage", $"no snapshots in {empty} yet");
         Assert.NotEqual(first, second);
         Assert.Equal(second, newest.Json.GetProperty("snapshot").GetProperty("id").GetString());
-        Assert.Equal(first, tagged.Json.GetProperty("snapshot").GetProperty("id").GetString());
+        AssertError(disagreeing, 2, "usage", $"'latest' is ambiguous: the tag 'latest' names {first[..12]}, and the newest snapshot is {second[..12]}");
+        Assert.Equal(second, agreeing.Json.GetProperty("snapshot").GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task A_new_tag_that_reads_as_an_id_prefix_or_a_reserved_word_is_refused()
+    {
+        using var temp = new TempDir();
+        var (repo, source, id) = await OneSnapshotAsync(temp, "f", "x");
+        const string hexMessage = "a name of 4 or more hex digits reads as a snapshot id";
+
+        var forkPrefix = await CairnCli.RunAsync(repo, "fork", id, "--tag", id[..8], "--json");
+        var forkFourDigits = await CairnCli.RunAsync(repo, "fork", id, "--tag", "cafe", "--json");
+        var tagUppercase = await CairnCli.RunAsync(repo, "tag", id[..8].ToUpperInvariant(), id, "--json");
+        var tagFullId = await CairnCli.RunAsync(repo, "tag", id, id, "--json");
+        var snapshotLatest = await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "ok", "--tag", "latest", "--json");
+        var tagLatest = await CairnCli.RunAsync(repo, "tag", "Latest", id, "--json");
+        var forkAuto = await CairnCli.RunAsync(repo, "fork", id, "--tag", "auto", "--json");
+        var tagNone = await CairnCli.RunAsync(repo, "tag", "none", id, "--json");
+
+        AssertError(forkPrefix, 2, "usage", $"invalid tag name '{id[..8]}': {hexMessage}");
+        AssertError(forkFourDigits, 2, "usage", $"invalid tag name 'cafe': {hexMessage}");
+        AssertError(tagUppercase, 2, "usage", $"invalid tag name '{id[..8].ToUpperInvariant()}': {hexMessage}");
+        AssertError(tagFullId, 2, "usage", $"invalid tag name '{id}': {hexMessage}");
+        AssertError(snapshotLatest, 2, "usage", "invalid tag name 'latest': 'latest' is reserved: it names the newest snapshot");
+        AssertError(tagLatest, 2, "usage", "invalid tag name 'Latest': 'latest' is reserved: it names the newest snapshot");
+        AssertError(forkAuto, 2, "usage", "invalid tag name 'auto': 'auto' is reserved: it is a --parent choice");
+        AssertError(tagNone, 2, "usage", "invalid tag name 'none': 'none' is reserved: it is a --parent choice");
+
+        // Nothing was written: no tag, and the refused snapshot run stored no snapshot.
+        Assert.Equal(0, (await CairnCli.RunAsync(repo, "tag", "--json")).Json.GetArrayLength());
+        Assert.Equal(1, (await CairnCli.RunAsync(repo, "snapshots", "--json")).Json.GetArrayLength());
+
+        // Names that cannot be read as anything else stay allowed: too short to be a prefix, or not all hex.
+        foreach (var name in new[] { "abc", "42", "v1.0", "cafe-1", "latest-good", "release_2024" })
+        {
+            var allowed = await CairnCli.RunAsync(repo, "tag", name, id, "--json");
+            Assert.True(allowed.ExitCode == 0, $"{name}: {allowed}");
+        }
+    }
+
+    [Fact]
+    public async Task A_stored_tag_that_reads_as_an_id_prefix_resolves_only_when_both_name_the_same_snapshot()
+    {
+        using var temp = new TempDir();
+        var (repo, source, first) = await OneSnapshotAsync(temp, "f", "x");
+        File.WriteAllText(Path.Combine(source, "f"), "y");
+        var second = (await CairnCli.RunAsync(repo, "snapshot", source, "--json")).Json.GetProperty("id").GetString()!;
+
+        // Tags an earlier version accepted: one shadowing the second snapshot's prefix, one the prefix of its own
+        // snapshot, and one all-hex name that is no snapshot's prefix.
+        var unmatched = new[] { "0000", "1111", "2222" }.First(p => !first.StartsWith(p, StringComparison.Ordinal) && !second.StartsWith(p, StringComparison.Ordinal));
+        await WriteStoredTagAsync(repo, second[..8], first);
+        await WriteStoredTagAsync(repo, first[..6], first);
+        await WriteStoredTagAsync(repo, unmatched, second);
+
+        var shadowing = await CairnCli.RunAsync(repo, "show", second[..8], "--json");
+        var shadowingText = await CairnCli.RunAsync(repo, "restore", second[..8], temp.Sub("out"));
+        var agreeing = await CairnCli.RunAsync(repo, "show", first[..6], "--json");
+        var tagOnly = await CairnCli.RunAsync(repo, "show", unmatched, "--json");
+        var longerPrefix = await CairnCli.RunAsync(repo, "show", second[..12], "--json");
+        var moved = await CairnCli.RunAsync(repo, "tag", second[..8], second, "--json");
+        var tags = await CairnCli.RunAsync(repo, "tag", "--json");
+
+        var message = $"'{second[..8]}' is ambiguous: the tag '{second[..8]}' names {first[..12]}, and it matches snapshot {second[..12]}";
+        AssertError(shadowing, 2, "usage", message);
+        Assert.Equal(2, shadowingText.ExitCode);
+        Assert.Equal($"cairn: {message}\n", shadowingText.Stderr);
+        Assert.False(Directory.Exists(temp.Sub("out")));
+        Assert.Equal(first, agreeing.Json.GetProperty("snapshot").GetProperty("id").GetString());
+        Assert.Equal(second, tagOnly.Json.GetProperty("snapshot").GetProperty("id").GetString());
+        Assert.Equal(second, longerPrefix.Json.GetProperty("snapshot").GetProperty("id").GetString());
+
+        // Stored tags are still listed, but cannot be moved under their old name.
+        AssertError(moved, 2, "usage", $"invalid tag name '{second[..8]}': a name of 4 or more hex digits reads as a snapshot id");
+        Assert.Equal(
+            new[] { $"{first[..6]}={first}", $"{second[..8]}={first}", $"{unmatched}={second}" }.Order(StringComparer.Ordinal),
+            tags.Json.EnumerateArray().Select(t => $"{t.GetProperty("name").GetString()}={t.GetProperty("snapshot").GetString()}"));
     }
 
     /// <summary>A new repository (temp/repo) holding one snapshot of temp/src, a directory with one file.</summary>
@@ -247,6 +330,13 @@ public sealed class CliTests
 
             byPrefix.Add(prefix, (record, bytes));
         }
+    }
+
+    /// <summary>Writes the tag object <c>tags/NAME</c> as an earlier version would have, whatever the name.</summary>
+    private static async Task WriteStoredTagAsync(string repo, string name, string snapshot)
+    {
+        await using var store = new LocalObjectStore(repo);
+        await store.PutAsync(ObjectKeys.Tag(name), Encoding.UTF8.GetBytes($"{{\"snapshot\":\"{snapshot}\",\"time\":\"2025-01-01T00:00:00+00:00\"}}"));
     }
 
     private static void AssertError(CliResult result, int exitCode, string code, string message)
