@@ -283,7 +283,13 @@ public sealed class Repository : IAsyncDisposable
     /// <see cref="ResolveAsync"/>, and the <c>--parent</c> choices <c>auto</c> and <c>none</c>, which the archiver reads
     /// before any tag. A new tag may not have one of these names (<see cref="IsValidTagName"/>), in any case.
     /// </summary>
-    public static IReadOnlyList<string> ReservedNames { get; } = [LatestReference, Cairn.Snapshot.SnapshotOptions.AutoParent, Cairn.Snapshot.SnapshotOptions.NoParent];
+    public static IReadOnlyList<string> ReservedNames { get; } = [LatestReference, AutoParentReference, NoParentReference];
+
+    /// <summary>The <c>--parent</c> choice that picks the parent (<c>Cairn.Snapshot.SnapshotOptions.AutoParent</c>).</summary>
+    public const string AutoParentReference = "auto";
+
+    /// <summary>The <c>--parent</c> choice: no parent (<c>Cairn.Snapshot.SnapshotOptions.NoParent</c>).</summary>
+    public const string NoParentReference = "none";
 
     /// <summary>
     /// Finds a snapshot by full id, tag name, unique id prefix (at least <see cref="MinIdPrefixLength"/> lowercase hex

@@ -6,10 +6,10 @@ namespace Cairn.Snapshot;
 public sealed record SnapshotOptions
 {
     /// <summary><see cref="Parent"/> value: the snapshot the first tag points at, else the latest of the same source.</summary>
-    public const string AutoParent = "auto";
+    public const string AutoParent = Repository.Repository.AutoParentReference;
 
     /// <summary><see cref="Parent"/> value: no parent (same as null); starts a new lineage.</summary>
-    public const string NoParent = "none";
+    public const string NoParent = Repository.Repository.NoParentReference;
 
     /// <summary>
     /// The parent: null or "none" for none, "auto" for the snapshot the first tag points at or else the latest
