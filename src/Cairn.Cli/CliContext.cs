@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Text.Json;
 using Cairn.Storage;
 using Cairn.Storage.S3;
@@ -138,6 +139,52 @@ internal sealed class CliContext
                 return context.Fail("internal", $"internal error: {e.GetType().Name}: {e.Message}", ExitInternal);
             }
         };
+
+    /// <summary>
+    /// A command line that does not parse: its errors, one per line, and where to read how the command is used, on
+    /// standard error (with <c>--json</c>, one error object on standard output, as any other error). The parser's own
+    /// handling printed the whole help text on standard output, where a script reads results.
+    /// </summary>
+    public static int ParseFailed(ParseResult parsed)
+    {
+        // With --help the parser reports no error for a word it does not know (`cairn check --help` printed the
+        // main help and exited 0): such words are errors here too.
+        // An unknown word where a command goes is the whole story: not also "required command was not provided".
+        var unknownCommand = parsed.CommandResult.Command is RootCommand && parsed.UnmatchedTokens.Count > 0;
+        var messages = (unknownCommand ? [] : parsed.Errors.Select(e => e.Message))
+            .Concat(parsed.UnmatchedTokens.Select(t => $"Unrecognized command or argument '{t}'."))
+            .Distinct().ToList();
+        bool json;
+        try
+        {
+            json = parsed.GetValue(GlobalOptions.Json);
+        }
+        catch (InvalidOperationException)
+        {
+            json = false; // --json itself did not parse
+        }
+
+        if (json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(new CliError(new CliErrorBody("usage", string.Join("; ", messages))), CliJsonContext.Default.CliError));
+            return ExitUsage;
+        }
+
+        foreach (var message in messages)
+        {
+            Console.Error.WriteLine($"cairn: {message}");
+        }
+
+        var path = new List<string>();
+        for (SymbolResult? result = parsed.CommandResult; result is CommandResult command; result = command.Parent)
+        {
+            path.Insert(0, command.Command.Name);
+        }
+
+        path[0] = "cairn";
+        Console.Error.WriteLine($"Try '{string.Join(' ', path)} --help'.");
+        return ExitUsage;
+    }
 
     public static void WriteJson<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
     {

@@ -30,10 +30,12 @@ var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots
 };
 
 var parsed = root.Parse(args);
-var exitCode = await parsed.InvokeAsync().ConfigureAwait(false);
+var exitCode = (parsed.Errors.Count > 0 || parsed.UnmatchedTokens.Count > 0) && args.Length > 0
+    ? CliContext.ParseFailed(parsed) // bad usage, as the README says: exit 2, and no help text on standard output
+    : await parsed.InvokeAsync().ConfigureAwait(false);
 if (parsed.Errors.Count > 0 && exitCode == 1)
 {
-    exitCode = CliContext.ExitUsage; // an option or argument that does not parse is bad usage, as the README says
+    exitCode = CliContext.ExitUsage; // a bare `cairn`: the parser's help, and bad usage
 }
 
 WarmUp.Finish();

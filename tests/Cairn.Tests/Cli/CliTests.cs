@@ -10,6 +10,31 @@ namespace Cairn.Tests.Cli;
 /// <summary>The real <c>cairn</c> command in a child process: JSON output shapes, exit codes, and what it does to the disk.</summary>
 public sealed class CliTests
 {
+    /// <summary>
+    /// A command line that does not parse exits 2 with its errors and where to read the usage on standard error, and
+    /// nothing on standard output (the parser printed its whole help there); with --json, one error object there. An
+    /// unknown command with --help is such an error too (it printed the main help and exited 0).
+    /// </summary>
+    [Theory]
+    [InlineData("Required argument missing for option: '--image'.|Try 'cairn snapshot --help'.", "snapshot", "--image")]
+    [InlineData("Unrecognized command or argument 'check'.|Try 'cairn --help'.", "check", "--help")]
+    [InlineData("Unrecognized command or argument 'check'.|Try 'cairn --help'.", "check")]
+    [InlineData("Required argument missing for command: 'restore'.|Try 'cairn restore --help'.", "restore")]
+    public async Task A_command_line_that_does_not_parse_gives_its_errors_on_standard_error_and_exits_2(string lines, params string[] arguments)
+    {
+        using var temp = new TempDir();
+        var result = await CairnCli.RunAsync(temp.Sub("repo"), arguments);
+        var json = await CairnCli.RunAsync(temp.Sub("repo"), ["--json", .. arguments]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Empty(result.Stdout);
+        Assert.Equal(lines.Split('|').Select((l, i) => i == 0 ? $"cairn: {l}" : l), result.Stderr.TrimEnd().Split('\n'));
+        Assert.Equal(2, json.ExitCode);
+        var error = json.Json.GetProperty("error");
+        Assert.Equal("usage", error.GetProperty("code").GetString());
+        Assert.Equal(lines.Split('|')[0], error.GetProperty("message").GetString());
+    }
+
     [Fact]
     public async Task Init_snapshot_list_show_and_restore_print_the_documented_json()
     {
