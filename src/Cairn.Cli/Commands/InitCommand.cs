@@ -17,7 +17,12 @@ internal static class InitCommand
             if (context.ParseResult.GetValue(blockSize) is { } size)
             {
                 var bytes = Formatting.ParseBytes(size, "--image-block-size");
-                config = config with { ImageBlockSize = bytes is > 0 and <= int.MaxValue ? (int)bytes : throw new UsageException($"--image-block-size: {size} is out of range") };
+                config = config with
+                {
+                    ImageBlockSize = bytes is > 0 and <= int.MaxValue && Chunking.FixedBlockChunker.IsValidBlockSize((int)bytes)
+                        ? (int)bytes
+                        : throw new UsageException($"--image-block-size {size}: need a power of two from {Formatting.Bytes(Chunking.FixedBlockChunker.MinBlockSize)} to {Formatting.Bytes(Chunking.FixedBlockChunker.MaxBlockSize)}"),
+                };
             }
 
             await using var store = context.OpenStore();

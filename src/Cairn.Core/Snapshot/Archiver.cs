@@ -345,7 +345,7 @@ public sealed class Archiver
 
         if (_options.Parent != SnapshotOptions.AutoParent)
         {
-            return await _repository.ResolveAsync(_options.Parent, cancellationToken).ConfigureAwait(false);
+            return SameKind(run, await _repository.ResolveAsync(_options.Parent, cancellationToken).ConfigureAwait(false), $"--parent {_options.Parent}");
         }
 
         if (_options.Tags.Count > 0)
@@ -353,13 +353,25 @@ public sealed class Archiver
             var tag = await _repository.TryReadTagAsync(_options.Tags[0], cancellationToken).ConfigureAwait(false);
             if (tag is not null)
             {
-                return await _repository.ReadSnapshotAsync(ContentId.Parse(tag.Snapshot), cancellationToken).ConfigureAwait(false);
+                return SameKind(run, await _repository.ReadSnapshotAsync(ContentId.Parse(tag.Snapshot), cancellationToken).ConfigureAwait(false), $"the tag '{_options.Tags[0]}'");
             }
         }
 
         var snapshots = await _repository.ListSnapshotsAsync(cancellationToken).ConfigureAwait(false);
         return snapshots.LastOrDefault(run.IsSameSource);
     }
+
+    /// <summary>
+    /// A parent of the run's kind: a tree's files and an image's blocks are laid out differently, and an image lineage
+    /// continued from a tree (or the reverse) would be weighed against frames it never had (and say it stored blocks
+    /// "again"). Refused, naming <paramref name="chosenBy"/>, rather than taken.
+    /// </summary>
+    private static SnapshotRecord SameKind(Run run, SnapshotRecord parent, string chosenBy) =>
+        parent.Kind == run.Kind
+            ? parent
+            : throw new UsageException($"{chosenBy} names {parent.Id.ToShortString()}, {Article(parent.Kind)} snapshot: the parent of {Article(run.Kind)} snapshot must be one too (give --parent none to start a new lineage, or another --tag)");
+
+    private static string Article(string kind) => kind == SnapshotRecord.ImageKind ? "an image" : $"a {kind}";
 
     // ---------------------------------------------------------------- stage 1: the walk
 

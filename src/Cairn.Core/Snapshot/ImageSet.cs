@@ -74,7 +74,8 @@ internal sealed class ImageSet : IDisposable
         catch (Exception e) when (e is LinuxIOException or IOException or UnauthorizedAccessException)
         {
             Release(directories.Values);
-            throw new UsageException($"cannot snapshot the image '{path}': {e.Message}");
+            var why = e is FileNotFoundException or DirectoryNotFoundException || e is LinuxIOException { Errno: Errno.ENOENT } ? "no such file" : e.Message;
+            throw new UsageException($"cannot snapshot the image '{path}': {why}");
         }
         catch
         {

@@ -159,11 +159,13 @@ public sealed class ImageCliTests
     [Theory]
     [InlineData("--relayout-above takes a percentage from 0 to 1000, or 'off': '12x'", "--image", "mem.img", "--relayout-above", "12x")]
     [InlineData("--relayout-above applies to image snapshots", ".", "--relayout-above", "5")]
-    public async Task Snapshot_refuses_a_bound_it_cannot_use(string message, params string[] arguments)
+    [InlineData("nope.img': no such file", "--image", "nope.img")]
+    [InlineData("nodir/mem.img': no such file", "--image", "nodir/mem.img")]
+    public async Task Snapshot_refuses_what_it_cannot_use(string message, params string[] arguments)
     {
         await using var workspace = await ImageWorkspace.CreateAsync();
         new TestImage(workspace.PathOf("mem.img"), 4, seed: 1).Change(1);
-        var (exitCode, _, error) = await CairnCli.RunRawAsync(["-r", workspace.RepositoryPath, "snapshot", .. arguments.Select(a => a is "mem.img" or "." ? workspace.PathOf(a) : a)]);
+        var (exitCode, _, error) = await CairnCli.RunRawAsync(["-r", workspace.RepositoryPath, "snapshot", .. arguments.Select(a => a.EndsWith(".img", StringComparison.Ordinal) || a == "." ? workspace.PathOf(a) : a)]);
         Assert.Equal(2, exitCode);
         Assert.Contains(message, error, StringComparison.Ordinal);
     }
@@ -196,6 +198,53 @@ public sealed class ImageCliTests
         expected.AssertRestoredAs(xfs.PathOf("v3/mem.img"));
         var versions = Directory.GetDirectories(Path.Combine(Directory.GetDirectories(cache).Single(), "images"));
         Assert.Equal([id], versions.Select(Path.GetFileName)); // --cache-versions 1: the parent's version evicted
+    }
+
+    /// <summary>An image block size init cannot use is bad usage (exit 2), said as such; it read as a broken repository and exited 1.</summary>
+    [Theory]
+    [InlineData("3K")]
+    [InlineData("2M")]
+    public async Task Init_refuses_an_image_block_size_it_cannot_use(string size)
+    {
+        using var temp = new TempDir();
+        var (exitCode, _, error) = await CairnCli.RunRawAsync(["-r", temp.Sub("repo"), "init", "--image-block-size", size]);
+        Assert.Equal(2, exitCode);
+        Assert.Equal($"cairn: --image-block-size {size}: need a power of two from 4.0 KiB to 1.0 MiB", error.TrimEnd());
+        Assert.False(Directory.Exists(temp.Sub("repo")));
+    }
+
+    /// <summary>
+    /// A lineage keeps its kind: a tree snapshot named as an image snapshot's parent (by --parent or by the tag that
+    /// would pick it) is refused, and the reverse; it was taken, and the image run then weighed its blocks against the
+    /// tree's frames and said it stored them "again".
+    /// </summary>
+    [Fact]
+    public async Task A_snapshot_of_one_kind_refuses_a_parent_of_the_other()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var image = new TestImage(workspace.PathOf("vm.img"), 16, seed: 4);
+        image.Change(4);
+        var tree = Directory.CreateDirectory(workspace.PathOf("tree")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(tree, "a"), "a");
+        using var treeSnapshot = await Json(workspace, "snapshot", tree, "--tag", "t");
+        using var imageSnapshot = await Json(workspace, "snapshot", "--image", image.Path, "--tag", "vm");
+        var treeId = treeSnapshot.RootElement.GetProperty("id").GetString()!;
+        var imageId = imageSnapshot.RootElement.GetProperty("id").GetString()!;
+
+        foreach (var (arguments, expected) in new (string[], string)[]
+        {
+            (["snapshot", "--image", image.Path, "--parent", "t"], $"--parent t names {treeId[..12]}, a tree snapshot: the parent of an image snapshot must be one too"),
+            (["snapshot", "--image", image.Path, "--tag", "t"], $"the tag 't' names {treeId[..12]}, a tree snapshot: the parent of an image snapshot must be one too"),
+            (["snapshot", tree, "--parent", imageId], $"--parent {imageId} names {imageId[..12]}, an image snapshot: the parent of a tree snapshot must be one too"),
+        })
+        {
+            var (exitCode, _, error) = await CairnCli.RunRawAsync(["-r", workspace.RepositoryPath, .. arguments]);
+            Assert.Equal(2, exitCode);
+            Assert.Contains(expected, error, StringComparison.Ordinal);
+        }
+
+        using var newLineage = await Json(workspace, "snapshot", "--image", image.Path, "--tag", "t", "--parent", "none");
+        Assert.False(newLineage.RootElement.TryGetProperty("parent", out _));
     }
 
     /// <summary>
