@@ -6,7 +6,9 @@ namespace Cairn.Restore;
 /// <summary>
 /// The rules for where a restore may write, and the atomic swap at the end. A restore always builds the tree in a
 /// fresh sibling directory (mode 0700, so nothing can be planted in it) and renames it into place only when it is
-/// complete; a failure removes the sibling and leaves the target as it was.
+/// complete; a failure removes the sibling and leaves the target as it was. A restore that is killed cannot remove
+/// its sibling: the next restore to the same target does, once it knows no process is still filling it (each holds
+/// a lock on its sibling while it works, <see cref="SweepAbandoned"/>).
 /// </summary>
 internal sealed class RestoreTarget : IDisposable
 {
@@ -74,15 +76,64 @@ internal sealed class RestoreTarget : IDisposable
                 }
             }
 
-            var stagingName = System.Text.Encoding.ASCII.GetBytes($".{Path.GetFileName(path)}.cairn-restore-{RandomName.Hex(12)}");
-            LinuxFile.MakeDirectoryAt(parent, stagingName, 0b111_000_000);
-            var staging = LinuxFile.OpenAt(parent, stagingName, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow);
+            var prefix = StagingPrefix(name);
+            SweepAbandoned(parent, prefix);
+            var stagingName = (byte[])[.. prefix, .. System.Text.Encoding.ASCII.GetBytes(RandomName.Hex(12))];
+            FileDescriptor staging;
+            try
+            {
+                LinuxFile.MakeDirectoryAt(parent, stagingName, 0b111_000_000);
+                staging = LinuxFile.OpenAt(parent, stagingName, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow);
+            }
+            catch (LinuxIOException e)
+            {
+                // The staging directory is ours to name; the user knows the target (read-only, full, not permitted).
+                throw new CairnException($"cannot restore to '{path}': {Errno.GetDescription(e.Errno)}", e);
+            }
+
+            LinuxFile.TryLockExclusive(staging); // new, so no one else holds it
             return new RestoreTarget(parent, name, stagingName, exists, empty, staging);
         }
         catch
         {
             parent.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>How the staging directories of restores to <paramref name="name"/> are named: <c>.NAME.cairn-restore-</c> and 12 random hex digits.</summary>
+    private static byte[] StagingPrefix(byte[] name) => [.. "."u8, .. name, .. ".cairn-restore-"u8];
+
+    /// <summary>How long a staging directory is left alone whatever its lock says: the moment between its creation and its lock.</summary>
+    private static readonly TimeSpan s_youngStaging = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Removes the staging directories of earlier restores to the same target that were killed before they could:
+    /// those no process holds the lock of (the kernel released it when their process died), unless created in the
+    /// last minute. A directory that cannot be opened, locked or removed is left: debris costs space, never correctness.
+    /// </summary>
+    private static void SweepAbandoned(FileDescriptor parent, byte[] prefix)
+    {
+        var cutoff = (DateTimeOffset.UtcNow - s_youngStaging).ToUnixTimeMilliseconds() * 1_000_000;
+        foreach (var entry in LinuxFile.ReadDirectory(parent))
+        {
+            if (entry.Kind != FileKind.Directory || !entry.Name.AsSpan().StartsWith(prefix))
+            {
+                continue;
+            }
+
+            try
+            {
+                using var abandoned = LinuxFile.OpenAt(parent, entry.Name, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow);
+                if (LinuxFile.Stat(abandoned).MTimeNs < cutoff && LinuxFile.TryLockExclusive(abandoned))
+                {
+                    LinuxFile.RemoveTree(parent, entry.Name);
+                }
+            }
+            catch (LinuxIOException)
+            {
+                // Another restore removed it first, or it is not ours to remove.
+            }
         }
     }
 

@@ -121,6 +121,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long PidFdSendSignal(long number, FileDescriptor pidfd, int signal, void* info, uint flags);
 
+    [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
+    internal static partial int Flock(FileDescriptor fd, int operation);
+
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
     internal static partial int FSync(FileDescriptor fd);
 

@@ -1,3 +1,4 @@
+using Cairn.Native.Linux;
 using Cairn.Repository;
 using Cairn.Restore;
 using Cairn.Tests.Support;
@@ -91,6 +92,71 @@ public sealed class RestoreSafetyTests
 
         TreeComparer.AssertEqual(workspace.Dir.Sub("src"), target);
         Assert.Equal(["repo", "src", "target"], workspace.TopLevelNames());
+    }
+
+    /// <summary>
+    /// A restore that was killed leaves its staging directory beside the target; the next restore to that target
+    /// removes it, but not one a live restore holds (its lock), nor one created in the last minute, nor another
+    /// target's. They were left forever: gigabytes, for a VM image.
+    /// </summary>
+    [Fact]
+    public async Task A_restore_removes_the_staging_directories_killed_restores_left_and_only_those()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var snapshot = await SnapshotSmallTreeAsync(workspace);
+        var parent = workspace.Dir.CreateSub("out");
+        string Staging(string target, char digit, bool old)
+        {
+            var path = Directory.CreateDirectory(Path.Combine(parent, $".{target}.cairn-restore-{new string(digit, 12)}")).FullName;
+            File.WriteAllText(Path.Combine(path, "partial"), "left by a killed restore");
+            if (old)
+            {
+                Directory.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(-5));
+            }
+
+            return path;
+        }
+
+        var abandoned = Staging("r", 'a', old: true);
+        var held = Staging("r", 'b', old: true);
+        var young = Staging("r", 'c', old: false);
+        var other = Staging("other", 'd', old: true);
+        using (var live = LinuxFile.OpenDirectory(held))
+        {
+            Assert.True(LinuxFile.TryLockExclusive(live)); // as the restore filling it does
+            await workspace.RestoreAsync(snapshot, Path.Combine(parent, "r"));
+        }
+
+        Assert.False(Directory.Exists(abandoned));
+        Assert.True(Directory.Exists(held));
+        Assert.True(Directory.Exists(young));
+        Assert.True(Directory.Exists(other));
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(parent, "r", "d", "f")));
+
+        // Once its holder is gone (the lock released, as when a process dies), the next restore removes it too.
+        await workspace.RestoreAsync(snapshot, Path.Combine(parent, "r"), new RestoreOptions { Replace = true });
+        Assert.False(Directory.Exists(held));
+        Assert.True(Directory.Exists(young));
+    }
+
+    /// <summary>A target on a read-only file system is said to be one, by its own name: the error named the restore's staging directory.</summary>
+    [RootFact]
+    public async Task A_read_only_target_is_a_clear_error_naming_the_target()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var snapshot = await SnapshotSmallTreeAsync(workspace);
+        var readOnly = workspace.Dir.CreateSub("ro");
+        await Cairn.Tests.Images.LoopXfs.Run("mount", "-t", "tmpfs", "-o", "ro,size=1m", "cairn-test", readOnly);
+        try
+        {
+            var target = Path.Combine(readOnly, "out");
+            var e = await Assert.ThrowsAsync<CairnException>(() => workspace.RestoreAsync(snapshot, target));
+            Assert.Equal($"cannot restore to '{target}': Read-only file system", e.Message);
+        }
+        finally
+        {
+            await Cairn.Tests.Images.LoopXfs.Run("umount", readOnly);
+        }
     }
 
     private static async Task<SnapshotRecord> SnapshotSmallTreeAsync(Workspace workspace)
