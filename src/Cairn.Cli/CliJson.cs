@@ -23,7 +23,7 @@ internal sealed record EntryOutput(string Path, string Kind, string Mode, uint U
 
 internal sealed record ShowOutput(SnapshotListItem Snapshot, int Chunks, int Frames, int Packs, IReadOnlyList<EntryOutput> Entries);
 
-internal sealed record DiffItem(string Change, string Path);
+internal sealed record DiffItem(string Change, string Path, long? ChangedBytes);
 
 internal sealed record InitOutput(string Repository, string Id);
 
@@ -35,6 +35,8 @@ internal sealed record LogItem(string Id, string? Parent, int Depth, DateTimeOff
 internal sealed record LogOutput(IReadOnlyList<LogItem> Snapshots, string? MissingParent);
 
 internal sealed record InspectOutput(string Id, string Kind, string? Parent, bool ParentFound, bool SameTreeAsParent, long ManifestBytes, int Chunks, int Frames, int Packs, IReadOnlyList<Cairn.Inspection.BlockMap> Files);
+
+internal sealed record UmountOutput(string MountPoint, bool Lazily);
 
 internal sealed record MountOutput(string Snapshot, string MountPoint, int Pid, string? CacheDirectory, string? Upper, double Seconds);
 
@@ -50,6 +52,6 @@ internal sealed record MountOutput(string Snapshot, string MountPoint, int Pid, 
 [JsonSerializable(typeof(InitOutput))]
 [JsonSerializable(typeof(LogOutput))]
 [JsonSerializable(typeof(InspectOutput))]
-
+[JsonSerializable(typeof(UmountOutput))]
 [JsonSerializable(typeof(MountOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

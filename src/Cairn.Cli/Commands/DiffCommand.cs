@@ -9,7 +9,7 @@ internal static class DiffCommand
     {
         var a = new Argument<string>("from") { Description = "The older snapshot." };
         var b = new Argument<string>("to") { Description = "The newer snapshot." };
-        var command = new Command("diff", "List the paths added (+), removed (-) and modified (M) between two snapshots.") { a, b };
+        var command = new Command("diff", "List the paths added (+), removed (-) and modified (M) between two snapshots; a modified file with the bytes of its blocks or chunks that changed.") { a, b };
         command.SetAction(CliContext.Run(async (context, ct) =>
         {
             await using var repository = await context.OpenRepositoryAsync(ct).ConfigureAwait(false);
@@ -20,14 +20,15 @@ internal static class DiffCommand
                 await repository.ReadManifestAsync(rb, ct).ConfigureAwait(false));
             if (context.Json)
             {
-                CliContext.WriteJson(changes.Select(c => new DiffItem(c.Kind.ToString().ToLowerInvariant(), Manifest.Display(c.Path))).ToList(), CliJsonContext.Default.ListDiffItem);
+                CliContext.WriteJson(changes.Select(c => new DiffItem(c.Kind.ToString().ToLowerInvariant(), Manifest.Display(c.Path), c.ChangedBytes)).ToList(), CliJsonContext.Default.ListDiffItem);
                 return 0;
             }
 
             foreach (var change in changes)
             {
                 var mark = change.Kind switch { ChangeKind.Added => '+', ChangeKind.Removed => '-', _ => 'M' };
-                Console.Out.WriteLine($"{mark} {Manifest.Display(change.Path)}");
+                var changed = change.ChangedBytes is { } bytes ? $"  ({Formatting.Bytes(bytes)} changed)" : "";
+                Console.Out.WriteLine($"{mark} {Manifest.Display(change.Path)}{changed}");
             }
 
             Console.Error.WriteLine($"{changes.Count(c => c.Kind == ChangeKind.Added)} added, {changes.Count(c => c.Kind == ChangeKind.Removed)} removed, {changes.Count(c => c.Kind == ChangeKind.Modified)} modified");

@@ -25,7 +25,11 @@ internal static class UmountCommand
                 FuseUnmountResult.LazilyUnmounted => $"unmounted {path} lazily: it was busy, it goes away when the last open file is closed",
                 _ => throw new UsageException($"nothing is mounted at {path}"),
             };
-            if (!context.Json)
+            if (context.Json)
+            {
+                CliContext.WriteJson(new UmountOutput(path, result == FuseUnmountResult.LazilyUnmounted), CliJsonContext.Default.UmountOutput);
+            }
+            else
             {
                 Console.Out.WriteLine(text);
             }

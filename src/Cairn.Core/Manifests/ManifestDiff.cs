@@ -7,8 +7,14 @@ public enum ChangeKind
     Modified,
 }
 
-/// <summary>One difference between two trees: a path and what happened to it.</summary>
-public readonly record struct TreeChange(ChangeKind Kind, byte[] Path);
+/// <summary>
+/// One difference between two trees: a path and what happened to it. For a regular file modified into a regular file,
+/// <paramref name="ChangedBytes"/>: the bytes at offsets where the two versions do not hold the same chunk (a block or
+/// chunk replaced, written into a hole, or become a hole or zeros), counted once per offset: for an image's fixed,
+/// aligned blocks, exactly the bytes of the blocks that changed; for a tree's content-defined chunks, the chunks around a
+/// change. Null otherwise.
+/// </summary>
+public readonly record struct TreeChange(ChangeKind Kind, byte[] Path, long? ChangedBytes = null);
 
 /// <summary>
 /// Compares two manifests by walking both trees at once (children are sorted, so each directory is a merge).
@@ -56,13 +62,47 @@ public static class ManifestDiff
                 }
                 else if (!SameEntry(a, i, b, j))
                 {
-                    changes.Add(new TreeChange(ChangeKind.Modified, b.PathOf(j)));
+                    var changed = ka == EntryKind.Regular && kb == EntryKind.Regular ? ChangedBytes(a, i, b, j) : (long?)null;
+                    changes.Add(new TreeChange(ChangeKind.Modified, b.PathOf(j), changed));
                 }
 
                 i++;
                 j++;
             }
         }
+    }
+
+    /// <summary>See <see cref="TreeChange.ChangedBytes"/>: both files' references are in offset order, so one merge.</summary>
+    private static long ChangedBytes(Manifest a, int i, Manifest b, int j)
+    {
+        var ra = a.ChunkRefsOf(i);
+        var rb = b.ChunkRefsOf(j);
+        long changed = 0;
+        int x = 0, y = 0;
+        while (x < ra.Length || y < rb.Length)
+        {
+            var offsetA = x < ra.Length ? ra[x].Offset : long.MaxValue;
+            var offsetB = y < rb.Length ? rb[y].Offset : long.MaxValue;
+            if (offsetA == offsetB)
+            {
+                var chunkA = a.Chunks[ra[x++].Chunk];
+                var chunkB = b.Chunks[rb[y++].Chunk];
+                if (chunkA.Id != chunkB.Id)
+                {
+                    changed += Math.Max(chunkA.Length, chunkB.Length);
+                }
+            }
+            else if (offsetA < offsetB)
+            {
+                changed += a.Chunks[ra[x++].Chunk].Length; // gone from the newer version (a hole, zeros, or cut elsewhere)
+            }
+            else
+            {
+                changed += b.Chunks[rb[y++].Chunk].Length; // new in the newer version
+            }
+        }
+
+        return changed;
     }
 
     private static bool SameMetadata(in EntryRecord x, in EntryRecord y) =>

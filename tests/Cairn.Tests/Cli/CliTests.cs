@@ -186,8 +186,9 @@ public sealed class CliTests
         Assert.Equal(
             ["added newdir", "modified d/changed", "removed gone", "removed olddir"],
             json.Json.EnumerateArray().Select(c => $"{c.GetProperty("change").GetString()} {c.GetProperty("path").GetString()}").Order(StringComparer.Ordinal));
+        Assert.Equal(3, json.Json.EnumerateArray().Single(c => c.GetProperty("path").GetString() == "d/changed").GetProperty("changedBytes").GetInt64()); // "2\n" became "22\n"
         Assert.Equal(0, text.ExitCode);
-        Assert.Equal(["+ newdir", "- gone", "- olddir", "M d/changed"], text.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.Equal(["+ newdir", "- gone", "- olddir", "M d/changed  (3 B changed)"], text.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
         Assert.Equal("1 added, 2 removed, 1 modified\n", text.Stderr);
     }
 

@@ -200,6 +200,30 @@ public sealed class ImageCliTests
         Assert.Equal([id], versions.Select(Path.GetFileName)); // --cache-versions 1: the parent's version evicted
     }
 
+    /// <summary>
+    /// cairn diff says how much of a modified image changed: exactly its changed blocks, those replaced, written into a
+    /// hole, or zeroed (it said only "M vm.img").
+    /// </summary>
+    [Fact]
+    public async Task Diff_of_two_image_snapshots_gives_the_bytes_of_the_blocks_that_changed()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var image = new DenseImage(workspace.PathOf("vm.img"), 64, seed: 8);
+        await Text(workspace, "snapshot", "--image", image.Path, "--tag", "a");
+        image.Randomize(10, 5); // 5 blocks replaced
+        image.Data.AsSpan(40 * TestImage.Block, 2 * TestImage.Block).Clear(); // 2 zeroed
+        image.Write();
+        await File.WriteAllBytesAsync(workspace.PathOf("other.img"), new byte[TestImage.Block]); // an image added
+        await Text(workspace, "snapshot", "--image", image.Path, workspace.PathOf("other.img"), "--tag", "b", "--parent", "a");
+
+        var text = await Text(workspace, "diff", "a", "b");
+        using var json = await Json(workspace, "diff", "a", "b");
+
+        Assert.Equal(["+ other.img", "M vm.img  (28.0 KiB changed)"], text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        var changed = json.RootElement.EnumerateArray().Single(c => c.GetProperty("path").GetString() == "vm.img");
+        Assert.Equal(7 * TestImage.Block, changed.GetProperty("changedBytes").GetInt64());
+    }
+
     /// <summary>An image block size init cannot use is bad usage (exit 2), said as such; it read as a broken repository and exited 1.</summary>
     [Theory]
     [InlineData("3K")]

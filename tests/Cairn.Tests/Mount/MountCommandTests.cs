@@ -44,8 +44,10 @@ public sealed class MountCommandTests
             Assert.True(FuseMount.IsMountedAt(mountPoint));
             TreeComparer.AssertSame(lab.Source, mountPoint);
 
-            var umount = await CairnCli.RunTextAsync("umount", mountPoint);
-            Assert.Equal("unmounted " + mountPoint, umount);
+            // With --json, the answer is an object too (it printed nothing).
+            using var umount = System.Text.Json.JsonDocument.Parse(await CairnCli.RunTextAsync("--json", "umount", mountPoint));
+            Assert.Equal(mountPoint, umount.RootElement.GetProperty("mountPoint").GetString());
+            Assert.False(umount.RootElement.GetProperty("lazily").GetBoolean());
             Assert.True(daemon.WaitForExit(TimeSpan.FromSeconds(30)), "the daemon did not exit after umount");
             Assert.False(FuseMount.IsMountedAt(mountPoint));
 
