@@ -43,9 +43,31 @@ public sealed class Restorer
         _options.Validate();
     }
 
+    /// <summary>
+    /// A target that is a local repository, lies inside one, or holds one is refused: the restore would write among
+    /// the repository's objects, or (with --replace) swap the repository out with the target's old contents and
+    /// delete it.
+    /// </summary>
+    private void RefuseTheRepository(string target)
+    {
+        if (_repository.Store is not Storage.LocalObjectStore local)
+        {
+            return;
+        }
+
+        var path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        var root = Path.TrimEndingDirectorySeparator(local.Location);
+        static bool Within(string inner, string outer) => inner == outer || inner.StartsWith(outer + "/", StringComparison.Ordinal);
+        if (Within(path, root) || Within(root, path))
+        {
+            throw new UsageException($"refusing to restore to '{path}': {(Within(path, root) ? "it is inside the repository" : "it holds the repository")} at {root}");
+        }
+    }
+
     public async Task<RestoreResult> RestoreAsync(SnapshotRecord snapshot, string target, CancellationToken cancellationToken = default)
     {
         var stopwatch = Stopwatch.StartNew();
+        RefuseTheRepository(target);
         var manifest = await _repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
         using var reflinkBase = await OpenReflinkBaseAsync(snapshot, manifest, target, cancellationToken).ConfigureAwait(false);
         using var destination = RestoreTarget.Prepare(target, _options.Replace);

@@ -139,6 +139,27 @@ public sealed class RestoreSafetyTests
         Assert.True(Directory.Exists(young));
     }
 
+    /// <summary>
+    /// A target inside the repository, the repository itself, or one holding it is refused, and nothing is written:
+    /// with --replace, a target holding the repository would have had it swapped out and deleted.
+    /// </summary>
+    [Fact]
+    public async Task A_target_inside_the_repository_or_holding_it_is_refused()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var snapshot = await SnapshotSmallTreeAsync(workspace);
+        var root = workspace.Repository.Store.Location;
+        var before = Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+
+        foreach (var (target, why) in new[] { (Path.Combine(root, "inside"), "it is inside the repository"), (root, "it is inside the repository"), (Path.GetDirectoryName(root)!, "it holds the repository") })
+        {
+            var e = await Assert.ThrowsAsync<UsageException>(() => workspace.RestoreAsync(snapshot, target, new RestoreOptions { Replace = true }));
+            Assert.Equal($"refusing to restore to '{target}': {why} at {root}", e.Message);
+        }
+
+        Assert.Equal(before, Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>A target on a read-only file system is said to be one, by its own name: the error named the restore's staging directory.</summary>
     [RootFact]
     public async Task A_read_only_target_is_a_clear_error_naming_the_target()
