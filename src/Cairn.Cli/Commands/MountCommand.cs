@@ -52,6 +52,13 @@ internal static class MountCommand
                 throw new UsageException("--upper and --overlay need --writable");
             }
 
+            // Said by the process the user sees (the daemon's parent, not its detached child). FUSE mounts over a
+            // non-empty directory, and what it holds is then out of sight until the unmount: allowed, not silently.
+            if (!MountDaemon.IsDetachedChild && !context.Json && HoldsEntries(Path.GetFullPath(parse.GetValue(mountPoint)!)))
+            {
+                Console.Error.WriteLine($"cairn: warning: {Path.GetFullPath(parse.GetValue(mountPoint)!)} is not empty: what it holds is hidden while the snapshot is mounted");
+            }
+
             if (parse.GetValue(daemon) && !MountDaemon.IsDetachedChild)
             {
                 return await MountDaemon.StartAsync(context, ct).ConfigureAwait(false);
@@ -78,6 +85,19 @@ internal static class MountCommand
             return await ServeAsync(context, parse.GetValue(snapshot)!, Path.GetFullPath(parse.GetValue(mountPoint)!), options, writableOptions, ct).ConfigureAwait(false);
         }));
         return command;
+    }
+
+    /// <summary>Whether the directory <paramref name="path"/> has entries; false if it is not a readable directory (the mount reports that).</summary>
+    private static bool HoldsEntries(string path)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries(path).Any();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     [SupportedOSPlatform("linux")]

@@ -225,6 +225,34 @@ public sealed class MountCommandTests
     }
 
     /// <summary>Runs <c>cairn mount --daemon …</c>: its "mounted" line and the daemon it left serving.</summary>
+    /// <summary>Mounting over a directory that holds something works, as FUSE allows, but says that it hides it (it did not).</summary>
+    [FuseFact]
+    public async Task Mounting_over_a_directory_that_is_not_empty_says_it_hides_its_contents()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var mountPoint = lab.NewMountPoint();
+        await File.WriteAllTextAsync(Path.Combine(mountPoint, "mine.txt"), "mine");
+        Process? daemon = null;
+        try
+        {
+            var (exit, output, error) = await CairnCli.RunRawAsync(Arguments(lab, ["mount", "--daemon", snapshot.Id.ToString(), mountPoint]));
+            Assert.True(exit == 0, error);
+            var line = System.Text.Encoding.UTF8.GetString(output);
+            daemon = Process.GetProcessById(int.Parse(line.Split("(pid ")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal($"cairn: warning: {mountPoint} is not empty: what it holds is hidden while the snapshot is mounted", error.TrimEnd());
+            Assert.False(File.Exists(Path.Combine(mountPoint, "mine.txt")));
+
+            await CairnCli.RunTextAsync("umount", mountPoint);
+            Assert.True(daemon.WaitForExit(TimeSpan.FromSeconds(30)), "the daemon did not exit after umount");
+            Assert.Equal("mine", await File.ReadAllTextAsync(Path.Combine(mountPoint, "mine.txt")));
+        }
+        finally
+        {
+            await StopAsync(daemon);
+        }
+    }
+
     private static async Task<(string Line, Process Daemon)> StartDaemonAsync(MountLab lab, params string[] command)
     {
         var (exit, output, error) = await CairnCli.RunRawAsync(Arguments(lab, command));
