@@ -522,6 +522,11 @@ public sealed class Repository : IAsyncDisposable
         await foreach (var info in Store.ListAsync(ObjectKeys.TagsPrefix, cancellationToken).ConfigureAwait(false))
         {
             var name = info.Key[ObjectKeys.TagsPrefix.Length..];
+            if (!IsStoredTagName(name))
+            {
+                continue; // a lock file (a local repository copied to S3), or a folder marker: not a tag
+            }
+
             var tag = await TryReadTagAsync(name, cancellationToken).ConfigureAwait(false);
             if (tag is not null)
             {
@@ -553,6 +558,11 @@ public sealed class Repository : IAsyncDisposable
     /// </summary>
     public static string? TagNameProblem(string name)
     {
+        if (name.EndsWith(".lock", StringComparison.OrdinalIgnoreCase))
+        {
+            return "a name ending in '.lock' is a tag's lock file in a local repository";
+        }
+
         if (!IsStoredTagName(name) && !IsAllHex(name))
         {
             return "use 1-128 letters, digits, '.', '_' and '-', not starting with '.'";
@@ -573,10 +583,13 @@ public sealed class Repository : IAsyncDisposable
 
     /// <summary>
     /// The names a tag object may have: those earlier versions accepted, which are still read. Anything else is never
-    /// looked up, so a reference cannot reach outside <c>tags/</c>.
+    /// looked up, so a reference cannot reach outside <c>tags/</c>. Not a name ending in <c>.lock</c>: a local
+    /// repository keeps the lock of tag NAME (its compare-and-swap) in <c>tags/NAME.lock</c>, so a tag of that name
+    /// would be another tag's lock, and a copy of such a repository to S3 holds those files as objects.
     /// </summary>
     private static bool IsStoredTagName(string name) =>
-        name.Length is > 0 and <= 128 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-') && !ContentId.TryParse(name, out _);
+        name.Length is > 0 and <= 128 && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-') && !ContentId.TryParse(name, out _)
+        && !name.EndsWith(".lock", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsAllHex(string name) => name.Length > 0 && name.All(char.IsAsciiHexDigit);
 
