@@ -23,6 +23,12 @@ public sealed record RestoreOrigin
 
     public required IReadOnlyList<OriginFile> Files { get; init; }
 
+    /// <summary>
+    /// Whether a restore of <paramref name="m"/> can record its origin: not if one of its images has the origin file's
+    /// name (any name is a valid image name), whose restore would otherwise fail on the file it wrote.
+    /// </summary>
+    internal static bool CanRecord(Manifest m) => m.Lookup(0, Encoding.ASCII.GetBytes(FileName)) < 0;
+
     /// <summary>Writes the origin of the images restored into <paramref name="directory"/> (the root of <paramref name="m"/>).</summary>
     internal static void Write(FileDescriptor directory, SnapshotRecord snapshot, Manifest m)
     {

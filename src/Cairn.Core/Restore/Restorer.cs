@@ -104,10 +104,14 @@ public sealed class Restorer
             }
 
             PhaseTrace.Mark($"restore: data written ({_bytesWritten} bytes)");
-            if (snapshot.Kind == SnapshotRecord.ImageKind)
+            if (snapshot.Kind == SnapshotRecord.ImageKind && RestoreOrigin.CanRecord(manifest))
             {
                 RestoreOrigin.Write(destination.Staging, snapshot, manifest);
                 KeepInImageCache(destination.Staging, snapshot, manifest);
+            }
+            else if (snapshot.Kind == SnapshotRecord.ImageKind)
+            {
+                Warn($"an image is named {RestoreOrigin.FileName}: this restore records no origin beside it, so it cannot serve as a --reflink-from base nor be kept in the image cache");
             }
 
             LinkAndFinish(manifest, directories);

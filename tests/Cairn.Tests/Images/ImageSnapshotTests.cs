@@ -121,6 +121,25 @@ public sealed class ImageSnapshotTests
         await workspace.RestoreAndCheckAsync(result.Snapshot, ImageState.Of(image.Path), "vm.img");
     }
 
+    /// <summary>
+    /// An image may have any name, also that of the origin file a restore writes beside the images: it restores, with
+    /// a warning that no origin is recorded. The restore failed with EEXIST on the file it wrote itself.
+    /// </summary>
+    [Fact]
+    public async Task An_image_named_as_the_origin_file_restores_and_says_no_origin_is_recorded()
+    {
+        await using var workspace = await ImageWorkspace.CreateAsync();
+        var odd = new DenseImage(workspace.PathOf(Cairn.Restore.RestoreOrigin.FileName), 4, seed: 5);
+        var vm = new DenseImage(workspace.PathOf("vm.img"), 4, seed: 6);
+        var snapshot = (await workspace.SnapshotAsync([odd.Path, vm.Path])).Snapshot;
+
+        var result = await workspace.RestoreAsync(snapshot, workspace.PathOf("restored"));
+
+        Assert.Equal(odd.Data, await File.ReadAllBytesAsync(workspace.PathOf($"restored/{Cairn.Restore.RestoreOrigin.FileName}")));
+        Assert.Equal(vm.Data, await File.ReadAllBytesAsync(workspace.PathOf("restored/vm.img")));
+        Assert.Contains(result.Warnings, w => w.StartsWith($"an image is named {Cairn.Restore.RestoreOrigin.FileName}: this restore records no origin", StringComparison.Ordinal));
+    }
+
     /// <summary>A real local store that truncates a file the first time the run lists the store (after it listed its images, before it reads them).</summary>
     private sealed class TruncatingStore(Storage.IObjectStore inner, string path, long length) : Support.DelegatingStore(inner)
     {
