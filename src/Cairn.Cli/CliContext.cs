@@ -153,6 +153,7 @@ internal sealed class CliContext
         var unknownCommand = parsed.CommandResult.Command is RootCommand && parsed.UnmatchedTokens.Count > 0;
         var messages = (unknownCommand ? [] : parsed.Errors.Select(e => e.Message))
             .Concat(parsed.UnmatchedTokens.Select(t => $"Unrecognized command or argument '{t}'."))
+            .Concat(EmptyValues(parsed.Tokens))
             .Distinct().ToList();
         bool json;
         try
@@ -184,6 +185,22 @@ internal sealed class CliContext
         path[0] = "cairn";
         Console.Error.WriteLine($"Try '{string.Join(' ', path)} --help'.");
         return ExitUsage;
+    }
+
+    /// <summary>
+    /// An empty word on the command line (`restore vm ''`, `-r ''`) is never a path or a value Cairn can use: said as
+    /// bad usage, naming the option it was given to. It reached .NET's path functions and came out as an internal
+    /// error, or (`-r ''`) silently meant the default repository.
+    /// </summary>
+    private static IEnumerable<string> EmptyValues(IReadOnlyList<Token> tokens)
+    {
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if (tokens[i].Value.Length == 0)
+            {
+                yield return i > 0 && tokens[i - 1].Type == TokenType.Option ? $"{tokens[i - 1].Value} is given an empty value." : "An argument is empty.";
+            }
+        }
     }
 
     public static void WriteJson<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)

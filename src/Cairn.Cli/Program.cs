@@ -30,7 +30,7 @@ var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots
 };
 
 var parsed = root.Parse(args);
-var exitCode = (parsed.Errors.Count > 0 || parsed.UnmatchedTokens.Count > 0) && args.Length > 0
+var exitCode = (parsed.Errors.Count > 0 || parsed.UnmatchedTokens.Count > 0 || args.Contains("")) && args.Length > 0
     ? CliContext.ParseFailed(parsed) // bad usage, as the README says: exit 2, and no help text on standard output
     : await parsed.InvokeAsync().ConfigureAwait(false);
 if (parsed.Errors.Count > 0 && exitCode == 1)

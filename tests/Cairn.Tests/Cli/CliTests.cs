@@ -20,6 +20,8 @@ public sealed class CliTests
     [InlineData("Unrecognized command or argument 'check'.|Try 'cairn --help'.", "check", "--help")]
     [InlineData("Unrecognized command or argument 'check'.|Try 'cairn --help'.", "check")]
     [InlineData("Required argument missing for command: 'restore'.|Try 'cairn restore --help'.", "restore")]
+    [InlineData("An argument is empty.|Try 'cairn restore --help'.", "restore", "latest", "")] // an internal error (exit 70) from .NET's path functions
+    [InlineData("--tag is given an empty value.|Try 'cairn snapshot --help'.", "snapshot", ".", "--tag", "")]
     public async Task A_command_line_that_does_not_parse_gives_its_errors_on_standard_error_and_exits_2(string lines, params string[] arguments)
     {
         using var temp = new TempDir();
@@ -33,6 +35,16 @@ public sealed class CliTests
         var error = json.Json.GetProperty("error");
         Assert.Equal("usage", error.GetProperty("code").GetString());
         Assert.Equal(lines.Split('|')[0], error.GetProperty("message").GetString());
+    }
+
+    /// <summary>An empty repository location is bad usage; it silently meant the default repository.</summary>
+    [Fact]
+    public async Task An_empty_repository_location_is_refused()
+    {
+        var (exitCode, output, error) = await CairnCli.RunRawAsync(["-r", "", "snapshots"]);
+        Assert.Equal(2, exitCode);
+        Assert.Empty(output);
+        Assert.StartsWith("cairn: -r is given an empty value.", error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -263,6 +275,7 @@ public sealed class CliTests
         var tagLatest = await CairnCli.RunAsync(repo, "tag", "Latest", id, "--json");
         var forkAuto = await CairnCli.RunAsync(repo, "fork", id, "--tag", "auto", "--json");
         var tagNone = await CairnCli.RunAsync(repo, "tag", "none", id, "--json");
+        var tagLock = await CairnCli.RunAsync(repo, "tag", "rel.lock", id, "--json");
 
         AssertError(forkPrefix, 2, "usage", $"invalid tag name '{id[..8]}': {hexMessage}");
         AssertError(forkFourDigits, 2, "usage", $"invalid tag name 'cafe': {hexMessage}");
@@ -272,6 +285,7 @@ public sealed class CliTests
         AssertError(tagLatest, 2, "usage", "invalid tag name 'Latest': 'latest' is reserved: it names the newest snapshot");
         AssertError(forkAuto, 2, "usage", "invalid tag name 'auto': 'auto' is reserved: it is a --parent choice");
         AssertError(tagNone, 2, "usage", "invalid tag name 'none': 'none' is reserved: it is a --parent choice");
+        AssertError(tagLock, 2, "usage", "invalid tag name 'rel.lock': a name ending in '.lock' is a tag's lock file in a local repository");
 
         // Nothing was written: no tag, and the refused snapshot run stored no snapshot.
         Assert.Equal(0, (await CairnCli.RunAsync(repo, "tag", "--json")).Json.GetArrayLength());
