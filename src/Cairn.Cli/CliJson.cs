@@ -13,7 +13,7 @@ internal sealed record RequestCounts(long Gets, long Puts, long Lists, long Head
     public static RequestCounts From(StoreStatistics s) => new(s.Gets, s.Puts, s.Lists, s.Heads, s.BytesRead, s.BytesWritten, s.Retries);
 }
 
-internal sealed record SnapshotOutput(string Id, string Kind, string Tree, string? Parent, DateTimeOffset Time, string Source, IReadOnlyList<string>? Paths, IReadOnlyList<string> Tags, SnapshotStats Stats, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings, RequestCounts Requests, IReadOnlyList<Cairn.Snapshot.RelayoutCause> Relayouts);
+internal sealed record SnapshotOutput(string Id, string Kind, string Tree, string? Parent, DateTimeOffset Time, string Source, IReadOnlyList<string>? Paths, IReadOnlyList<string> Tags, SnapshotStats Stats, IReadOnlyList<string> Skipped, IReadOnlyList<string> Warnings, RequestCounts Requests, IReadOnlyList<Cairn.Snapshot.RelayoutCause> Relayouts, long UncoveredBytes);
 
 internal sealed record RestoreOutput(string Snapshot, string Target, long Entries, long Bytes, long BytesCloned, long BytesDecompressed, string? ClonedFrom, double Seconds, IReadOnlyList<string> Warnings, RequestCounts Requests);
 

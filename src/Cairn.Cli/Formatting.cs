@@ -8,8 +8,12 @@ namespace Cairn.Cli;
 internal static class Formatting
 {
     /// <summary>" (and X stored again, ...)" after a run's new data, when it stored blocks again (see ParentLayout); else empty.</summary>
-    public static string StoredAgain(SnapshotStats stats) =>
-        stats.RewrittenBytes is { } bytes ? $" (and {Bytes(bytes)} stored again, out of frames the lineage mostly no longer uses)" : "";
+    public static string StoredAgain(SnapshotStats stats) => stats switch
+    {
+        { RewrittenBytes: null } => "",
+        { Relayout: SnapshotStats.RelayoutRequested } => $" (and {Bytes(stats.RewrittenBytes.Value)} stored again: --relayout)",
+        _ => $" (and {Bytes(stats.RewrittenBytes.Value)} stored again, out of frames the lineage mostly no longer uses)",
+    };
 
     public static string Bytes(long bytes)
     {

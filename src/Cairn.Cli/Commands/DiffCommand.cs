@@ -27,7 +27,12 @@ internal static class DiffCommand
             foreach (var change in changes)
             {
                 var mark = change.Kind switch { ChangeKind.Added => '+', ChangeKind.Removed => '-', _ => 'M' };
-                var changed = change.ChangedBytes is { } bytes ? $"  ({Formatting.Bytes(bytes)} changed)" : "";
+                var changed = change.ChangedBytes switch
+                {
+                    0 => "  (same content: metadata changed)",
+                    { } bytes => $"  ({Formatting.Bytes(bytes)} changed)",
+                    null => "",
+                };
                 Console.Out.WriteLine($"{mark} {Manifest.Display(change.Path)}{changed}");
             }
 

@@ -82,7 +82,7 @@ internal static class SnapshotCommand
             if (context.Json)
             {
                 CliContext.WriteJson(
-                    new SnapshotOutput(r.Id.ToString(), r.Kind, r.Tree, r.Parent, r.Time, r.Source, r.Paths, r.Tags, r.Stats, result.Skipped, result.Warnings, RequestCounts.From(repository.Store.Statistics), result.Relayouts),
+                    new SnapshotOutput(r.Id.ToString(), r.Kind, r.Tree, r.Parent, r.Time, r.Source, r.Paths, r.Tags, r.Stats, result.Skipped, result.Warnings, RequestCounts.From(repository.Store.Statistics), result.Relayouts, result.UncoveredBytes),
                     CliJsonContext.Default.SnapshotOutput);
             }
             else

@@ -81,6 +81,11 @@ public sealed class Archiver
     public Task<SnapshotResult> SnapshotAsync(string path, CancellationToken cancellationToken = default)
     {
         var source = Path.GetFullPath(path);
+        if (File.Exists(source))
+        {
+            throw new UsageException($"'{source}' is a file: a tree snapshot takes a directory (to snapshot a VM image file, use --image)");
+        }
+
         return SnapshotTreeAsync(source, new Run(SnapshotRecord.TreeKind, source, null, s => s.Kind == SnapshotRecord.TreeKind && s.Source == source), cancellationToken);
     }
 
@@ -369,7 +374,7 @@ public sealed class Archiver
     private static SnapshotRecord SameKind(Run run, SnapshotRecord parent, string chosenBy) =>
         parent.Kind == run.Kind
             ? parent
-            : throw new UsageException($"{chosenBy} names {parent.Id.ToShortString()}, {Article(parent.Kind)} snapshot: the parent of {Article(run.Kind)} snapshot must be one too (give --parent none to start a new lineage, or another --tag)");
+            : throw new UsageException($"{chosenBy} names {parent.Id.ToShortString()}, {Article(parent.Kind)} snapshot: the parent of {Article(run.Kind)} snapshot must be one too (give --parent none to start a new lineage{(chosenBy.StartsWith("--parent", StringComparison.Ordinal) ? "" : ", or another --tag")})");
 
     private static string Article(string kind) => kind == SnapshotRecord.ImageKind ? "an image" : $"a {kind}";
 

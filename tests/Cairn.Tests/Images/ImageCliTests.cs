@@ -161,6 +161,7 @@ public sealed class ImageCliTests
     [InlineData("--relayout-above applies to image snapshots", ".", "--relayout-above", "5")]
     [InlineData("nope.img': no such file", "--image", "nope.img")]
     [InlineData("nodir/mem.img': no such file", "--image", "nodir/mem.img")]
+    [InlineData("mem.img' is a file: a tree snapshot takes a directory (to snapshot a VM image file, use --image)", "mem.img")]
     public async Task Snapshot_refuses_what_it_cannot_use(string message, params string[] arguments)
     {
         await using var workspace = await ImageWorkspace.CreateAsync();
@@ -222,6 +223,15 @@ public sealed class ImageCliTests
         Assert.Equal(["+ other.img", "M vm.img  (28.0 KiB changed)"], text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
         var changed = json.RootElement.EnumerateArray().Single(c => c.GetProperty("path").GetString() == "vm.img");
         Assert.Equal(7 * TestImage.Block, changed.GetProperty("changedBytes").GetInt64());
+
+        // A requested relayout says so (it gave the reason of a bound's copy: "out of frames the lineage mostly no
+        // longer uses"): vm.img's 62 blocks that are not zero.
+        Assert.Contains("(and 248.0 KiB stored again: --relayout)", await Text(workspace, "snapshot", "--image", image.Path, workspace.PathOf("other.img"), "--tag", "r", "--parent", "b", "--relayout"), StringComparison.Ordinal);
+
+        // Touched, not changed: said as such (it said "0 B changed").
+        File.SetLastWriteTimeUtc(image.Path, DateTime.UtcNow.AddHours(-1));
+        await Text(workspace, "snapshot", "--image", image.Path, workspace.PathOf("other.img"), "--tag", "c", "--parent", "b");
+        Assert.Equal("M vm.img  (same content: metadata changed)", (await Text(workspace, "diff", "b", "c")).TrimEnd());
     }
 
     /// <summary>An image block size init cannot use is bad usage (exit 2), said as such; it read as a broken repository and exited 1.</summary>
@@ -259,7 +269,7 @@ public sealed class ImageCliTests
         {
             (["snapshot", "--image", image.Path, "--parent", "t"], $"--parent t names {treeId[..12]}, a tree snapshot: the parent of an image snapshot must be one too"),
             (["snapshot", "--image", image.Path, "--tag", "t"], $"the tag 't' names {treeId[..12]}, a tree snapshot: the parent of an image snapshot must be one too"),
-            (["snapshot", tree, "--parent", imageId], $"--parent {imageId} names {imageId[..12]}, an image snapshot: the parent of a tree snapshot must be one too"),
+            (["snapshot", tree, "--parent", imageId], $"--parent {imageId} names {imageId[..12]}, an image snapshot: the parent of a tree snapshot must be one too (give --parent none to start a new lineage)"),
         })
         {
             var (exitCode, _, error) = await CairnCli.RunRawAsync(["-r", workspace.RepositoryPath, .. arguments]);
