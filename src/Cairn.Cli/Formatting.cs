@@ -15,6 +15,9 @@ internal static class Formatting
         _ => $" (and {Bytes(stats.RewrittenBytes.Value)} stored again, out of frames the lineage mostly no longer uses)",
     };
 
+    /// <summary>A count and its noun, plural unless it is one: "1 frame", "2 frames" (nouns with a plain -s plural).</summary>
+    public static string Count(long count, string noun) => $"{count:N0} {noun}{(count == 1 ? "" : "s")}";
+
     public static string Bytes(long bytes)
     {
         string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -27,7 +27,7 @@ internal static class InspectCommand
             var output = Console.Out;
             var parent = record.Parent is null ? "no parent" : inspection.Parent is null ? $"parent {record.Parent[..12]} (gone: every block counts as new)" : $"parent {record.Parent[..12]}";
             output.WriteLine($"snapshot {record.Id.ToShortString()}  {record.Kind}  {parent}");
-            output.WriteLine($"  manifest  {Formatting.Bytes(inspection.ManifestBytes)}: {inspection.Chunks:N0} chunks in {inspection.Frames:N0} frames of {inspection.Packs:N0} packs (complete: restore reads no other manifest)");
+            output.WriteLine($"  manifest  {Formatting.Bytes(inspection.ManifestBytes)}: {Formatting.Count(inspection.Chunks, "chunk")} in {Formatting.Count(inspection.Frames, "frame")} of {Formatting.Count(inspection.Packs, "pack")} (complete: restore reads no other manifest)");
             if (inspection.SameTreeAsParent)
             {
                 var why = record.Stats.Relayout switch
@@ -45,14 +45,14 @@ internal static class InspectCommand
                 output.WriteLine($"{f.Path}  {Formatting.Bytes(f.Size)}");
                 var holes = f.HoleBlocks is { } h ? $"; {h:N0} zero or hole blocks not stored" : $"; {Formatting.Bytes(f.HoleBytes)} in holes";
                 output.WriteLine($"  blocks    {f.Blocks:N0}: {f.NewBlocks:N0} new, {f.InheritedBlocks:N0} inherited from the parent{holes}");
-                output.WriteLine($"  new data  {Formatting.Bytes(f.NewBytes)}, {Formatting.Bytes(f.NewStoredBytes)} stored compressed, in {f.NewFrames:N0} frames of {f.NewPacks:N0} packs");
+                output.WriteLine($"  new data  {Formatting.Bytes(f.NewBytes)}, {Formatting.Bytes(f.NewStoredBytes)} stored compressed, in {Formatting.Count(f.NewFrames, "frame")} of {Formatting.Count(f.NewPacks, "pack")}");
                 if (f.MovedBlocks > 0)
                 {
                     output.WriteLine($"  moved     {f.MovedBlocks:N0} inherited blocks stored again, out of frames or segments the parent mostly no longer used: {Formatting.Bytes(f.MovedBytes)}, {Formatting.Bytes(f.MovedStoredBytes)} compressed");
                 }
 
                 var beyond = f.DistinctBytes > 0 ? $" (+{100.0 * (f.DecodedBytes - f.DistinctBytes) / f.DistinctBytes:0.0} %)" : "";
-                output.WriteLine($"  reads     {f.Frames:N0} frames of {f.Packs:N0} packs: {Formatting.Bytes(f.DecodedBytes)} decompressed for {Formatting.Bytes(f.DistinctBytes)} of distinct blocks{beyond}; {Formatting.Bytes(f.DataBytes)} of data");
+                output.WriteLine($"  reads     {Formatting.Count(f.Frames, "frame")} of {Formatting.Count(f.Packs, "pack")}: {Formatting.Bytes(f.DecodedBytes)} decompressed for {Formatting.Bytes(f.DistinctBytes)} of distinct blocks{beyond}; {Formatting.Bytes(f.DataBytes)} of data");
             }
 
             return 0;

@@ -38,8 +38,8 @@ internal static class ShowCommand
             output.WriteLine($"  time     {record.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss zzz}");
             output.WriteLine($"  source   {record.Host}:{record.Source}");
             output.WriteLine($"  tags     {(record.Tags.Count == 0 ? "-" : string.Join(", ", record.Tags))}");
-            output.WriteLine($"  content  {s.Files:N0} files, {s.Directories:N0} directories, {s.Symlinks:N0} symlinks, {Formatting.Bytes(s.Bytes)}");
-            output.WriteLine($"  storage  {m.Chunks.Length:N0} chunks in {m.Frames.Length:N0} frames of {m.Packs.Length:N0} packs; this run added {Formatting.Bytes(s.NewBytes)}{Formatting.StoredAgain(s)} ({Formatting.Bytes(s.StoredBytes)} stored)");
+            output.WriteLine($"  content  {Formatting.Count(s.Files, "file")}, {s.Directories:N0} director{(s.Directories == 1 ? "y" : "ies")}, {Formatting.Count(s.Symlinks, "symlink")}, {Formatting.Bytes(s.Bytes)}");
+            output.WriteLine($"  storage  {Formatting.Count(m.Chunks.Length, "chunk")} in {Formatting.Count(m.Frames.Length, "frame")} of {Formatting.Count(m.Packs.Length, "pack")}; this run added {Formatting.Bytes(s.NewBytes)}{Formatting.StoredAgain(s)} ({Formatting.Bytes(s.StoredBytes)} stored)");
             output.WriteLine();
             for (var i = 1; i < m.Count; i++)
             {

@@ -107,7 +107,7 @@ internal static class SnapshotCommand
                 else
                 {
                     var since = r.Parent is null ? "no parent" : $"{s.UnchangedFiles:N0} files unchanged since parent {Formatting.ShortId(r.Parent)}";
-                    Console.Out.WriteLine($"  {s.Files:N0} files, {s.Directories:N0} directories, {Formatting.Bytes(s.Bytes)} ({since})");
+                    Console.Out.WriteLine($"  {Formatting.Count(s.Files, "file")}, {s.Directories:N0} director{(s.Directories == 1 ? "y" : "ies")}, {Formatting.Bytes(s.Bytes)} ({since})");
                 }
 
                 Console.Out.WriteLine($"  {Formatting.Bytes(s.NewBytes)} new data{Formatting.StoredAgain(s)}, {Formatting.Bytes(s.StoredBytes)} stored, in {s.Seconds:0.00} s");
