@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Cairn.Cli;
 using Cairn.Cli.Commands;
 using Cairn.Diagnostics;
@@ -30,6 +31,11 @@ var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots
 };
 
 var parsed = root.Parse(args);
+
+// System.CommandLine cancels the command on SIGINT or SIGTERM and exits 130 or 143 without a word: say what happened
+// and what is left. Not for mount, whose own handlers unmount and exit cleanly (MountCommand).
+using var sigint = parsed.CommandResult.Command.Name == "mount" ? null : PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupted);
+using var sigterm = parsed.CommandResult.Command.Name == "mount" ? null : PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupted);
 var exitCode = (parsed.Errors.Count > 0 || parsed.UnmatchedTokens.Count > 0 || args.Contains("")) && args.Length > 0
     ? CliContext.ParseFailed(parsed) // bad usage, as the README says: exit 2, and no help text on standard output
     : await parsed.InvokeAsync().ConfigureAwait(false);
@@ -40,3 +46,6 @@ if (parsed.Errors.Count > 0 && exitCode == 1)
 
 WarmUp.Finish();
 return exitCode;
+
+static void Interrupted(PosixSignalContext signal) =>
+    Console.Error.WriteLine($"cairn: interrupted ({signal.Signal}): a snapshot that did not finish is not recorded (run again, it reuses the packs it stored), and a restore that did not finish left its target as it was");

@@ -10,6 +10,45 @@ namespace Cairn.Tests.Cli;
 /// </summary>
 public sealed class CrashTests(ITestOutputHelper output)
 {
+    /// <summary>
+    /// SIGINT in the middle of a snapshot (sent as it opens its first object): exit 130, a line on standard error that
+    /// says what is left (it exited without a word), no snapshot recorded, and a rerun that completes.
+    /// </summary>
+    [Fact]
+    public async Task An_interrupted_snapshot_says_so_records_nothing_and_a_rerun_completes()
+    {
+        await using var workspace = await Workspace.CreateAsync(new RepositoryConfig { ChunkMin = 4096, ChunkAverage = 16384, ChunkMax = 65536, FrameSize = 65536, PackSize = 256 << 10 });
+        var source = workspace.Dir.CreateSub("src");
+        TreeGenerator.Generate(source, 32, TreeShape.Bulk(6 << 20));
+        System.Diagnostics.Process? victim = null;
+        var signalled = false;
+        using (var hook = FanotifyHook.BeforeOpensIn(Path.Combine(workspace.RepoPath, ".tmp"), n =>
+        {
+            if (n == 1 && victim is { HasExited: false })
+            {
+                using var kill = System.Diagnostics.Process.Start("kill", ["-INT", victim.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                kill.WaitForExit();
+                signalled = true;
+            }
+        }))
+        using (victim = CairnCli.Start(workspace.RepoPath, ["snapshot", source]))
+        {
+            var stdout = victim.StandardOutput.ReadToEndAsync();
+            var error = victim.StandardError.ReadToEndAsync();
+            await victim.WaitForExitAsync();
+            Assert.Null(hook.Failure);
+            Assert.True(signalled);
+            Assert.Equal(130, victim.ExitCode);
+            Assert.Contains("cairn: interrupted (SIGINT): a snapshot that did not finish is not recorded", await error, StringComparison.Ordinal);
+            Assert.Empty(await stdout);
+        }
+
+        Assert.Empty(await workspace.Repository.ListSnapshotsAsync());
+        var rerun = await CairnCli.RunAsync(workspace.RepoPath, "snapshot", source, "--json");
+        Assert.Equal(0, rerun.ExitCode);
+        Assert.Single(await workspace.Repository.ListSnapshotsAsync());
+    }
+
     [Fact]
     public async Task Snapshots_killed_at_random_points_leave_a_valid_repository_and_the_rerun_reuses_their_packs()
     {
