@@ -17,7 +17,8 @@ internal static class DiffCommand
             var rb = await repository.ResolveAsync(context.ParseResult.GetValue(b)!, ct).ConfigureAwait(false);
             var changes = ManifestDiff.Compare(
                 await repository.ReadManifestAsync(ra, ct).ConfigureAwait(false),
-                await repository.ReadManifestAsync(rb, ct).ConfigureAwait(false));
+                await repository.ReadManifestAsync(rb, ct).ConfigureAwait(false),
+                alignedBlocks: ra.Kind == Repository.SnapshotRecord.ImageKind && rb.Kind == Repository.SnapshotRecord.ImageKind);
             if (context.Json)
             {
                 CliContext.WriteJson(changes.Select(c => new DiffItem(c.Kind.ToString().ToLowerInvariant(), Manifest.Display(c.Path), c.ChangedBytes)).ToList(), CliJsonContext.Default.ListDiffItem);
@@ -29,7 +30,7 @@ internal static class DiffCommand
                 var mark = change.Kind switch { ChangeKind.Added => '+', ChangeKind.Removed => '-', _ => 'M' };
                 var changed = change.ChangedBytes switch
                 {
-                    0 => "  (same content: metadata changed)",
+                    0 => "  (same data: metadata or holes changed)",
                     { } bytes => $"  ({Formatting.Bytes(bytes)} changed)",
                     null => "",
                 };

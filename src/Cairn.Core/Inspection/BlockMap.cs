@@ -21,7 +21,7 @@ namespace Cairn.Inspection;
 /// <param name="DistinctBytes">Uncompressed bytes of the distinct chunks the references name: the least a restore decompresses (a block used twice is decompressed once).</param>
 /// <param name="Frames">Distinct frames the file's chunks live in.</param>
 /// <param name="FrameBytes">Uncompressed bytes of those frames, whole (more than <paramref name="DataBytes"/> where frames also hold chunks other snapshots use).</param>
-/// <param name="DecodedBytes">What a restore of the file decompresses: <paramref name="FrameBytes"/>, less the segments of segmented frames that hold none of its chunks. Where several images share a frame or segment, each counts its share of it, by the bytes it uses there (<see cref="UseByUnit"/>): what the snapshot's restore decompresses is then the sum over its images.</param>
+/// <param name="DecodedBytes">What a restore of the file decompresses: <paramref name="FrameBytes"/>, less the segments of segmented frames that hold none of its chunks. Where several images share a frame or segment, each counts the bytes it uses there and its share, by use, of the bytes none of them uses (<see cref="UseByUnit"/>): the images' figures add up to what the snapshot's restore decompresses, plus the blocks two images hold in common, which each counts.</param>
 /// <param name="Packs">Distinct packs the file's chunks live in.</param>
 /// <param name="NewFrames">Distinct frames holding new chunks.</param>
 /// <param name="NewPacks">Distinct packs holding new chunks.</param>
@@ -55,10 +55,10 @@ public sealed record BlockMap(
     /// parent (<paramref name="parentChunks"/>; empty without a parent, so every block is new) and its frames
     /// (<paramref name="parentFrames"/>: pack and offset of each). With <paramref name="blockSize"/> (an image), hole
     /// blocks are counted too. <paramref name="segmentSizes"/> gives the segment size of each segmented frame (0 or
-    /// none for the others). <paramref name="sharedUse"/>, the use of each frame or segment by all the files whose
-    /// maps are shown side by side (<see cref="UseByUnit"/>), divides what those files share between them.
+    /// none for the others). <paramref name="shared"/>, for files whose maps are shown side by side, divides between them
+    /// the bytes of a frame or segment that none of them uses (<see cref="SharedUse"/>).
     /// </summary>
-    public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, IReadOnlySet<(ContentId Pack, long Offset)> parentFrames, string path, int? blockSize, int[]? segmentSizes = null, IReadOnlyDictionary<(uint Frame, int Segment), long>? sharedUse = null)
+    public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, IReadOnlySet<(ContentId Pack, long Offset)> parentFrames, string path, int? blockSize, int[]? segmentSizes = null, SharedUse? shared = null)
     {
         entries = entries as IReadOnlyCollection<int> ?? [.. entries];
         var use = UseByUnit(m, entries, segmentSizes);
@@ -129,7 +129,7 @@ public sealed record BlockMap(
             distinctBytes,
             frames.Count,
             frames.Sum(f => (long)m.Frames[f].UncompressedLength),
-            Decoded(m, use, segmentSizes, sharedUse),
+            Decoded(m, use, segmentSizes, shared),
             frames.Select(f => m.Frames[f].Pack).Distinct().Count(),
             newFrames.Count,
             newFrames.Select(f => m.Frames[f].Pack).Distinct().Count(),
@@ -179,16 +179,48 @@ public sealed record BlockMap(
         void Add((uint, int) unit, long bytes) => use[unit] = use.GetValueOrDefault(unit) + bytes;
     }
 
-    /// <summary>The bytes of the units a restore decodes for <paramref name="use"/>, each counted for its share of <paramref name="sharedUse"/>.</summary>
-    private static long Decoded(Manifest m, Dictionary<(uint Frame, int Segment), long> use, int[]? segmentSizes, IReadOnlyDictionary<(uint Frame, int Segment), long>? sharedUse)
+    /// <summary>
+    /// The bytes of the units a restore decodes for <paramref name="use"/>: in each, the bytes used, and of those no
+    /// file of <paramref name="shared"/> uses, the share of this one by use (without <paramref name="shared"/>, all).
+    /// </summary>
+    private static long Decoded(Manifest m, Dictionary<(uint Frame, int Segment), long> use, int[]? segmentSizes, SharedUse? shared)
     {
         double decoded = 0;
         foreach (var ((frame, segment), bytes) in use)
         {
             long length = segment < 0 ? m.Frames[frame].UncompressedLength : FrameSegments.LengthOf(segment, segmentSizes![frame], m.Frames[frame].UncompressedLength);
-            decoded += sharedUse is not null && sharedUse.TryGetValue((frame, segment), out var all) && all > bytes ? (double)length * bytes / all : length;
+            if (shared is not null && shared.Sum.TryGetValue((frame, segment), out var sum) && sum > 0 && shared.Union.TryGetValue((frame, segment), out var union))
+            {
+                decoded += bytes + ((double)(length - union) * bytes / sum);
+            }
+            else
+            {
+                decoded += length;
+            }
         }
 
         return (long)Math.Round(decoded);
+    }
+}
+
+/// <summary>
+/// The use of each frame or segment by files whose block maps are shown side by side: <paramref name="Union"/>, the
+/// bytes of the distinct chunks any of them uses there (<see cref="BlockMap.UseByUnit"/> of all of them), and
+/// <paramref name="Sum"/>, the sum of each file's own use (a chunk two files use counts for both).
+/// </summary>
+public sealed record SharedUse(IReadOnlyDictionary<(uint Frame, int Segment), long> Union, IReadOnlyDictionary<(uint Frame, int Segment), long> Sum)
+{
+    public static SharedUse Of(Manifest m, IReadOnlyList<int> files, int[]? segmentSizes)
+    {
+        var sum = new Dictionary<(uint Frame, int Segment), long>();
+        foreach (var file in files)
+        {
+            foreach (var (unit, bytes) in BlockMap.UseByUnit(m, [file], segmentSizes))
+            {
+                sum[unit] = sum.GetValueOrDefault(unit) + bytes;
+            }
+        }
+
+        return new SharedUse(BlockMap.UseByUnit(m, files, segmentSizes), sum);
     }
 }

@@ -47,14 +47,14 @@ public sealed record SnapshotInspection(SnapshotRecord Snapshot, SnapshotRecord?
         if (snapshot.Kind == SnapshotRecord.ImageKind)
         {
             // An image's frames may be segmented: a restore decompresses only the segments it needs of those the
-            // snapshot does not use wholly. Their first bytes say which (one small read each).
-            // A frame or segment two images share is decoded once by a restore of the snapshot: each image counts
-            // its share, so that the images' figures add up to the snapshot's.
+            // snapshot does not use wholly (the manifest says which, or their first bytes do). A frame or segment two
+            // images share is decoded once by a restore of the snapshot: each image counts the bytes it uses there, and
+            // its share of those none uses, so that no figure counts another image's blocks.
             var segmentSizes = await repository.ReadSegmentSizesAsync(manifest, manifest.UsedBytesByFrame(), cancellationToken).ConfigureAwait(false);
             var images = manifest.RootFiles().ToList();
-            var sharedUse = BlockMap.UseByUnit(manifest, images, segmentSizes);
+            var shared = SharedUse.Of(manifest, images, segmentSizes);
             files = [.. images
-                .Select(i => BlockMap.Of(manifest, [i], parentChunks, parentFrames, manifest.DisplayPath(i), repository.Config.ImageBlockSize, segmentSizes, sharedUse))];
+                .Select(i => BlockMap.Of(manifest, [i], parentChunks, parentFrames, manifest.DisplayPath(i), repository.Config.ImageBlockSize, segmentSizes, shared))];
         }
         else
         {

@@ -57,7 +57,8 @@ public sealed class Manifest
 
     /// <summary>
     /// The SEGMENTSIZES section: per frame, the segment size its writer knew it to have (0: not segmented;
-    /// <see cref="UnknownSegmentSize"/>: not known to the writer). Null in manifests written before it existed. Advisory:
+    /// <see cref="UnknownSegmentSize"/>: not known to the writer). Null in manifests written before it existed, and where
+    /// the section cannot be right (<see cref="ManifestValidator.SegmentSizesAreValid"/>: dropped, not the manifest). Advisory:
     /// the frame's own table is what a reader decodes by (<see cref="Format.FrameSegments"/>); this saves a writer or
     /// an inspection the ranged read of the frame's head. Read with <see cref="KnownSegmentSize"/>.
     /// </summary>

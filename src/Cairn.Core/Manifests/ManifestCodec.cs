@@ -200,6 +200,8 @@ public static partial class ManifestCodec
     private static Manifest Build(SectionData[] sections, string what)
     {
         var list = sections.Where(s => s.Records is not null).ToList();
+        var frames = Records<FrameRecord>(list, Section.Frames, what, required: true);
+        var segmentSizes = list.Exists(s => s.Id == Section.SegmentSizes) ? Records<uint>(list, Section.SegmentSizes, what, required: true) : null;
         return new Manifest(
             Records<EntryRecord>(list, Section.Entries, what, required: true),
             Records<byte>(list, Section.Strings, what, required: false),
@@ -207,10 +209,10 @@ public static partial class ManifestCodec
             Records<ChunkRef>(list, Section.ChunkRefs, what, required: true),
             Records<ChunkRecord>(list, Section.Chunks, what, required: true),
             Records<ContentId>(list, Section.Packs, what, required: true),
-            Records<FrameRecord>(list, Section.Frames, what, required: true),
+            frames,
             Records<ChunkLocation>(list, Section.Locations, what, required: true),
             list.Exists(s => s.Id == Section.Sources) ? Records<SourceRecord>(list, Section.Sources, what, required: true) : null,
-            list.Exists(s => s.Id == Section.SegmentSizes) ? Records<uint>(list, Section.SegmentSizes, what, required: true) : null);
+            segmentSizes is not null && ManifestValidator.SegmentSizesAreValid(segmentSizes, frames.Length) ? segmentSizes : null);
     }
 
     /// <summary>A section is stored compressed only if zstd saves at least 1/this of its bytes.</summary>

@@ -1,3 +1,5 @@
+using Cairn.Format;
+
 namespace Cairn.Manifests;
 
 public enum ChangeKind
@@ -9,10 +11,10 @@ public enum ChangeKind
 
 /// <summary>
 /// One difference between two trees: a path and what happened to it. For a regular file modified into a regular file,
-/// <paramref name="ChangedBytes"/>: the bytes at offsets where the two versions do not hold the same chunk (a block or
-/// chunk replaced, written into a hole, or become a hole or zeros), counted once per offset: for an image's fixed,
-/// aligned blocks, exactly the bytes of the blocks that changed; for a tree's content-defined chunks, the chunks around a
-/// change. Null otherwise.
+/// <paramref name="ChangedBytes"/>: with fixed, aligned blocks (images), the bytes at offsets where the two versions
+/// do not hold the same block (replaced, written into a hole, or become a hole or zeros), exactly the blocks that
+/// changed; with content-defined chunks (trees), whose offsets shift after an insertion, the bytes of the chunks either
+/// version holds and the other does not: the chunks around each change, on both sides. Null otherwise.
 /// </summary>
 public readonly record struct TreeChange(ChangeKind Kind, byte[] Path, long? ChangedBytes = null);
 
@@ -23,14 +25,15 @@ public readonly record struct TreeChange(ChangeKind Kind, byte[] Path, long? Cha
 /// </summary>
 public static class ManifestDiff
 {
-    public static List<TreeChange> Compare(Manifest a, Manifest b)
+    /// <summary>The changes from <paramref name="a"/> to <paramref name="b"/>; <paramref name="alignedBlocks"/> when both are image snapshots (see <see cref="TreeChange.ChangedBytes"/>).</summary>
+    public static List<TreeChange> Compare(Manifest a, Manifest b, bool alignedBlocks = false)
     {
         var changes = new List<TreeChange>();
-        CompareDirectories(a, 0, b, 0, changes);
+        CompareDirectories(a, 0, b, 0, changes, alignedBlocks);
         return changes;
     }
 
-    private static void CompareDirectories(Manifest a, int da, Manifest b, int db, List<TreeChange> changes)
+    private static void CompareDirectories(Manifest a, int da, Manifest b, int db, List<TreeChange> changes, bool aligned)
     {
         var ea = a.Entries[da];
         var eb = b.Entries[db];
@@ -58,11 +61,11 @@ public static class ManifestDiff
                         changes.Add(new TreeChange(ChangeKind.Modified, b.PathOf(j)));
                     }
 
-                    CompareDirectories(a, i, b, j, changes);
+                    CompareDirectories(a, i, b, j, changes, aligned);
                 }
                 else if (!SameEntry(a, i, b, j))
                 {
-                    var changed = ka == EntryKind.Regular && kb == EntryKind.Regular ? ChangedBytes(a, i, b, j) : (long?)null;
+                    var changed = ka != EntryKind.Regular || kb != EntryKind.Regular ? (long?)null : aligned ? ChangedBlocks(a, i, b, j) : ChangedChunks(a, i, b, j);
                     changes.Add(new TreeChange(ChangeKind.Modified, b.PathOf(j), changed));
                 }
 
@@ -72,8 +75,35 @@ public static class ManifestDiff
         }
     }
 
-    /// <summary>See <see cref="TreeChange.ChangedBytes"/>: both files' references are in offset order, so one merge.</summary>
-    private static long ChangedBytes(Manifest a, int i, Manifest b, int j)
+    /// <summary>See <see cref="TreeChange.ChangedBytes"/>, for chunks found again wherever they moved.</summary>
+    private static long ChangedChunks(Manifest a, int i, Manifest b, int j)
+    {
+        var inA = new HashSet<ContentId>();
+        foreach (var r in a.ChunkRefsOf(i))
+        {
+            inA.Add(a.Chunks[r.Chunk].Id);
+        }
+
+        var inB = new HashSet<ContentId>();
+        long changed = 0;
+        foreach (var r in b.ChunkRefsOf(j))
+        {
+            var chunk = b.Chunks[r.Chunk];
+            inB.Add(chunk.Id);
+            changed += inA.Contains(chunk.Id) ? 0 : chunk.Length;
+        }
+
+        foreach (var r in a.ChunkRefsOf(i))
+        {
+            var chunk = a.Chunks[r.Chunk];
+            changed += inB.Contains(chunk.Id) ? 0 : chunk.Length;
+        }
+
+        return changed;
+    }
+
+    /// <summary>See <see cref="TreeChange.ChangedBytes"/>, for aligned blocks: both files' references are in offset order, so one merge.</summary>
+    private static long ChangedBlocks(Manifest a, int i, Manifest b, int j)
     {
         var ra = a.ChunkRefsOf(i);
         var rb = b.ChunkRefsOf(j);

@@ -74,7 +74,6 @@ internal static class ManifestValidator
             throw Fail(what, "the SOURCES section does not match the entries");
         }
 
-        ValidateSegmentSizes(m, what);
     }
 
     /// <summary>A single path component Linux accepts: what every manifest name must be.</summary>
@@ -139,30 +138,26 @@ internal static class ManifestValidator
     }
 
     /// <summary>
-    /// SEGMENTSIZES, when present: one value per frame, each 0, unknown, or a segment size a frame's table could
-    /// declare. Advisory (a frame's own table decides how it decodes), but a writer that got it wrong would mislead
-    /// the next snapshot's placement, so it is held to what it can mean.
+    /// Whether a SEGMENTSIZES section can be taken: one value per frame, each 0, unknown, or a segment size a frame's
+    /// table could declare. The section is advisory (a frame's own table decides how it decodes), so a manifest whose
+    /// section fails this is read without it (every frame unknown) rather than refused: its snapshot stays restorable.
     /// </summary>
-    private static void ValidateSegmentSizes(Manifest m, string what)
+    public static bool SegmentSizesAreValid(uint[] sizes, int frames)
     {
-        if (m.SegmentSizes is not { } sizes)
+        if (sizes.Length != frames)
         {
-            return;
+            return false;
         }
 
-        if (sizes.Length != m.Frames.Length)
+        foreach (var size in sizes)
         {
-            throw Fail(what, "the SEGMENTSIZES section does not match the frames");
-        }
-
-        for (var f = 0; f < sizes.Length; f++)
-        {
-            var size = sizes[f];
             if (size != 0 && size != Manifest.UnknownSegmentSize && (size % Format.FrameSegments.MinSegmentSize != 0 || size > ManifestCodec.MaxFrameLength))
             {
-                throw Fail(what, $"frame {f} has an invalid segment size {size}");
+                return false;
             }
         }
+
+        return true;
     }
 
     private static void ValidateLocations(Manifest m, string what)

@@ -454,6 +454,18 @@ public sealed class Repository : IAsyncDisposable
     /// Points a tag at a snapshot. The update is a compare-and-swap on the tag object, so two hosts moving the same
     /// tag at once never silently overwrite each other: the loser retries against the new value.
     /// </summary>
+    /// <summary>
+    /// Deletes the tag <paramref name="name"/> and returns what it named. Any stored tag, also one whose name a new tag
+    /// may no longer have (an earlier version's <c>latest</c> or hex-named tag): the way out of an ambiguity it causes.
+    /// The snapshot it named stays.
+    /// </summary>
+    public async Task<TagRecord> DeleteTagAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var tag = await TryReadTagAsync(name, cancellationToken).ConfigureAwait(false) ?? throw new UsageException($"no tag '{name}' in {Store.Location}");
+        await Store.DeleteAsync(ObjectKeys.Tag(name), cancellationToken).ConfigureAwait(false);
+        return tag;
+    }
+
     public async Task SetTagAsync(string name, ContentId snapshot, CancellationToken cancellationToken = default)
     {
         var key = ObjectKeys.Tag(name);

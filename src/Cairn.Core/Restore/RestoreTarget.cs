@@ -91,7 +91,15 @@ internal sealed class RestoreTarget : IDisposable
                 throw new CairnException($"cannot restore to '{path}': {Errno.GetDescription(e.Errno)}", e);
             }
 
-            LinuxFile.TryLockExclusive(staging); // new, so no one else holds it
+            try
+            {
+                LinuxFile.TryLockExclusive(staging); // new, so no one else holds it
+            }
+            catch (LinuxIOException)
+            {
+                // A file system without flock on directories (NFS: ENOLCK or EBADF): the restore goes on unlocked, and
+                // a sweeper there cannot lock either, so it leaves this directory alone.
+            }
             return new RestoreTarget(parent, name, stagingName, exists, empty, staging);
         }
         catch
@@ -159,10 +167,10 @@ internal sealed class RestoreTarget : IDisposable
 
     public void Dispose()
     {
-        Staging.Dispose();
         try
         {
-            // Not committed: the partial tree. Committed over old contents: those, now under the staging name.
+            // Not committed: the partial tree. Committed over old contents: those, now under the staging name. Removed
+            // before the descriptor that holds the lock is closed, so that no other restore's sweep takes it meanwhile.
             if (!_committed || (_exists && !_empty))
             {
                 LinuxFile.RemoveTree(_parent, _stagingName);
@@ -170,6 +178,7 @@ internal sealed class RestoreTarget : IDisposable
         }
         finally
         {
+            Staging.Dispose();
             _parent.Dispose();
         }
     }

@@ -46,21 +46,53 @@ public sealed class Restorer
     /// <summary>
     /// A target that is a local repository, lies inside one, or holds one is refused: the restore would write among
     /// the repository's objects, or (with --replace) swap the repository out with the target's old contents and
-    /// delete it.
+    /// delete it. Directories are compared by device and inode, not by name, so a symbolic link on either path (a
+    /// home under /var/home, say) does not hide the overlap.
     /// </summary>
     private void RefuseTheRepository(string target)
     {
-        if (_repository.Store is not Storage.LocalObjectStore local)
+        if (_repository.Store is not Storage.LocalObjectStore local || Identity(local.Location) is not { } root)
         {
             return;
         }
 
         var path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
-        var root = Path.TrimEndingDirectorySeparator(local.Location);
-        static bool Within(string inner, string outer) => inner == outer || inner.StartsWith(outer + "/", StringComparison.Ordinal);
-        if (Within(path, root) || Within(root, path))
+        if (path == "/" || new FileInfo(path).LinkTarget is not null)
         {
-            throw new UsageException($"refusing to restore to '{path}': {(Within(path, root) ? "it is inside the repository" : "it holds the repository")} at {root}");
+            return; // refused as the root directory or as a symbolic link (RestoreTarget), which says so more plainly
+        }
+
+        string? why = null;
+        for (var p = path; p is not null && why is null; p = Path.GetDirectoryName(p))
+        {
+            why = Identity(p) == root ? "it is inside the repository" : null;
+        }
+
+        if (why is null && Identity(path) is { } targetIdentity)
+        {
+            for (var p = local.Location; p is not null && why is null; p = Path.GetDirectoryName(p))
+            {
+                why = Identity(p) == targetIdentity ? "it holds the repository" : null;
+            }
+        }
+
+        if (why is not null)
+        {
+            throw new UsageException($"refusing to restore to '{path}': {why} at {local.Location}");
+        }
+
+        static (ulong Device, ulong Inode)? Identity(string directory)
+        {
+            try
+            {
+                using var fd = LinuxFile.OpenDirectory(directory);
+                var stat = LinuxFile.Stat(fd);
+                return (stat.Device, stat.Inode);
+            }
+            catch (LinuxIOException)
+            {
+                return null; // not there (yet), or not a directory: nothing to overlap
+            }
         }
     }
 

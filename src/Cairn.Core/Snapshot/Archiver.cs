@@ -831,15 +831,17 @@ public sealed class Archiver
     /// <summary>
     /// A file read at another size than it was listed at (replaced, truncated or extended in between, or while a read
     /// that was then retried saw it change): it is stored as read, and the run's total follows the manifest. Said
-    /// (unless <paramref name="warn"/> is false), since an image that changes size while it is snapshotted is seldom
-    /// meant to (a VM left running).
+    /// in an image run (unless <paramref name="warn"/> is false), since an image that changes size while it is
+    /// snapshotted is seldom meant to (a VM left running).
     /// </summary>
     private void SizeChangedSinceListed(FileJob job, long size, bool warn)
     {
         Interlocked.Add(ref _bytes, size - job.Stat.Size);
-        if (!warn)
+        if (!warn || !_trySegments)
         {
-            return; // skipped (--skip-unreadable): listed as such, and recorded empty
+            // Skipped (--skip-unreadable): listed as such, and recorded empty. In a tree, a file that grows while it is
+            // snapshotted (a log) is common and not worth a line each time.
+            return;
         }
 
         _warnings.Enqueue($"'{Manifest.Display(job.Directory!.PathOf(job.Name))}' was {job.Stat.Size:N0} bytes when listed and {size:N0} when read: stored as read");

@@ -185,8 +185,11 @@ public sealed class CliTests
         var repo = temp.Sub("repo");
         var source = temp.CreateSub("src");
         Shell.Run("mkdir d && echo 1 > d/same && echo 2 > d/changed && echo 3 > gone && mkdir olddir && echo 4 > olddir/f && touch -d @1000000000 d . ", source);
+        var big = XorShift.Bytes(4 << 20, seed: 9);
+        File.WriteAllBytes(Path.Combine(source, "big"), big);
         await CairnCli.RunAsync(repo, "init");
         await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "a");
+        File.WriteAllBytes(Path.Combine(source, "big"), [(byte)'x', .. big]);
         Shell.Run("echo 22 > d/changed && rm gone && rm -r olddir && mkdir newdir && echo 5 > newdir/f && touch -d @1000000000 d", source);
         var second = await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "b", "--parent", "auto", "--json");
 
@@ -196,12 +199,14 @@ public sealed class CliTests
         Assert.Equal(1, second.Json.GetProperty("stats").GetProperty("unchangedFiles").GetInt64());
         Assert.NotNull(second.Json.GetProperty("parent").GetString());
         Assert.Equal(
-            ["added newdir", "modified d/changed", "removed gone", "removed olddir"],
+            ["added newdir", "modified big", "modified d/changed", "removed gone", "removed olddir"],
             json.Json.EnumerateArray().Select(c => $"{c.GetProperty("change").GetString()} {c.GetProperty("path").GetString()}").Order(StringComparer.Ordinal));
-        Assert.Equal(3, json.Json.EnumerateArray().Single(c => c.GetProperty("path").GetString() == "d/changed").GetProperty("changedBytes").GetInt64()); // "2\n" became "22\n"
+        long Changed(string path) => json.Json.EnumerateArray().Single(c => c.GetProperty("path").GetString() == path).GetProperty("changedBytes").GetInt64();
+        Assert.Equal(5, Changed("d/changed")); // "2\n" became "22\n": the chunk each version holds and the other does not
+        Assert.InRange(Changed("big"), 2, 2 * 1024 * 1024); // one byte put in front of 4 MiB: the chunks up to where the cut points agree again, not every chunk after it (8 MiB)
         Assert.Equal(0, text.ExitCode);
-        Assert.Equal(["+ newdir", "- gone", "- olddir", "M d/changed  (3 B changed)"], text.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
-        Assert.Equal("1 added, 2 removed, 1 modified\n", text.Stderr);
+        Assert.Equal(["+ newdir", "- gone", "- olddir", "M d/changed  (5 B changed)"], text.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("M big", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.Equal("1 added, 2 removed, 2 modified\n", text.Stderr);
     }
 
     [Fact]
@@ -336,6 +341,12 @@ public sealed class CliTests
         Assert.Equal(
             new[] { $"{first[..6]}={first}", $"{second[..8]}={first}", $"{unmatched}={second}" }.Order(StringComparer.Ordinal),
             tags.Json.EnumerateArray().Select(t => $"{t.GetProperty("name").GetString()}={t.GetProperty("snapshot").GetString()}"));
+
+        // But they can be deleted, which ends the ambiguity: the prefix then names the second snapshot.
+        var deleted = await CairnCli.RunAsync(repo, "tag", "--delete", second[..8], "--json");
+        Assert.Equal(first, deleted.Json.GetProperty("snapshot").GetString());
+        Assert.Equal(second, (await CairnCli.RunAsync(repo, "show", second[..8], "--json")).Json.GetProperty("snapshot").GetProperty("id").GetString());
+        AssertError(await CairnCli.RunAsync(repo, "tag", "--delete", second[..8], "--json"), 2, "usage", $"no tag '{second[..8]}' in {repo}");
     }
 
     /// <summary>A new repository (temp/repo) holding one snapshot of temp/src, a directory with one file.</summary>

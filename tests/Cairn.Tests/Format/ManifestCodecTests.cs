@@ -132,6 +132,26 @@ public sealed class ManifestCodecTests
         Assert.Equal(known.TreeHash, older.TreeHash);
     }
 
+    /// <summary>
+    /// A SEGMENTSIZES section that cannot be right (not one value per frame, or a size no frame's table can declare) is
+    /// dropped, not the manifest: the section is advisory, and the snapshot must stay restorable.
+    /// </summary>
+    [Theory]
+    [InlineData(new uint[] { 0, 0 })]
+    [InlineData(new uint[] { 6144 })]
+    [InlineData(new uint[] { 128u << 20 })]
+    public void A_segment_size_section_that_cannot_be_right_is_dropped_and_the_manifest_read(uint[] sizes)
+    {
+        var parts = SampleManifest.Parts();
+        parts.SegmentSizes = sizes;
+
+        var decoded = ManifestCodec.Decode(ManifestCodec.Encode(parts.ToManifest()), "sample");
+
+        Assert.Null(decoded.SegmentSizes);
+        Assert.Equal(-1, decoded.KnownSegmentSize(0));
+        Assert.Equal(SampleManifest.Build().Entries, decoded.Entries);
+    }
+
     [Fact]
     public void The_tree_hash_covers_the_tree_but_not_where_its_chunks_are_stored()
     {

@@ -224,7 +224,6 @@ public sealed class MountCommandTests
         Assert.Null(MountTable.Find(lower));
     }
 
-    /// <summary>Runs <c>cairn mount --daemon …</c>: its "mounted" line and the daemon it left serving.</summary>
     /// <summary>Mounting over a directory that holds something works, as FUSE allows, but says that it hides it (it did not).</summary>
     [FuseFact]
     public async Task Mounting_over_a_directory_that_is_not_empty_says_it_hides_its_contents()
@@ -253,6 +252,7 @@ public sealed class MountCommandTests
         }
     }
 
+    /// <summary>Runs <c>cairn mount --daemon …</c>: its "mounted" line and the daemon it left serving.</summary>
     private static async Task<(string Line, Process Daemon)> StartDaemonAsync(MountLab lab, params string[] command)
     {
         var (exit, output, error) = await CairnCli.RunRawAsync(Arguments(lab, command));

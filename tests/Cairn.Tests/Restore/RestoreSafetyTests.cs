@@ -151,10 +151,24 @@ public sealed class RestoreSafetyTests
         var root = workspace.Repository.Store.Location;
         var before = Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
 
-        foreach (var (target, why) in new[] { (Path.Combine(root, "inside"), "it is inside the repository"), (root, "it is inside the repository"), (Path.GetDirectoryName(root)!, "it holds the repository") })
+        // Through symbolic links too: one to the repository, and one to the directory above the one that holds it (as
+        // /home -> /var/home).
+        var holder = Path.GetDirectoryName(root)!;
+        var toRepository = workspace.Dir.Sub("to-repo");
+        var toAbove = workspace.Dir.Sub("to-above");
+        File.CreateSymbolicLink(toRepository, root);
+        File.CreateSymbolicLink(toAbove, Path.GetDirectoryName(holder)!);
+        foreach (var (target, why) in new[]
+        {
+            (Path.Combine(root, "inside"), "it is inside the repository"),
+            (root, "it is inside the repository"),
+            (Path.GetDirectoryName(root)!, "it holds the repository"),
+            (Path.Combine(toRepository, "inside"), "it is inside the repository"),
+            (Path.Combine(toAbove, Path.GetFileName(holder)), "it holds the repository"),
+        })
         {
             var e = await Assert.ThrowsAsync<UsageException>(() => workspace.RestoreAsync(snapshot, target, new RestoreOptions { Replace = true }));
-            Assert.Equal($"refusing to restore to '{target}': {why} at {root}", e.Message);
+            Assert.Equal($"refusing to restore to '{Path.TrimEndingDirectorySeparator(Path.GetFullPath(target))}': {why} at {root}", e.Message);
         }
 
         Assert.Equal(before, Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
