@@ -53,8 +53,9 @@ internal static class MountCommand
             }
 
             // Said by the process the user sees (the daemon's parent, not its detached child). FUSE mounts over a
-            // non-empty directory, and what it holds is then out of sight until the unmount: allowed, not silently.
-            if (!MountDaemon.IsDetachedChild && !context.Json && HoldsEntries(Path.GetFullPath(parse.GetValue(mountPoint)!)))
+            // non-empty directory, and what it holds is then out of sight until the unmount: allowed, not silently. On
+            // standard error, also with --json, whose answer is on standard output.
+            if (!MountDaemon.IsDetachedChild && HoldsEntries(Path.GetFullPath(parse.GetValue(mountPoint)!)))
             {
                 Console.Error.WriteLine($"cairn: warning: {Path.GetFullPath(parse.GetValue(mountPoint)!)} is not empty: what it holds is hidden while the snapshot is mounted");
             }
