@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Cairn.Native.Linux;
 
@@ -46,13 +47,27 @@ internal static class MountDaemon
         }
 
         info.Environment[ChildVariable] = "1";
+
+        // Interrupted while it waits (Ctrl-C, SIGTERM): the parent exited and left the child to mount later, unseen.
+        // The signal is taken here instead, and the child stopped below, as on the timeout.
+        using var interrupted = new CancellationTokenSource();
+        PosixSignal? received = null;
+        void OnSignal(PosixSignalContext signal)
+        {
+            signal.Cancel = true;
+            received ??= signal.Signal;
+            interrupted.Cancel();
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var child = Process.Start(info) ?? throw new CairnException("cannot start the mount daemon");
         using var handle = OpenHandle(child);
         child.StandardInput.Close();
         var errors = child.StandardError.ReadToEndAsync(CancellationToken.None);
         var line = child.StandardOutput.ReadLineAsync(CancellationToken.None).AsTask();
         var exited = child.WaitForExitAsync(CancellationToken.None);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, interrupted.Token);
         deadline.CancelAfter(s_readyTimeout);
         try
         {
@@ -82,6 +97,14 @@ internal static class MountDaemon
             if (!child.HasExited || (signalled && child.ExitCode == 128 + Sigkill))
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (received is { } signal)
+                {
+                    Console.Error.WriteLine(signalled
+                        ? $"cairn: interrupted ({signal}): stopped the mount daemon (pid {child.Id}) before it mounted"
+                        : $"cairn: interrupted ({signal}): the mount daemon (pid {child.Id}) is left running (no pidfd to stop it safely)");
+                    return signal == PosixSignal.SIGTERM ? 143 : 130;
+                }
+
                 throw new CairnException(signalled
                     ? $"the mount daemon (pid {child.Id}) did not answer within {s_readyTimeout.TotalMinutes:0} minutes; stopped it"
                     : $"the mount daemon (pid {child.Id}) did not answer within {s_readyTimeout.TotalMinutes:0} minutes; left it running (no pidfd to stop it safely)");

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Cairn.Tests.Support;
 using System.Diagnostics;
 using System.Runtime.Versioning;
@@ -222,6 +223,79 @@ public sealed class MountCommandTests
         Assert.Contains("detached a stale mount", await server.Process.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
         Assert.Null(MountTable.Find(mountPoint));
         Assert.Null(MountTable.Find(lower));
+    }
+
+    /// <summary>
+    /// Interrupted while its server has not answered yet (here: an S3 endpoint that accepts connections and never
+    /// replies), mount --daemon stops that server and says so, exit 130. It exited and left the server to mount later,
+    /// unseen.
+    /// </summary>
+    [Fact]
+    public async Task A_daemon_interrupted_before_its_server_answers_stops_it()
+    {
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start(); // the kernel completes the connections; nothing ever answers them
+        var endpoint = $"http://127.0.0.1:{((System.Net.IPEndPoint)silent.LocalEndpoint).Port}";
+        using var temp = new TempDir();
+        var environment = new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = "x", ["AWS_SECRET_ACCESS_KEY"] = "y", ["AWS_REGION"] = "us-east-1" };
+        using var parent = CairnCli.Start("s3://bucket/prefix", ["--s3-endpoint", endpoint, "mount", "latest", temp.CreateSub("mnt"), "--daemon"], environment);
+        var stderr = parent.StandardError.ReadToEndAsync();
+        var stdout = parent.StandardOutput.ReadToEndAsync();
+        try
+        {
+            // Once its server is started, the parent has its signal handlers.
+            var started = Stopwatch.StartNew();
+            while (ChildrenOf(parent.Id).Count == 0 && Directory.Exists($"/proc/{parent.Id}") && started.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(20);
+            }
+
+            Assert.True(Directory.Exists($"/proc/{parent.Id}") && ChildrenOf(parent.Id).Count > 0, $"no server started: {(parent.WaitForExit(1000) ? await stderr : "(still running)")}");
+            await ProcessRunner.RunTextAsync("kill", "-INT", parent.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.True(parent.WaitForExit(TimeSpan.FromSeconds(30)), "the parent did not exit");
+            var error = await stderr;
+            Assert.Equal(130, parent.ExitCode);
+            Assert.Matches(@"^cairn: interrupted \(SIGINT\): stopped the mount daemon \(pid (\d+)\) before it mounted\n$", error);
+            var child = Regex.Match(error, @"pid (\d+)").Groups[1].Value;
+            Assert.False(Directory.Exists($"/proc/{child}"), $"the mount daemon {child} is still there");
+            Assert.Empty(await stdout);
+        }
+        finally
+        {
+            if (!parent.HasExited)
+            {
+                parent.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    /// <summary>The processes whose parent is <paramref name="pid"/> (field 4 of /proc/PID/stat).</summary>
+    private static List<int> ChildrenOf(int pid)
+    {
+        var children = new List<int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var candidate))
+            {
+                continue;
+            }
+
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields[1] == pid.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                {
+                    children.Add(candidate);
+                }
+            }
+            catch (IOException)
+            {
+                // gone meanwhile
+            }
+        }
+
+        return children;
     }
 
     /// <summary>Mounting over a directory that holds something works, as FUSE allows, but says that it hides it (it did not).</summary>

@@ -55,14 +55,22 @@ internal static class CairnCli
 
     public static Task<CliResult> RunAsync(string repo, params string[] arguments) => RunAsync(repo, arguments, wrapper: null);
 
-    /// <summary>Starts <c>cairn --repo REPO ARGS...</c> with standard output and error redirected; the caller reads or drains them.</summary>
-    public static Process Start(string repo, IEnumerable<string> arguments)
+    /// <summary>
+    /// Starts <c>cairn --repo REPO ARGS...</c> with standard output and error redirected (the caller reads or drains
+    /// them), with <paramref name="environment"/> added to its environment.
+    /// </summary>
+    public static Process Start(string repo, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var command = Command(repo, arguments, wrapper: null);
         var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in command.Skip(1))
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
 
         return Process.Start(info)!;
