@@ -15,7 +15,6 @@ internal static class MountDaemon
 {
     public const string ReadyPrefix = "mounted";
     private const string ChildVariable = "CAIRN_MOUNT_DETACHED";
-    private const int Sigkill = 9;
     private static readonly TimeSpan s_readyTimeout = TimeSpan.FromMinutes(5);
 
     public static bool IsDetachedChild => Environment.GetEnvironmentVariable(ChildVariable) == "1";
@@ -94,7 +93,7 @@ internal static class MountDaemon
             }
 
             // Unless it ended by itself meanwhile (the signal found it exited): then its own answer is the one to give.
-            if (!child.HasExited || (signalled && child.ExitCode == 128 + Sigkill))
+            if (!child.HasExited || (signalled && child.ExitCode == 128 + ProcessDescriptor.KillSignal))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 if (received is { } signal)

@@ -61,7 +61,9 @@ public sealed record BlockMap(
     public static BlockMap Of(Manifest m, IEnumerable<int> entries, IReadOnlySet<ContentId> parentChunks, IReadOnlySet<(ContentId Pack, long Offset)> parentFrames, string path, int? blockSize, int[]? segmentSizes = null, SharedUse? shared = null)
     {
         entries = entries as IReadOnlyCollection<int> ?? [.. entries];
-        var use = UseByUnit(m, entries, segmentSizes);
+        var use = entries is IReadOnlyList<int> { Count: 1 } one && shared?.ByFile.TryGetValue(one[0], out var worked) == true
+            ? worked // SharedUse.Of has been over this file's references already
+            : UseByUnit(m, entries, segmentSizes);
         long size = 0, blocks = 0, newBlocks = 0, covered = 0, slots = 0, newBytes = 0, movedBlocks = 0, movedBytes = 0, distinctBytes = 0;
         double newStored = 0, movedStored = 0;
         var distinct = new HashSet<uint>(); // chunks seen: whether a chunk is new, inherited or moved is the same at every reference
@@ -183,7 +185,7 @@ public sealed record BlockMap(
     /// The bytes of the units a restore decodes for <paramref name="use"/>: in each, the bytes used, and of those no
     /// file of <paramref name="shared"/> uses, the share of this one by use (without <paramref name="shared"/>, all).
     /// </summary>
-    private static long Decoded(Manifest m, Dictionary<(uint Frame, int Segment), long> use, int[]? segmentSizes, SharedUse? shared)
+    private static long Decoded(Manifest m, IReadOnlyDictionary<(uint Frame, int Segment), long> use, int[]? segmentSizes, SharedUse? shared)
     {
         double decoded = 0;
         foreach (var ((frame, segment), bytes) in use)
@@ -206,21 +208,28 @@ public sealed record BlockMap(
 /// <summary>
 /// The use of each frame or segment by files whose block maps are shown side by side: <paramref name="Union"/>, the
 /// bytes of the distinct chunks any of them uses there (<see cref="BlockMap.UseByUnit"/> of all of them), and
-/// <paramref name="Sum"/>, the sum of each file's own use (a chunk two files use counts for both).
+/// <paramref name="Sum"/>, the sum of each file's own use (a chunk two files use counts for both), and each file's
+/// own use, <paramref name="ByFile"/> (by entry), which <see cref="BlockMap.Of"/> takes instead of working it out again.
 /// </summary>
-public sealed record SharedUse(IReadOnlyDictionary<(uint Frame, int Segment), long> Union, IReadOnlyDictionary<(uint Frame, int Segment), long> Sum)
+public sealed record SharedUse(
+    IReadOnlyDictionary<(uint Frame, int Segment), long> Union,
+    IReadOnlyDictionary<(uint Frame, int Segment), long> Sum,
+    IReadOnlyDictionary<int, IReadOnlyDictionary<(uint Frame, int Segment), long>> ByFile)
 {
     public static SharedUse Of(Manifest m, IReadOnlyList<int> files, int[]? segmentSizes)
     {
         var sum = new Dictionary<(uint Frame, int Segment), long>();
+        var byFile = new Dictionary<int, IReadOnlyDictionary<(uint Frame, int Segment), long>>();
         foreach (var file in files)
         {
-            foreach (var (unit, bytes) in BlockMap.UseByUnit(m, [file], segmentSizes))
+            var use = BlockMap.UseByUnit(m, [file], segmentSizes);
+            byFile[file] = use;
+            foreach (var (unit, bytes) in use)
             {
                 sum[unit] = sum.GetValueOrDefault(unit) + bytes;
             }
         }
 
-        return new SharedUse(BlockMap.UseByUnit(m, files, segmentSizes), sum);
+        return new SharedUse(BlockMap.UseByUnit(m, files, segmentSizes), sum, byFile);
     }
 }

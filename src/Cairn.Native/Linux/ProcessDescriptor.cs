@@ -10,7 +10,8 @@ namespace Cairn.Native.Linux;
 /// </summary>
 public sealed class ProcessDescriptor : IDisposable
 {
-    private const int Sigkill = 9;
+    /// <summary>SIGKILL, which <see cref="TryKill"/> sends: a process it ended exits with 128 + this.</summary>
+    public const int KillSignal = 9;
 
     private readonly FileDescriptor _fd;
 
@@ -32,7 +33,7 @@ public sealed class ProcessDescriptor : IDisposable
     /// </summary>
     public unsafe bool TryKill()
     {
-        if (Libc.PidFdSendSignal(Libc.SysPidFdSendSignal, _fd, Sigkill, null, 0) == 0)
+        if (Libc.PidFdSendSignal(Libc.SysPidFdSendSignal, _fd, KillSignal, null, 0) == 0)
         {
             return true;
         }
