@@ -188,8 +188,7 @@ public sealed class ImageSnapshotTests
         Assert.All(childMaps, map => Assert.True(map.DecodedBytes >= map.DistinctBytes, $"{map.Path}: {map.DecodedBytes} decoded for {map.DistinctBytes}"));
 
         // Two disks cloned from one base share their blocks: each counts them (a figure is never below the blocks it
-        // needs), and the figures add up to the restore plus the blocks counted twice. The unused bytes of the frames
-        // were counted whole for each, 164 % of the restore in all.
+        // needs), and the figures add up to the restore plus the blocks counted twice.
         File.Copy(a.Path, workspace.PathOf("clone.img"));
         var clones = (await workspace.SnapshotAsync([a.Path, workspace.PathOf("clone.img")], parent: null)).Snapshot;
         var cloneMaps = (await SnapshotInspection.InspectAsync(workspace.Repository, clones)).Files;
