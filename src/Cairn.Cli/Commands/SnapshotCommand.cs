@@ -101,7 +101,7 @@ internal static class SnapshotCommand
                 Console.Out.WriteLine($"snapshot {r.Id} saved");
                 if (r.Kind == Repository.SnapshotRecord.ImageKind)
                 {
-                    var since = r.Parent is null ? "no parent" : $"{s.UnchangedFiles:N0} unchanged since parent {Formatting.ShortId(r.Parent)}";
+                    var since = r.Parent is null ? "no parent" : $"{s.UnchangedFiles:N0} of {s.Files:N0} unchanged since parent {Formatting.ShortId(r.Parent)}";
                     Console.Out.WriteLine($"  {s.Files:N0} image{(s.Files == 1 ? "" : "s")}, {Formatting.Bytes(s.Bytes)} ({since}); {Formatting.Bytes(result.UncoveredBytes)} of holes and zero blocks not stored");
                 }
                 else

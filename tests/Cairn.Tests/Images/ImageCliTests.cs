@@ -302,7 +302,7 @@ public sealed class ImageCliTests
 
         Assert.Contains("  reads     1 frame of 1 pack: ", await Text(workspace, "inspect", "vm"), StringComparison.Ordinal); // "1 frames of 1 packs"
         var second = await Text(workspace, "snapshot", "--image", path, "--tag", "vm");
-        Assert.Matches(@"  1 image, 1\.0 MiB \(1 unchanged since parent [0-9a-f]{12}\); 992\.0 KiB of holes and zero blocks not stored", second);
+        Assert.Matches(@"  1 image, 1\.0 MiB \(1 of 1 unchanged since parent [0-9a-f]{12}\); 992\.0 KiB of holes and zero blocks not stored", second);
     }
 
     private static async Task<string> Text(ImageWorkspace workspace, params string[] arguments) =>
