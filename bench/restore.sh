@@ -7,6 +7,8 @@
 #   rootfs  cairn restore next OUT (rootfs2.ext4, a diff   vs  cp --sparse=always rootfs2.ext4 OUT/               ≤ 0.7×
 #           snapshot on top of rootfs.ext4)
 #   mem     the same for mem2.img on mem.img               vs  cp --sparse=always mem2.img OUT/                   ≤ 0.7×
+#           Images also against `zstd -d` of the image compressed whole with `zstd -3 -T0` (the restore of a user who
+#           keeps `tar | zstd` archives; no goal): the peer that, like Cairn, decompresses.
 #   s3      cairn -r s3://… restore ID OUT (snapshot of ws) vs aws s3 cp s3://…/ws.tar.zst - | zstd -d | tar -x  ≤ 0.7×
 # Preparation (untimed, once per run, with CAIRN): the repositories, the squashfs image, the S3 objects. Every timed
 # step starts with the page cache dropped; rounds are interleaved (round 1 of every tool of every area, then round 2,
@@ -44,7 +46,7 @@ while (($#)); do
 done
 
 bench_require_root
-bench_require_cmds unsquashfs mksquashfs cmp jq
+bench_require_cmds unsquashfs mksquashfs cmp jq zstd
 CAIRN=$(realpath -e "$CAIRN")
 [[ -z $CAIRN_BASE ]] || CAIRN_BASE=$(realpath -e "$CAIRN_BASE")
 TOOLS="cairn${CAIRN_BASE:+ cairn-base}"
@@ -82,6 +84,7 @@ prepare() {
       "$CAIRN" -r "$WORK/$area-repo" init >/dev/null
       "$CAIRN" -r "$WORK/$area-repo" snapshot -q --json --tag base --image "$CORPUS/$a" >/dev/null
       "$CAIRN" -r "$WORK/$area-repo" snapshot -q --json --tag next --parent base --image "$CORPUS/$b" >/dev/null
+      zstd -q -3 -T0 "$CORPUS/$b" -o "$WORK/$area.zst"
       ;;
     s3)
       bench_require_cmds aws zstd tar
@@ -107,6 +110,8 @@ command_for() {
     ws.cairn*) echo "$c -r $WORK/ws-repo restore -q $WS_ID $o" ;;
     rootfs.peer) echo "cp --sparse=always $CORPUS/rootfs2.ext4 $o/" ;;
     mem.peer) echo "cp --sparse=always $CORPUS/mem2.img $o/" ;;
+    rootfs.zstd) echo "zstd -q -d $WORK/rootfs.zst -o $o/rootfs2.ext4" ;; # sparse output: zstd's default for a file
+    mem.zstd) echo "zstd -q -d $WORK/mem.zst -o $o/mem2.img" ;;
     rootfs.cairn* | mem.cairn*) echo "$c -r $WORK/$1-repo restore -q next $o" ;;
     s3.peer) echo "aws s3 cp s3://$S3_BUCKET/$S3_PREFIX/ws.tar.zst - --endpoint-url $S3_ENDPOINT | zstd -d -q | tar -xf - -C $o" ;;
     s3.cairn*) echo "$c -r s3://$S3_BUCKET/$S3_PREFIX/cairn restore -q $S3_ID $o" ;;
@@ -122,12 +127,17 @@ check() {
   esac
 }
 
+# tools_for AREA: the tools of an area's rounds, its goal's peer first.
+tools_for() {
+  case $1 in rootfs | mem) echo "peer zstd $TOOLS" ;; *) echo "peer $TOOLS" ;; esac
+}
+
 for area in $AREAS; do prepare "$area"; done
 
 # ---- timed rounds ------------------------------------------------------------------------------------------------
 for ((round = 1; round <= RUNS; round++)); do
   for area in $AREAS; do
-    for tool in peer $TOOLS; do
+    for tool in $(tools_for "$area"); do
       bench_retire "$WORK/out" "$WORK/retired" # not deleted now: see bench_retire in lib.sh
       [[ $area.$tool == ws.peer ]] || mkdir "$WORK/out" # unsquashfs creates its target
       cmd=$(command_for "$area" "$tool")
@@ -154,25 +164,29 @@ echo "run: $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores; command: $CMDLINE
 echo "CAIRN=$CAIRN${CAIRN_BASE:+ CAIRN_BASE=$CAIRN_BASE}; raw: $RAW"
 echo "1-min load average before the timed steps: $(tail -n +2 "$RAW" | cut -f7 | bench_stats | awk '{ printf "median %s (%s-%s)", $1 + 0, $2 + 0, $3 + 0 }')"
 echo
-echo "| area | tool | wall s | CPU s | peak RSS MiB | wall ÷ peer: median (per-round range) |"
-echo "|---|---|---|---|---|---|"
+# ratio AREA TOOL REFERENCE: median TOOL wall ÷ median REFERENCE wall, with the range of the per-round ratios.
+ratio() {
+  awk -F'\t' -v a="$1" -v t="$2" -v r="$3" '
+    $1 == a && $2 == r { p[$3] = $4; ps[++np] = $4 } $1 == a && $2 == t { c[$3] = $4; cs[++nc] = $4 }
+    function med(v, n,   i, j, x) { for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j > 0 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+                                    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+    END { lo = 1e9; hi = 0; for (r in c) { x = c[r] / p[r]; if (x < lo) lo = x; if (x > hi) hi = x }
+          printf "%.2f (%.2f-%.2f)", med(cs, nc) / med(ps, np), lo, hi }' "$RAW"
+}
+
+echo "| area | tool | wall s | CPU s | peak RSS MiB | wall ÷ peer: median (per-round range) | wall ÷ \`zstd -d\` (images) |"
+echo "|---|---|---|---|---|---|---|"
 for area in $AREAS; do
-  for tool in peer $TOOLS; do
+  for tool in $(tools_for "$area"); do
     col() { awk -F'\t' -v a="$area" -v t="$tool" -v c="$1" '$1 == a && $2 == t { print $c }' "$RAW" | bench_stats; }
     read -r wall wmin wmax _ < <(col 4)
     read -r cpu _ < <(col 5)
     read -r rss _ < <(col 6)
-    ratio=—
-    if [[ $tool != peer ]]; then
-      ratio=$(awk -F'\t' -v a="$area" -v t="$tool" '
-        $1 == a && $2 == "peer" { p[$3] = $4; ps[++np] = $4 } $1 == a && $2 == t { c[$3] = $4; cs[++nc] = $4 }
-        function med(v, n,   i, j, x) { for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j > 0 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
-                                        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
-        END { lo = 1e9; hi = 0; for (r in c) { x = c[r] / p[r]; if (x < lo) lo = x; if (x > hi) hi = x }
-              printf "%.2f (%.2f-%.2f)", med(cs, nc) / med(ps, np), lo, hi }' "$RAW")
-    fi
-    printf '| %s | %s | %.2f (%.2f-%.2f) | %.2f | %.0f | %s |\n' "$area" "$(command_for "$area" "$tool" | awk '{ print ($1 ~ /cairn$/ ? "'"$tool"'" : $1) }')" \
-      "$wall" "$wmin" "$wmax" "$cpu" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$ratio"
+    vs_peer=— vs_zstd=—
+    [[ $tool == peer ]] || vs_peer=$(ratio "$area" "$tool" peer)
+    [[ $area != rootfs && $area != mem || $tool == peer || $tool == zstd ]] || vs_zstd=$(ratio "$area" "$tool" zstd)
+    printf '| %s | %s | %.2f (%.2f-%.2f) | %.2f | %.0f | %s | %s |\n' "$area" "$(if [[ $tool == cairn* ]]; then echo "$tool"; else command_for "$area" "$tool" | awk '{ print $1 }'; fi)" \
+      "$wall" "$wmin" "$wmax" "$cpu" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$vs_peer" "$vs_zstd"
   done
 done
 echo
