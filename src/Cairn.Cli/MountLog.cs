@@ -12,12 +12,29 @@ internal static class MountLog
         }
 
         var file = Path.GetFullPath(path);
+        try
+        {
+            // Now, while the user is there to read why: a mount that could not log would otherwise run in silence.
+            using var probe = new FileStream(file, FileMode.Append, FileAccess.Write);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"cannot write the log file '{file}': {e.Message}");
+        }
+
         var gate = new Lock();
         return line =>
         {
             lock (gate)
             {
-                File.AppendAllText(file, $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss.fff} {line}\n");
+                try
+                {
+                    File.AppendAllText(file, $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss.fff} {line}\n");
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // A full disk or a log file taken away must not fail the request that had something to say.
+                }
             }
         };
     }

@@ -58,8 +58,16 @@ internal sealed class FrameCache
         }
 
         var directory = LocalCache.DirectoryOf(root, repositoryId);
-        System.IO.Directory.CreateDirectory(Path.Combine(directory, "frames"));
-        System.IO.Directory.CreateDirectory(Path.Combine(directory, "tmp"));
+        try
+        {
+            System.IO.Directory.CreateDirectory(Path.Combine(directory, "frames"));
+            System.IO.Directory.CreateDirectory(Path.Combine(directory, "tmp"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CairnException($"cannot create the mount's cache in '{directory}' (--cache-dir): {e.Message}", e);
+        }
+
         return new FrameCache(directory, limit);
     }
 

@@ -58,13 +58,14 @@ public sealed class SnapshotMount : IMountSession
 
     /// <summary>
     /// Mounts <paramref name="snapshot"/> at <paramref name="mountPoint"/> (an existing directory; a stale mount left
-    /// there by a crashed server is detached first) and returns once the kernel can use it.
+    /// there by a crashed server is detached first, a live Cairn mount refused) and returns once the kernel can use it.
     /// </summary>
     public static async Task<SnapshotMount> StartAsync(Repository.Repository repository, SnapshotRecord snapshot, string mountPoint, MountOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repository);
         options ??= new MountOptions();
         options.Validate();
+        var stale = MountPoints.Prepare(mountPoint); // before anything is opened: it may refuse
         var manifest = await repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
         PhaseTrace.Mark("mount: manifest loaded");
         var cache = FrameCache.Open(options.CacheRoot ?? LocalCache.DefaultRoot, repository.Config.Id, options.CacheSize);
@@ -79,7 +80,7 @@ public sealed class SnapshotMount : IMountSession
         context.Pusher = options.PushSiblings ? new FramePusher(context, handles) : null;
         var fileSystem = new SnapshotFileSystem(context, new ContentReader(context, fetcher, handles));
 
-        if (OverlayLayer.CleanupStale(mountPoint) || FuseMount.CleanupStale(mountPoint))
+        if (stale)
         {
             context.Log($"detached a stale mount at {mountPoint} (its server had died)");
         }

@@ -10,7 +10,8 @@ namespace Cairn.Mount;
 /// A snapshot mounted writable: the snapshot is served lazily (<see cref="SnapshotMount"/>) on the hidden
 /// <c>lower/</c> of an <see cref="OverlayDirectory"/>, and an overlay (kernel overlayfs or fuse-overlayfs) at the
 /// mount point puts <c>upper/</c> on top, where every change lands. Unmounting removes the overlay, then the lower
-/// mount; if the overlay is unmounted by someone else, the lower mount follows within a second. The changes stay in
+/// mount. If the overlay is unmounted by someone else (<c>cairn umount</c>, <c>umount -l</c>), the lower mount is
+/// detached within a second and served until the last file open through the overlay is closed. The changes stay in
 /// <c>upper/</c>: <c>cairn snapshot --from-mount</c> turns them into a snapshot whose parent is the mounted one.
 /// </summary>
 [SupportedOSPlatform("linux")]
@@ -72,7 +73,8 @@ public sealed class WritableMount : IMountSession
         }
 
         // A crashed server's overlay and lower mount, or a dead fuse-overlayfs, go first: they may hold the directory.
-        var stale = OverlayLayer.CleanupStale(mountPoint) || FuseMount.CleanupStale(mountPoint);
+        // A live Cairn mount is refused.
+        var stale = MountPoints.Prepare(mountPoint);
         var directory = writable.Directory is { } given ? new OverlayDirectory(Path.GetFullPath(given)) : OverlayDirectory.CreateDefault(snapshot);
         var existing = Prepare(directory, repository, snapshot);
         var lower = await SnapshotMount.StartAsync(repository, snapshot, directory.Lower, options, cancellationToken).ConfigureAwait(false);
@@ -113,18 +115,31 @@ public sealed class WritableMount : IMountSession
         }
     }
 
-    /// <summary>Completes when the lower mount's session ends or the overlay is no longer mounted.</summary>
+    /// <summary>
+    /// Completes when the lower mount's session ends: unmounted by someone, or, once the overlay has been unmounted by
+    /// someone, when the last file open through the overlay is closed.
+    /// </summary>
     public async Task WaitAsync(CancellationToken cancellationToken = default)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var session = _lower.WaitAsync(stop.Token);
-        var first = await Task.WhenAny(session, WatchOverlayAsync(stop.Token)).ConfigureAwait(false);
-        await stop.CancelAsync().ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
-        if (first == session)
+        var session = _lower.WaitAsync(cancellationToken);
+        using (var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
-            await session.ConfigureAwait(false);
+            var watcher = WatchOverlayAsync(stopWatching.Token);
+            var first = await Task.WhenAny(session, watcher).ConfigureAwait(false);
+            await stopWatching.CancelAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (first == watcher)
+            {
+                // The overlay left the mount table, but a lazily detached overlay lives on while files opened through
+                // it are open, and reads them from the lower mount: ending the session now would fail those reads
+                // with ENOTCONN. Detach the lower mount the same way (cairn umount may have done so already) and let
+                // the kernel end its session when the last reference to it goes.
+                FuseMount.UnmountPath(Directory.Lower);
+                _lower.Log($"the overlay at {MountPoint} was unmounted; the snapshot under it is served until the last file open in it is closed");
+            }
         }
+
+        await session.ConfigureAwait(false);
     }
 
     /// <summary>Unmounts the overlay, then the snapshot under it (each lazily if busy). Idempotent.</summary>
@@ -220,7 +235,8 @@ public sealed class WritableMount : IMountSession
         using var timer = new PeriodicTimer(s_overlayCheck);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (MountTable.Find(MountPoint) != _overlay)
+            // Not the topmost mount at the point: a mount stacked on top of the overlay leaves it mounted under it.
+            if (!MountTable.Contains(_overlay))
             {
                 return;
             }

@@ -52,12 +52,21 @@ internal static class MountCommand
                 throw new UsageException("--upper and --overlay need --writable");
             }
 
+            var target = Path.GetFullPath(parse.GetValue(mountPoint)!);
+            // A mount whose server died fails stat (ENOTCONN): it is there, and the server detaches it first.
+            if (!Directory.Exists(target) && MountTable.Find(target) is null)
+            {
+                throw new UsageException($"the mount point '{target}' is not an existing directory");
+            }
+
+            MountPoints.ThrowIfCairnMount(target);
+
             // Said by the process the user sees (the daemon's parent, not its detached child). FUSE mounts over a
             // non-empty directory, and what it holds is then out of sight until the unmount: allowed, not silently. On
             // standard error, also with --json, whose answer is on standard output.
-            if (!MountDaemon.IsDetachedChild && HoldsEntries(Path.GetFullPath(parse.GetValue(mountPoint)!)))
+            if (!MountDaemon.IsDetachedChild && HoldsEntries(target))
             {
-                Console.Error.WriteLine($"cairn: warning: {Path.GetFullPath(parse.GetValue(mountPoint)!)} is not empty: what it holds is hidden while the snapshot is mounted");
+                Console.Error.WriteLine($"cairn: warning: {target} is not empty: what it holds is hidden while the snapshot is mounted");
             }
 
             if (parse.GetValue(daemon) && !MountDaemon.IsDetachedChild)
@@ -83,7 +92,7 @@ internal static class MountCommand
                     RepositoryLocation = context.RepositoryLocation,
                 }
                 : null;
-            return await ServeAsync(context, parse.GetValue(snapshot)!, Path.GetFullPath(parse.GetValue(mountPoint)!), options, writableOptions, ct).ConfigureAwait(false);
+            return await ServeAsync(context, parse.GetValue(snapshot)!, target, options, writableOptions, ct).ConfigureAwait(false);
         }));
         return command;
     }

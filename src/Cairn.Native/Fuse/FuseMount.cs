@@ -102,8 +102,9 @@ public sealed class FuseMount : IDisposable
 
     /// <summary>
     /// Unmounts the FUSE mount at <paramref name="mountPoint"/> whoever serves it (<c>cairn umount</c>): a regular
-    /// unmount, or a lazy one when it is busy (open files then fail with ENOTCONN). The serving process sees its
-    /// session end. Returns <see cref="FuseUnmountResult.AlreadyUnmounted"/> if no FUSE file system is mounted there.
+    /// unmount, or a lazy one when it is busy: the mount leaves the namespace at once, and its server goes on serving
+    /// the files still open in it; its session ends when the last is closed. Returns
+    /// <see cref="FuseUnmountResult.AlreadyUnmounted"/> if no FUSE file system is mounted there.
     /// </summary>
     public static FuseUnmountResult UnmountPath(string mountPoint)
     {

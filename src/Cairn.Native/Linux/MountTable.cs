@@ -47,10 +47,22 @@ public static class MountTable
     public static bool IsFuseMount(string mountPoint) => Find(mountPoint) is { IsFuse: true };
 
     /// <summary>The topmost mount at <paramref name="mountPoint"/>, or null if it is not a mount point.</summary>
-    public static MountInfo? Find(string mountPoint)
+    public static MountInfo? Find(string mountPoint) => At(mountPoint).LastOrDefault();
+
+    /// <summary>
+    /// True if <paramref name="mount"/> is still mounted, on top at its mount point or covered by a mount stacked on it
+    /// later. (A mount detached lazily leaves the table at once, though it lives on while files in it are open.)
+    /// </summary>
+    public static bool Contains(MountInfo mount)
+    {
+        ArgumentNullException.ThrowIfNull(mount);
+        return At(mount.MountPoint).Contains(mount);
+    }
+
+    /// <summary>The mounts at <paramref name="mountPoint"/>, the one at the bottom first.</summary>
+    public static IEnumerable<MountInfo> At(string mountPoint)
     {
         string target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
-        MountInfo? found = null;
         foreach (string line in File.ReadLines("/proc/self/mountinfo"))
         {
             // id parent major:minor root mount-point options [optional fields...] - type source super-options
@@ -64,11 +76,9 @@ public static class MountTable
             if (Unescape(fields[4]) == target)
             {
                 // Later lines are stacked on top of earlier ones.
-                found = new MountInfo(target, fields[2], fields[separator + 1], Unescape(fields[separator + 2]), separator + 3 < fields.Length ? fields[separator + 3] : "");
+                yield return new MountInfo(target, fields[2], fields[separator + 1], Unescape(fields[separator + 2]), separator + 3 < fields.Length ? fields[separator + 3] : "");
             }
         }
-
-        return found;
     }
 
     // mountinfo escapes space, tab, newline and backslash (and, in option values, comma) as \ooo.

@@ -33,6 +33,20 @@ public sealed class FuseFactAttribute : FactAttribute
     }
 
     public IReadOnlyList<string> RequiredTools { get; }
+
+    /// <summary>Skips the test unless it runs as root (kernel overlayfs, mounting a tmpfs).</summary>
+    public bool NeedsRoot
+    {
+        get => field;
+        set
+        {
+            field = value;
+            if (value && Skip is null && !Environment.IsPrivilegedProcess)
+            {
+                Skip = "This FUSE test needs root.";
+            }
+        }
+    }
 }
 
 /// <summary>All real-mount tests run one after another (they share the kernel and 2 cores).</summary>

@@ -73,15 +73,20 @@ public sealed class MountCommandTests
         await using var lab = await MountLab.CreateAsync();
         var snapshot = await lab.SnapshotAsync();
         var mountPoint = lab.NewMountPoint();
-        var missing = Path.Combine(lab.Root, "no-such-directory");
+        var notADirectory = Path.Combine(lab.Root, "a-file");
+        await File.WriteAllTextAsync(notADirectory, "");
         for (var run = 1; run <= 20; run++)
         {
             var (exit, _, error) = await CairnCli.RunRawAsync(Arguments(lab, "mount", "--daemon", "nosuch", mountPoint));
             Assert.True(exit == 2 && error.Contains("no snapshot or tag 'nosuch'", StringComparison.Ordinal), $"run {run}, unknown snapshot: exit {exit}: {error}");
 
-            (exit, _, error) = await CairnCli.RunRawAsync(Arguments(lab, "mount", "--daemon", snapshot.Id.ToString(), missing));
-            Assert.True(exit == 1 && error.Contains("is not an existing directory", StringComparison.Ordinal), $"run {run}, missing mount point: exit {exit}: {error}");
+            (exit, _, error) = await CairnCli.RunRawAsync(["-r", lab.RepositoryPath, "mount", "--daemon", snapshot.Id.ToString(), mountPoint, "--cache-dir", notADirectory]);
+            Assert.True(exit == 1 && error.Contains("cannot create the mount's cache in", StringComparison.Ordinal), $"run {run}, a file for a cache directory: exit {exit}: {error}");
         }
+
+        // Refused by the parent, before there is a child.
+        var missing = await CairnCli.RunRawAsync(Arguments(lab, "mount", "--daemon", snapshot.Id.ToString(), Path.Combine(lab.Root, "no-such-directory")));
+        Assert.True(missing.ExitCode == 2 && missing.Error.Contains("is not an existing directory", StringComparison.Ordinal), $"missing mount point: exit {missing.ExitCode}: {missing.Error}");
 
         Assert.False(FuseMount.IsMountedAt(mountPoint));
     }
@@ -97,15 +102,18 @@ public sealed class MountCommandTests
         await using var lab = await MountLab.CreateAsync();
         var snapshot = await lab.SnapshotAsync();
         var mountPoint = lab.NewMountPoint();
-        (string Snapshot, string MountPoint, int Exit, string Code)[] failures =
+        var notADirectory = Path.Combine(lab.Root, "a-file");
+        await File.WriteAllTextAsync(notADirectory, "");
+        (string Snapshot, string CacheDirectory, int Exit, string Code)[] failures =
         [
-            ("nosuch", mountPoint, 2, "usage"),
-            (snapshot.Id.ToString(), Path.Combine(lab.Root, "no-such-directory"), 1, "io"),
+            ("nosuch", lab.CacheRoot, 2, "usage"),
+            (snapshot.Id.ToString(), notADirectory, 1, "error"),
         ];
-        foreach (var (name, target, expectedExit, expectedCode) in failures)
+        foreach (var (name, cache, expectedExit, expectedCode) in failures)
         {
-            var foreground = await CairnCli.RunRawAsync(Arguments(lab, "--json", "mount", name, target));
-            var withoutJson = await CairnCli.RunRawAsync(Arguments(lab, "mount", "--daemon", name, target));
+            string[] Mount(params string[] command) => ["-r", lab.RepositoryPath, .. command, name, mountPoint, "--cache-dir", cache];
+            var foreground = await CairnCli.RunRawAsync(Mount("--json", "mount"));
+            var withoutJson = await CairnCli.RunRawAsync(Mount("mount", "--daemon"));
             Assert.Equal(expectedExit, foreground.ExitCode);
             Assert.Equal(expectedExit, withoutJson.ExitCode);
             using (var error = System.Text.Json.JsonDocument.Parse(foreground.Output))
@@ -115,8 +123,8 @@ public sealed class MountCommandTests
 
             for (var run = 1; run <= 5; run++)
             {
-                var daemon = await CairnCli.RunRawAsync(Arguments(lab, "--json", "mount", "--daemon", name, target));
-                Assert.True(daemon.ExitCode == expectedExit, $"{name} at {target}, run {run}: exit {daemon.ExitCode}: {System.Text.Encoding.UTF8.GetString(daemon.Output)}{daemon.Error}");
+                var daemon = await CairnCli.RunRawAsync(Mount("--json", "mount", "--daemon"));
+                Assert.True(daemon.ExitCode == expectedExit, $"{name} with cache {cache}, run {run}: exit {daemon.ExitCode}: {System.Text.Encoding.UTF8.GetString(daemon.Output)}{daemon.Error}");
                 Assert.Equal(System.Text.Encoding.UTF8.GetString(foreground.Output), System.Text.Encoding.UTF8.GetString(daemon.Output));
             }
         }
@@ -223,6 +231,131 @@ public sealed class MountCommandTests
         Assert.Contains("detached a stale mount", await server.Process.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
         Assert.Null(MountTable.Find(mountPoint));
         Assert.Null(MountTable.Find(lower));
+    }
+
+    /// <summary>
+    /// A mount on a point where a live Cairn mount is would stack on it: the old one would serve on out of sight, and
+    /// <c>cairn umount</c> would take the new one away. Refused, read-only or writable, and the first keeps serving.
+    /// </summary>
+    [FuseFact("kill")]
+    public async Task A_mount_where_a_live_Cairn_mount_is_is_refused_and_the_first_keeps_serving()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var readOnly = lab.NewMountPoint();
+        var writable = lab.NewMountPoint();
+        Process? first = null;
+        Process? second = null;
+        try
+        {
+            (_, first) = await StartDaemonAsync(lab, "mount", "--daemon", snapshot.Id.ToString(), readOnly);
+            (_, second) = await StartDaemonAsync(lab, "mount", "--daemon", "--writable", "--upper", lab.NewLayersDirectory(), snapshot.Id.ToString(), writable);
+            foreach (var (point, what) in new[] { (readOnly, "the mount of snapshot"), (writable, "the writable mount of snapshot") })
+            {
+                foreach (var extra in new[] { new[] { "--daemon" }, [], ["--writable"] })
+                {
+                    var (exit, _, error) = await CairnCli.RunRawAsync(Arguments(lab, ["mount", .. extra, snapshot.Id.ToString(), point]));
+                    Assert.True(exit == 2 && error.Contains($"holds {what} {snapshot.Id.ToShortString()}: unmount it first", StringComparison.Ordinal), $"{point} {string.Join(' ', extra)}: exit {exit}: {error}");
+                }
+
+                Assert.Equal("hello\n", await File.ReadAllTextAsync(Path.Combine(point, "small.txt")));
+            }
+
+            Assert.Equal("fuse.cairn", MountTable.Find(readOnly)?.Type);
+            Assert.Equal("overlay", MountTable.Find(writable)?.Type);
+            Assert.False(first.HasExited || second.HasExited);
+        }
+        finally
+        {
+            await StopAsync(first);
+            await StopAsync(second);
+        }
+    }
+
+    /// <summary>
+    /// A writable mount's server stops when its overlay leaves the mount table. A mount stacked on the overlay (by
+    /// root, on purpose or by mistake) hides it without unmounting it: the server took that for an unmount and exited,
+    /// leaving the overlay over a dead lower mount.
+    /// </summary>
+    [FuseFact("kill", NeedsRoot = true)]
+    public async Task A_writable_mount_covered_by_another_mount_keeps_serving()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var mountPoint = lab.NewMountPoint();
+        Process? daemon = null;
+        try
+        {
+            (_, daemon) = await StartDaemonAsync(lab, "mount", "--daemon", "--writable", "--upper", lab.NewLayersDirectory(), snapshot.Id.ToString(), mountPoint);
+            LinuxMount.Mount("cairn-test", mountPoint, "tmpfs", "size=1m");
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2.5)); // the server looks at its overlay once a second
+            }
+            finally
+            {
+                LinuxMount.UnmountLazily(mountPoint); // the tmpfs, on top
+            }
+
+            Assert.Equal("overlay", MountTable.Find(mountPoint)?.Type);
+            Assert.False(daemon.HasExited, "the server exited when a mount covered its overlay");
+            Assert.Equal("hello\n", await File.ReadAllTextAsync(Path.Combine(mountPoint, "small.txt")));
+        }
+        finally
+        {
+            await StopAsync(daemon);
+        }
+    }
+
+    /// <summary>
+    /// <c>cairn umount</c> of a busy writable mount detaches it lazily. A file open through the overlay reads from the
+    /// snapshot mount under it, which must then be served until that file is closed, as a read-only mount is (its
+    /// server ended the snapshot's session at once, and the open file read ENOTCONN). Then the server exits.
+    /// </summary>
+    [FuseFact("kill")]
+    public async Task A_busy_writable_mount_unmounted_serves_its_open_files_until_they_are_closed()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var mountPoint = lab.NewMountPoint();
+        var lower = Path.Combine(lab.NewLayersDirectory(), "lower");
+        Process? daemon = null;
+        try
+        {
+            (_, daemon) = await StartDaemonAsync(lab, "mount", "--daemon", "--writable", "--upper", Path.GetDirectoryName(lower)!, "--no-hydrate", snapshot.Id.ToString(), mountPoint);
+            var expected = await File.ReadAllBytesAsync(Path.Combine(lab.Source, "other.bin"));
+            using (var open = File.OpenHandle(Path.Combine(mountPoint, "other.bin")))
+            {
+                Assert.Contains("lazily", await CairnCli.RunTextAsync("umount", mountPoint), StringComparison.Ordinal);
+                Assert.Null(MountTable.Find(mountPoint));
+                await Task.Delay(TimeSpan.FromSeconds(2.5)); // the server looks at its overlay once a second
+                var read = new byte[expected.Length];
+                Assert.Equal(expected.Length, RandomAccess.Read(open, read, 0));
+                Assert.Equal(expected, read);
+                Assert.False(daemon.HasExited, "the server exited with a file still open");
+            }
+
+            Assert.True(daemon.WaitForExit(TimeSpan.FromSeconds(30)), "the server did not exit once the last file was closed");
+            Assert.Null(MountTable.Find(lower));
+        }
+        finally
+        {
+            await StopAsync(daemon);
+        }
+    }
+
+    [FuseFact]
+    public async Task A_log_file_that_cannot_be_written_is_refused_before_mounting()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var mountPoint = lab.NewMountPoint();
+        foreach (var daemon in new[] { new[] { "--daemon" }, [] })
+        {
+            var (exit, _, error) = await CairnCli.RunRawAsync(Arguments(lab, ["mount", .. daemon, snapshot.Id.ToString(), mountPoint, "--log", Path.Combine(lab.Root, "no-such-directory", "mount.log")]));
+            Assert.True(exit == 2 && error.Contains("cannot write the log file", StringComparison.Ordinal), $"{string.Join(' ', daemon)}: exit {exit}: {error}");
+            Assert.Null(MountTable.Find(mountPoint));
+        }
     }
 
     /// <summary>
