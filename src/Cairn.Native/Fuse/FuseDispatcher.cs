@@ -47,6 +47,7 @@ internal sealed unsafe class FuseDispatcher(IFuseFileSystem fileSystem, FuseMoun
         ListXattr = &OnListXattr,
         ForgetMulti = &OnForgetMulti,
         ReadDirPlus = &OnReadDirPlus,
+        Lseek = &OnLseek,
     };
 
     internal void Report(string operation, Exception exception)
@@ -551,6 +552,36 @@ internal sealed unsafe class FuseDispatcher(IFuseFileSystem fileSystem, FuseMoun
         catch (Exception exception)
         {
             error = Fail(dispatcher, "listxattr", exception);
+        }
+
+        _ = FuseNative.fuse_reply_err(request, error);
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnLseek(nint request, ulong inode, long offset, int whence, FuseFileInfo* fileInfo)
+    {
+        FuseDispatcher? dispatcher = null;
+        int error;
+        try
+        {
+            dispatcher = From(request);
+            error = dispatcher.FileSystem.Seek(inode, fileInfo->Fh, offset, (FuseSeekWhence)whence, out long position);
+            if (error == 0)
+            {
+                if (position < 0)
+                {
+                    throw new InvalidOperationException($"Seek returned offset {position}.");
+                }
+
+                _ = FuseNative.fuse_reply_lseek(request, position);
+                return;
+            }
+
+            error = Errno(dispatcher, "lseek", error);
+        }
+        catch (Exception exception)
+        {
+            error = Fail(dispatcher, "lseek", exception);
         }
 
         _ = FuseNative.fuse_reply_err(request, error);

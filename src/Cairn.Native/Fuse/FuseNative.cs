@@ -84,6 +84,9 @@ internal static unsafe partial class FuseNative
     [LibraryImport(Library)]
     internal static partial int fuse_reply_xattr(nint request, nuint count);
 
+    [LibraryImport(Library)]
+    internal static partial int fuse_reply_lseek(nint request, long offset);
+
     // Pure buffer formatting (memcpy), no locks or system calls: safe without a GC transition.
     [LibraryImport(Library), SuppressGCTransition]
     internal static partial nuint fuse_add_direntry(nint request, byte* buffer, nuint bufferSize, byte* name, NativeStat* stat, long nextOffset);
@@ -253,6 +256,7 @@ internal unsafe struct FuseLowLevelOps
     [FieldOffset(216)] public delegate* unmanaged[Cdecl]<nint, ulong, nuint, void> ListXattr;
     [FieldOffset(304)] public delegate* unmanaged[Cdecl]<nint, nuint, FuseForgetData*, void> ForgetMulti;
     [FieldOffset(328)] public delegate* unmanaged[Cdecl]<nint, ulong, nuint, long, FuseFileInfo*, void> ReadDirPlus;
+    [FieldOffset(344)] public delegate* unmanaged[Cdecl]<nint, ulong, long, int, FuseFileInfo*, void> Lseek;
 }
 
 /// <summary>The few libc calls the FUSE layer needs (stale-mount detection, formatting libfuse's log).</summary>

@@ -48,6 +48,16 @@ public static class FuseMode
     public const uint Socket = 0xC000;
 }
 
+/// <summary>The whence of lseek(2) (SEEK_*): the kernel sends only <see cref="Data"/> and <see cref="Hole"/> to a FUSE server.</summary>
+public enum FuseSeekWhence
+{
+    Set = 0,
+    Current = 1,
+    End = 2,
+    Data = 3,
+    Hole = 4,
+}
+
 /// <summary>Severity of a message logged by libfuse itself (enum fuse_log_level).</summary>
 public enum FuseLogLevel
 {

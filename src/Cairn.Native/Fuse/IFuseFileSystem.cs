@@ -53,6 +53,19 @@ public interface IFuseFileSystem
     /// </summary>
     void Read(ulong inode, ulong handle, long offset, int size, FuseReadReply reply);
 
+    /// <summary>
+    /// Answers lseek(2) with SEEK_DATA or SEEK_HOLE on a regular file, as lseek(2) defines them: the first offset at
+    /// or after <paramref name="offset"/> that holds data, or that is in a hole (the end of file counts as one);
+    /// ENXIO for an offset at or past the end of file, and for SEEK_DATA in a hole that runs to the end. The kernel
+    /// answers SEEK_SET, SEEK_CUR and SEEK_END itself and never sends them. Returning <see cref="Errno.ENOSYS"/> (the
+    /// default) turns FUSE_LSEEK off for the whole mount: the kernel then reports every file as data throughout.
+    /// </summary>
+    int Seek(ulong inode, ulong handle, long offset, FuseSeekWhence whence, out long position)
+    {
+        position = 0;
+        return Errno.ENOSYS;
+    }
+
     /// <summary>Returns the value of extended attribute <paramref name="name"/>, or ENODATA. The size-probe protocol is handled by the layer.</summary>
     int GetXattr(ulong inode, ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value);
 

@@ -34,6 +34,7 @@ public sealed unsafe class FuseLayoutTests
         Assert.Equal(120, Offset<FuseLowLevelOps>(nameof(FuseLowLevelOps.Read)));
         Assert.Equal(304, Offset<FuseLowLevelOps>(nameof(FuseLowLevelOps.ForgetMulti)));
         Assert.Equal(328, Offset<FuseLowLevelOps>(nameof(FuseLowLevelOps.ReadDirPlus)));
+        Assert.Equal(344, Offset<FuseLowLevelOps>(nameof(FuseLowLevelOps.Lseek))); // the last pointer: libfuse 3.8 and later
         Assert.Equal(80, Offset<NativeStatVfs>(nameof(NativeStatVfs.NameMax)));
         Assert.Equal(24, Offset<FuseBufVec>(nameof(FuseBufVec.Size))); // buf[0].size
         Assert.Equal(40, Offset<FuseBufVec>(nameof(FuseBufVec.Memory))); // buf[0].mem
