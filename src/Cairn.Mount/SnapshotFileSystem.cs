@@ -14,6 +14,7 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
     private const ulong BlockSize = 4096;
     private readonly Manifest _manifest;
     private readonly ContentReader _reader;
+    private readonly HoleMap _holes;
     private readonly double _timeout;
     private readonly uint[] _linkCounts;
     private readonly FuseStatFs _statFs;
@@ -22,6 +23,7 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
     {
         _manifest = context.Manifest;
         _reader = reader;
+        _holes = new HoleMap(_manifest);
         _timeout = context.Options.KernelCacheSeconds;
         (_linkCounts, var totalBytes) = Count(_manifest);
         var blocks = (ulong)(totalBytes + (long)BlockSize - 1) / BlockSize;
@@ -138,6 +140,18 @@ internal sealed class SnapshotFileSystem : IFuseFileSystem
         }
 
         _reader.Read(entry, offset, size, reply);
+    }
+
+    /// <summary>SEEK_DATA and SEEK_HOLE from the chunk references: a copy that skips holes gets them without a fetch.</summary>
+    public int Seek(ulong inode, ulong handle, long offset, FuseSeekWhence whence, out long position)
+    {
+        if (!TryEntry(inode, out var entry) || _manifest.Entries[entry].Kind != EntryKind.Regular)
+        {
+            position = 0;
+            return Errno.EINVAL;
+        }
+
+        return _holes.Seek(entry, offset, whence, out position);
     }
 
     public int GetXattr(ulong inode, ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
