@@ -88,7 +88,7 @@ public sealed class WritableMount : IMountSession
             if (existing is null)
             {
                 // The overlay shows the upper root's attributes for the root: start from the snapshot's.
-                CopyRootAttributes(directory.Lower, directory.Upper);
+                CopyRootAttributes(directory.Lower, directory.Upper, flavor);
             }
 
             OverlayLayer.Mount(flavor, directory, mountPoint, "cairn:" + snapshot.Id.ToShortString());
@@ -205,7 +205,13 @@ public sealed class WritableMount : IMountSession
         return existing;
     }
 
-    private static void CopyRootAttributes(string from, string to)
+    /// <summary>
+    /// Gives the upper root the snapshot root's owner, mode, xattrs and times, as a copy-up would: an xattr in the
+    /// overlay's own namespace is stored escaped (kernel) or not at all (fuse-overlayfs). Copied as it is, the overlay
+    /// takes it for one of its marks: a root <c>trusted.overlay.opaque</c> hid the whole snapshot under fuse-overlayfs,
+    /// and the kernel hid it from the merged view, so the snapshot of the mount lost it.
+    /// </summary>
+    private static void CopyRootAttributes(string from, string to, OverlayFlavor flavor)
     {
         using var source = LinuxFile.OpenDirectory(from);
         using var target = LinuxFile.OpenDirectory(to);
@@ -218,7 +224,10 @@ public sealed class WritableMount : IMountSession
         LinuxFile.ChangeMode(target, stat.Permissions);
         foreach (var (name, value) in LinuxFile.ReadXattrs(source))
         {
-            LinuxFile.SetXattr(target, name, value);
+            if (OverlayXattrs.UpperName(name, flavor) is { } stored)
+            {
+                LinuxFile.SetXattr(target, stored, value);
+            }
         }
 
         LinuxFile.SetTimes(target, stat.ATimeNs, stat.MTimeNs);

@@ -312,7 +312,7 @@ public sealed class Archiver
             e.Size = result.Size;
             e.MTimeNs = result.MTimeNs;
             e.Traits = result.Covered != result.Size ? EntryTraits.Sparse : EntryTraits.None;
-            SetXattrs(builder, entry, result.Xattrs);
+            builder.SetXattrs(entry, result.Xattrs);
             builder.Source(entry) = result.Source;
         }
 
@@ -398,7 +398,7 @@ public sealed class Archiver
             var rootStat = LinuxFile.Stat(rootHandle.Descriptor);
             var root = builder.AddEntry(EntryFor(rootStat), [], SourceFor(rootStat));
             var rootXattrs = LinuxFile.ReadXattrs(rootHandle.Descriptor);
-            SetXattrs(builder, root, rootXattrs);
+            builder.SetXattrs(root, InView(rootXattrs));
             Interlocked.Increment(ref _directories);
             var hardlinks = new Dictionary<(ulong Device, ulong Inode), int>();
 
@@ -409,7 +409,7 @@ public sealed class Archiver
             // The directories being walked, innermost on top, each with its children still to visit. An explicit
             // stack, not recursion: a tree can be deeper than a thread's stack.
             var open = new Stack<PendingDirectory>();
-            var rootMatch = parent is null || (_overlay is not null && OverlayUpper.IsOpaque(rootXattrs)) ? -1 : 0;
+            var rootMatch = parent is null || (_overlay is { } overlay && OverlayUpper.IsOpaqueRoot(rootXattrs, overlay)) ? -1 : 0;
             open.Push(await AppendChildrenAsync(new WalkItem(root, rootMatch, rootHandle, null)).ConfigureAwait(false));
             while (open.TryPeek(out var directory))
             {
@@ -500,7 +500,7 @@ public sealed class Archiver
                 }
 
                 var index = builder.AddEntry(entry, child.Name, SourceFor(child.Stat));
-                SetXattrs(builder, index, child.Xattrs);
+                builder.SetXattrs(index, InView(child.Xattrs));
                 if (entry.Kind == EntryKind.Regular)
                 {
                     if (child.Stat.LinkCount > 1)
@@ -593,9 +593,13 @@ public sealed class Archiver
         return children;
     }
 
-    /// <summary>Stores an entry's xattrs; an overlay's own (whiteout, opaque, origin marks) are dropped.</summary>
-    private void SetXattrs(ManifestBuilder builder, int entry, List<KeyValuePair<byte[], byte[]>>? xattrs) =>
-        builder.SetXattrs(entry, _overlay is null ? xattrs : OverlayUpper.WithoutPrivate(xattrs));
+    /// <summary>
+    /// Xattrs read from disk as the snapshot stores them: as they are, or, from an overlay's upper directory, as its
+    /// merged view has them (the overlay's own marks left out, escaped names unescaped). A base entry's xattrs are never
+    /// passed through this: they are the base's data, whatever their names.
+    /// </summary>
+    private List<KeyValuePair<byte[], byte[]>>? InView(List<KeyValuePair<byte[], byte[]>>? xattrs) =>
+        _overlay is { } flavor ? OverlayXattrs.View(xattrs, flavor) : xattrs;
 
     /// <summary>The "walk" of an image snapshot: a root directory, the images as its entries.</summary>
     private async Task ListImagesAsync(ImageSet images, ManifestBuilder builder, Manifest? parent, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
@@ -608,7 +612,7 @@ public sealed class Archiver
             foreach (var image in images.Images)
             {
                 var index = builder.AddEntry(EntryFor(image.Stat), image.Name, SourceFor(image.Stat));
-                SetXattrs(builder, index, image.Xattrs);
+                builder.SetXattrs(index, image.Xattrs);
                 var match = parent?.Lookup(0, image.Name) ?? -1;
                 await jobs.WriteAsync(FileJobFor(index, image.Directory, image.FileName, image.Stat, parent, match), cancellationToken).ConfigureAwait(false);
             }
@@ -904,7 +908,7 @@ public sealed class Archiver
             refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, content.Data.Slice(piece.BufferOffset, piece.Length), index, writer, trial).ConfigureAwait(false)));
         }
 
-        return new FileResult(content.Stat) { Xattrs = content.Xattrs };
+        return new FileResult(content.Stat) { Xattrs = InView(content.Xattrs) };
     }
 
     private async ValueTask<ChunkSlot> StoreChunkAsync(ContentId id, ReadOnlyMemory<byte> data, ChunkIndex index, PackWriter writer, SegmentTrial? trial)
@@ -972,7 +976,7 @@ public sealed class Archiver
                 {
                     Interlocked.Add(ref _bytesRead, before.Size);
                     Interlocked.Add(ref _zeroBytes, zeroBytes);
-                    return new FileResult(before) { Xattrs = LinuxFile.ReadXattrs(fd) };
+                    return new FileResult(before) { Xattrs = InView(LinuxFile.ReadXattrs(fd)) };
                 }
             }
 

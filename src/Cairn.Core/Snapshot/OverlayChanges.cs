@@ -5,10 +5,18 @@ namespace Cairn.Snapshot;
 /// <summary>Which overlay wrote an upper directory: they mark deletions and opaque directories a little differently.</summary>
 public enum OverlayFlavor
 {
-    /// <summary>Kernel overlayfs: whiteouts are 0:0 character devices (or empty files with <c>trusted.overlay.whiteout</c>), opaque directories carry <c>trusted.overlay.opaque=y</c>.</summary>
+    /// <summary>
+    /// Kernel overlayfs, mounted without <c>userxattr</c>: whiteouts are 0:0 character devices (or empty files with
+    /// <c>trusted.overlay.whiteout</c>), opaque directories carry <c>trusted.overlay.opaque=y</c>. It keeps
+    /// <c>trusted.overlay.*</c> only: <c>user.overlay.*</c> is data.
+    /// </summary>
     Kernel,
 
-    /// <summary>fuse-overlayfs: the kernel's marks, or (unprivileged) <c>.wh.NAME</c> files and a <c>.wh..wh..opq</c> file in opaque directories.</summary>
+    /// <summary>
+    /// fuse-overlayfs: 0:0 character devices, or (unprivileged) <c>.wh.NAME</c> files; opaque directories carry
+    /// <c>trusted.overlay.opaque</c>, <c>user.overlay.opaque</c> or <c>user.fuseoverlayfs.opaque</c>, or a
+    /// <c>.wh..wh..opq</c> file. It keeps all of <c>trusted.overlay.*</c>, <c>user.overlay.*</c> and <c>user.fuseoverlayfs.*</c>.
+    /// </summary>
     FuseOverlayfs,
 }
 

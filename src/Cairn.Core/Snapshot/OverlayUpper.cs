@@ -12,8 +12,9 @@ namespace Cairn.Snapshot;
 internal readonly record struct MergedChild(ChildInfo? Listed, int Parent);
 
 /// <summary>
-/// How an overlay's upper directory reads as a change to the lower tree: which names are whiteouts (deletions),
-/// which directories are opaque (they replace the lower one entirely), and which xattrs are the overlay's own.
+/// How an overlay's upper directory reads as a change to the lower tree: which names are whiteouts (deletions) and
+/// which directories are opaque (they replace the lower one entirely), each as the overlay that wrote it reads them
+/// (which xattrs are its own: <see cref="OverlayXattrs"/>).
 /// </summary>
 internal static class OverlayUpper
 {
@@ -21,26 +22,51 @@ internal static class OverlayUpper
 
     private static ReadOnlySpan<byte> OpaqueMarker => ".wh..wh..opq"u8;
 
+    // Kernel overlayfs only: fuse-overlayfs 1.10 knows no xattr whiteouts.
     private static ReadOnlySpan<byte> WhiteoutXattr => "trusted.overlay.whiteout"u8;
 
-    /// <summary>The overlay's private xattrs: never part of the merged view, so never stored.</summary>
-    public static bool IsPrivateXattr(ReadOnlySpan<byte> name) =>
-        name.StartsWith("trusted.overlay."u8) || name.StartsWith("user.overlay."u8) || name.StartsWith("user.fuseoverlayfs."u8);
+    private static readonly byte[] s_kernelOpaque = "trusted.overlay.opaque"u8.ToArray();
 
-    public static List<KeyValuePair<byte[], byte[]>>? WithoutPrivate(List<KeyValuePair<byte[], byte[]>>? xattrs)
+    // fuse-overlayfs takes the first of these a directory has, and its value's first byte (is_directory_opaque).
+    private static readonly byte[][] s_fuseOverlayfsOpaque = ["trusted.overlay.opaque"u8.ToArray(), "user.overlay.opaque"u8.ToArray(), "user.fuseoverlayfs.opaque"u8.ToArray()];
+
+    /// <summary>
+    /// An upper directory marked opaque by an xattr, as the overlay that wrote it reads the mark: the lower directory of
+    /// that name is hidden entirely. Kernel overlayfs: <c>trusted.overlay.opaque</c> is exactly <c>y</c> (<c>x</c> marks a
+    /// directory holding xattr whiteouts, not an opaque one; <c>user.overlay.opaque</c> is a user's xattr).
+    /// fuse-overlayfs: <c>trusted.overlay.opaque</c>, else <c>user.overlay.opaque</c>, else
+    /// <c>user.fuseoverlayfs.opaque</c>, starting with <c>y</c>.
+    /// </summary>
+    public static bool IsOpaque(List<KeyValuePair<byte[], byte[]>>? xattrs, OverlayFlavor flavor)
     {
-        if (xattrs is null || !xattrs.Exists(x => IsPrivateXattr(x.Key)))
+        if (xattrs is null)
         {
-            return xattrs;
+            return false;
         }
 
-        return xattrs.FindAll(x => !IsPrivateXattr(x.Key));
+        if (flavor == OverlayFlavor.Kernel)
+        {
+            return xattrs.Exists(x => x.Key.AsSpan().SequenceEqual(s_kernelOpaque) && x.Value.AsSpan().SequenceEqual("y"u8));
+        }
+
+        foreach (var name in s_fuseOverlayfsOpaque)
+        {
+            var found = xattrs.FindIndex(x => x.Key.AsSpan().SequenceEqual(name));
+            if (found >= 0)
+            {
+                return xattrs[found].Value is [(byte)'y', ..];
+            }
+        }
+
+        return false;
     }
 
-    /// <summary>An upper directory marked opaque by an xattr: the lower directory of that name is hidden entirely.</summary>
-    public static bool IsOpaque(List<KeyValuePair<byte[], byte[]>>? xattrs) => xattrs is not null && xattrs.Exists(x =>
-        x.Value.AsSpan().SequenceEqual("y"u8)
-        && (x.Key.AsSpan().SequenceEqual("trusted.overlay.opaque"u8) || x.Key.AsSpan().SequenceEqual("user.overlay.opaque"u8) || x.Key.AsSpan().SequenceEqual("user.fuseoverlayfs.opaque"u8)));
+    /// <summary>
+    /// An upper root marked opaque: fuse-overlayfs then hides the whole lower layer; kernel overlayfs ignores the mark
+    /// on its root (tried on 6.18), so there it hides nothing.
+    /// </summary>
+    public static bool IsOpaqueRoot(List<KeyValuePair<byte[], byte[]>>? xattrs, OverlayFlavor flavor) =>
+        flavor == OverlayFlavor.FuseOverlayfs && IsOpaque(xattrs, flavor);
 
     /// <summary>
     /// The merged children of one directory, sorted by name: the upper directory's listing without whiteouts, and
@@ -68,7 +94,7 @@ internal static class OverlayUpper
 
             if (hides is null)
             {
-                var mergeUnder = child.Subdirectory is not null && match >= 0 && lower.Entries[match].Kind == EntryKind.Directory && !IsOpaque(child.Xattrs);
+                var mergeUnder = child.Subdirectory is not null && match >= 0 && lower.Entries[match].Kind == EntryKind.Directory && !IsOpaque(child.Xattrs, flavor);
                 visible.Add(new MergedChild(child, mergeUnder ? match : -1));
             }
         }
@@ -120,7 +146,7 @@ internal static class OverlayUpper
         }
 
         // An xattr whiteout: an empty file marked as one (regular files' xattrs are not listed, so ask).
-        if (stat.Kind == FileKind.Regular && stat.Size == 0
+        if (flavor == OverlayFlavor.Kernel && stat.Kind == FileKind.Regular && stat.Size == 0
             && LinuxFile.ReadXattrs(upper.Descriptor, child.Name).Exists(x => x.Key.AsSpan().SequenceEqual(WhiteoutXattr)))
         {
             return child.Name;

@@ -69,6 +69,101 @@ public sealed class WritableMountTests
     }
 
     /// <summary>
+    /// A tree holding overlay xattrs as data, as rootless podman's storage does (<c>user.overlay.*</c>), under a root
+    /// marked <c>trusted.overlay.opaque</c> (a snapshot of a kernel overlay's upper directory). Kernel overlayfs keeps
+    /// only <c>trusted.overlay.*</c> for itself and shows everything else, so its snapshot is what it shows. The
+    /// snapshot used to drop the base's children of the copied-up directory and every <c>user.overlay.*</c> xattr.
+    /// </summary>
+    [FuseFact]
+    public async Task Overlay_xattrs_that_are_data_stay_in_a_kernel_overlays_snapshot_which_is_what_it_shows()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        AddOverlayXattrs(lab.Source);
+        var baseSnapshot = await lab.SnapshotAsync();
+        var mount = await lab.MountWritableAsync(baseSnapshot, OverlayFlavor.Kernel);
+        var storage = Path.Combine(mount.MountPoint, "storage");
+        await ChangeStorageAsync(storage);
+        using (var through = LinuxFile.OpenDirectory(storage))
+        {
+            LinuxFile.SetXattrAt(through, "e"u8, "user.overlay.opaque"u8, "y"u8);     // a user's: e keeps its lower child
+            LinuxFile.SetXattrAt(through, "e"u8, "trusted.overlay.note"u8, "mine"u8); // the kernel stores it as trusted.overlay.overlay.note
+        }
+
+        var snapshot = (await new Archiver(lab.Repository).SnapshotOverlayAsync(new OverlayChanges(mount.Directory.Upper, OverlayFlavor.Kernel, baseSnapshot, mount.MountPoint))).Snapshot;
+        var restored = Path.Combine(lab.Root, "restored");
+        await new Restorer(lab.Repository).RestoreAsync(snapshot, restored);
+
+        Support.TreeComparer.AssertEqual(mount.MountPoint, restored, holes: false);
+        Assert.Equal(["a", "b", "c"], Directory.GetFiles(Path.Combine(restored, "storage", "d")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(["keep"], Directory.GetFiles(Path.Combine(restored, "storage", "e")).Select(Path.GetFileName));
+        Assert.Equal("user.overlay.opaque=y", NativeFiles.XattrText(Path.Combine(restored, "storage", "d")));
+        Assert.Equal("user.overlay.origin=a", NativeFiles.XattrText(Path.Combine(restored, "storage", "d", "a")));
+        Assert.Equal("user.overlay.origin=b", NativeFiles.XattrText(Path.Combine(restored, "storage", "d", "b")));
+        Assert.Equal("trusted.overlay.note=mine; user.overlay.opaque=y", NativeFiles.XattrText(Path.Combine(restored, "storage", "e")));
+        Assert.Contains("trusted.overlay.opaque=y", NativeFiles.XattrText(restored), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The same tree under fuse-overlayfs, which keeps <c>trusted.overlay.*</c>, <c>user.overlay.*</c> and
+    /// <c>user.fuseoverlayfs.*</c> for itself: it hides them and drops them on a copy-up, so the directory and the file it
+    /// copied up lose theirs, as it shows; the untouched file keeps the base's. The root's opaque mark, copied into the
+    /// upper root as it was, hid the whole snapshot.
+    /// </summary>
+    [FuseFact("fuse-overlayfs")]
+    public async Task Overlay_xattrs_of_the_snapshot_neither_hide_it_nor_are_lost_where_untouched_under_fuse_overlayfs()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        AddOverlayXattrs(lab.Source);
+        var baseSnapshot = await lab.SnapshotAsync();
+        var mount = await lab.MountWritableAsync(baseSnapshot, OverlayFlavor.FuseOverlayfs);
+        Assert.Contains("small.txt", Directory.GetFiles(mount.MountPoint).Select(Path.GetFileName));
+        await ChangeStorageAsync(Path.Combine(mount.MountPoint, "storage"));
+
+        var snapshot = (await new Archiver(lab.Repository).SnapshotOverlayAsync(new OverlayChanges(mount.Directory.Upper, OverlayFlavor.FuseOverlayfs, baseSnapshot, mount.MountPoint))).Snapshot;
+        var restored = Path.Combine(lab.Root, "restored");
+        await new Restorer(lab.Repository).RestoreAsync(snapshot, restored);
+
+        Assert.Contains("small.txt", Directory.GetFiles(restored).Select(Path.GetFileName));
+        Assert.Equal(["a", "b", "c"], Directory.GetFiles(Path.Combine(restored, "storage", "d")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal("a\na2\n", await File.ReadAllTextAsync(Path.Combine(restored, "storage", "d", "a")));
+        Assert.Equal("", NativeFiles.XattrText(Path.Combine(restored, "storage", "d")));
+        Assert.Equal("", NativeFiles.XattrText(Path.Combine(restored, "storage", "d", "a")));
+        Assert.Equal("user.overlay.origin=b", NativeFiles.XattrText(Path.Combine(restored, "storage", "d", "b")));
+    }
+
+    /// <summary>
+    /// <c>storage/d</c> marked <c>user.overlay.opaque</c>, holding <c>a</c> and <c>b</c> marked <c>user.overlay.origin</c>;
+    /// <c>storage/e</c> holding <c>keep</c>; the root marked <c>trusted.overlay.opaque</c> (as root).
+    /// </summary>
+    private static void AddOverlayXattrs(string source)
+    {
+        var d = Directory.CreateDirectory(Path.Combine(source, "storage", "d")).FullName;
+        File.WriteAllText(Path.Combine(d, "a"), "a\n");
+        File.WriteAllText(Path.Combine(d, "b"), "b\n");
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(source, "storage", "e")).FullName, "keep"), "kept\n");
+        using (var files = LinuxFile.OpenDirectory(d))
+        {
+            LinuxFile.SetXattrAt(files, "a"u8, "user.overlay.origin"u8, "a"u8);
+            LinuxFile.SetXattrAt(files, "b"u8, "user.overlay.origin"u8, "b"u8);
+        }
+
+        using (var storage = LinuxFile.OpenDirectory(Path.Combine(source, "storage")))
+        {
+            LinuxFile.SetXattrAt(storage, "d"u8, "user.overlay.opaque"u8, "y"u8);
+        }
+
+        using var root = LinuxFile.OpenDirectory(source);
+        LinuxFile.SetXattr(root, "trusted.overlay.opaque"u8, "y"u8);
+    }
+
+    /// <summary>A new file in <c>d</c> (which copies <c>d</c> up) and <c>a</c> changed (copied up); <c>b</c> stays in the snapshot.</summary>
+    private static async Task ChangeStorageAsync(string storage)
+    {
+        await File.WriteAllTextAsync(Path.Combine(storage, "d", "c"), "c\n");
+        await File.AppendAllTextAsync(Path.Combine(storage, "d", "a"), "a2\n");
+    }
+
+    /// <summary>
     /// The snapshot mount's read count once it has stopped moving. A read is counted when it is answered, and reads
     /// the kernel queued during the changes (read-ahead while fuse-overlayfs copies a file up) can still be answered
     /// after the changes returned: on a loaded machine, that made two reads land inside the snapshot's window.

@@ -27,6 +27,14 @@ internal static class NativeFiles
         LinuxFile.WriteAll(fd, content, 0);
     }
 
+    /// <summary>The xattrs of <paramref name="path"/> (a symlink's own) as "name=value" pairs, values as UTF-8, sorted and joined by "; ".</summary>
+    public static string XattrText(string path)
+    {
+        using var directory = LinuxFile.OpenDirectory(Path.GetDirectoryName(path)!);
+        var xattrs = LinuxFile.ReadXattrs(directory, System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(path)));
+        return string.Join("; ", xattrs.Select(x => $"{System.Text.Encoding.UTF8.GetString(x.Key)}={System.Text.Encoding.UTF8.GetString(x.Value)}").Order(StringComparer.Ordinal));
+    }
+
     /// <summary>The names in a directory, sorted byte-wise.</summary>
     public static List<byte[]> Names(FileDescriptor directory)
     {
