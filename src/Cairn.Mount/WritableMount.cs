@@ -76,7 +76,7 @@ public sealed class WritableMount : IMountSession
         // A live Cairn mount is refused.
         var stale = MountPoints.Prepare(mountPoint);
         var directory = writable.Directory is { } given ? new OverlayDirectory(Path.GetFullPath(given)) : OverlayDirectory.CreateDefault(snapshot);
-        var existing = Prepare(directory, repository, snapshot);
+        var existing = Prepare(directory, repository, snapshot, flavor);
         var lower = await SnapshotMount.StartAsync(repository, snapshot, directory.Lower, options, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -178,8 +178,12 @@ public sealed class WritableMount : IMountSession
         }
     }
 
-    /// <summary>Creates the layer directories; returns the existing state if the directory was used before (for the same snapshot only).</summary>
-    private static OverlayState? Prepare(OverlayDirectory directory, Repository.Repository repository, SnapshotRecord snapshot)
+    /// <summary>
+    /// Creates the layer directories; returns the existing state if the directory was used before (for the same
+    /// snapshot and the same overlay only: each marks deletions and opaque directories its own way, and takes the
+    /// other's marks for data or its data for marks).
+    /// </summary>
+    private static OverlayState? Prepare(OverlayDirectory directory, Repository.Repository repository, SnapshotRecord snapshot, OverlayFlavor flavor)
     {
         var existing = OverlayState.TryRead(directory);
         if (existing is not null)
@@ -187,6 +191,11 @@ public sealed class WritableMount : IMountSession
             if (existing.RepositoryId != repository.Config.Id || existing.Snapshot != snapshot.Id.ToString())
             {
                 throw new UsageException($"'{directory.Path}' holds changes to snapshot {existing.Snapshot[..12]} of repository {existing.Repository}, not to {snapshot.Id.ToShortString()}: choose another directory");
+            }
+
+            if (existing.Flavor != flavor)
+            {
+                throw new UsageException($"'{directory.Path}' holds changes written by {existing.Overlay}: mount it with --overlay {(existing.Flavor == OverlayFlavor.Kernel ? "kernel" : "fuse")}");
             }
 
             if (MountTable.Find(directory.Lower) is not null && !FuseMount.IsStale(directory.Lower))

@@ -132,6 +132,28 @@ public sealed class WritableMountTests
     }
 
     /// <summary>
+    /// Changes kept by one overlay are refused to the other: kernel overlayfs keeps a user's <c>user.overlay.opaque</c>
+    /// as data, which fuse-overlayfs would take for its mark, and fuse-overlayfs's <c>.wh..wh..opq</c> files would be
+    /// files to the kernel.
+    /// </summary>
+    [FuseFact("fuse-overlayfs")]
+    public async Task Changes_kept_by_one_overlay_are_not_mounted_with_the_other()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var baseSnapshot = await lab.SnapshotAsync();
+        var layers = lab.NewLayersDirectory();
+        await using (var kernel = await lab.MountWritableAsync(baseSnapshot, OverlayFlavor.Kernel, layers))
+        {
+            await File.WriteAllTextAsync(Path.Combine(kernel.MountPoint, "kept.txt"), "kept\n");
+        }
+
+        var refused = await Assert.ThrowsAsync<UsageException>(() => lab.MountWritableAsync(baseSnapshot, OverlayFlavor.FuseOverlayfs, layers));
+        Assert.Contains("holds changes written by kernel: mount it with --overlay kernel", refused.Message, StringComparison.Ordinal);
+        await using var again = await lab.MountWritableAsync(baseSnapshot, OverlayFlavor.Kernel, layers);
+        Assert.Equal("kept\n", await File.ReadAllTextAsync(Path.Combine(again.MountPoint, "kept.txt")));
+    }
+
+    /// <summary>
     /// <c>storage/d</c> marked <c>user.overlay.opaque</c>, holding <c>a</c> and <c>b</c> marked <c>user.overlay.origin</c>;
     /// <c>storage/e</c> holding <c>keep</c>; the root marked <c>trusted.overlay.opaque</c> (as root).
     /// </summary>
