@@ -105,7 +105,7 @@ public static class OverlayLayer
         var entry = MountTable.Find(full);
         var upper = entry switch
         {
-            { Type: "overlay" } => entry.Option("upperdir"),
+            { Type: "overlay" } => entry.Option("upperdir") is { } given ? Unescape(given) : null,
             { Type: "fuse.fuse-overlayfs" } => FuseOverlayfsUpper(full),
             _ => null,
         };
@@ -180,8 +180,48 @@ public static class OverlayLayer
         return null;
     }
 
-    /// <summary>Both overlays take '\' as an escape in option values: ',' separates options and ':' lower layers.</summary>
+    /// <summary>
+    /// Refuses layers fuse-overlayfs cannot be given: it splits its lowerdir and upperdir options at every ':' and
+    /// takes no escape there (1.10: libfuse's option parser has already removed the '\' of a '\:'). Kernel overlayfs
+    /// takes '\:'. Without this, fuse-overlayfs failed with "cannot read lower dirs".
+    /// </summary>
+    /// <exception cref="UsageException">The layers' path holds a ':' and the overlay is fuse-overlayfs.</exception>
+    public static void CheckPaths(OverlayFlavor flavor, OverlayDirectory directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (flavor == OverlayFlavor.FuseOverlayfs && directory.Path.Contains(':', StringComparison.Ordinal))
+        {
+            throw new UsageException($"fuse-overlayfs cannot keep its layers in '{directory.Path}': it splits layer paths at ':'; give --upper a path without ':'{(LinuxFile.IsRoot ? " or use --overlay kernel" : "")}");
+        }
+    }
+
+    /// <summary>
+    /// '\' escapes the next character in a layer option's value: kernel overlayfs reads ',' as the end of the option
+    /// and ':' as the end of a lower layer otherwise; libfuse, which parses fuse-overlayfs's -o, does the same for ','.
+    /// </summary>
     private static string Escape(string path) => path.Replace(@"\", @"\\", StringComparison.Ordinal).Replace(",", @"\,", StringComparison.Ordinal).Replace(":", @"\:", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A layer path as kernel overlayfs reads it from an option's value (ovl_unescape): '\' takes the next character
+    /// as it is, a '\' at the end is dropped. The mount table shows upperdir as it was given to the kernel, escapes
+    /// and all (under the mount table's own octal escapes, which <see cref="MountInfo.Option"/> removes): without this,
+    /// an upper path with ',' or ':' read back as "up\,a\:b" and the mount was not found.
+    /// </summary>
+    private static string Unescape(string value)
+    {
+        var path = new StringBuilder(value.Length);
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (value[i] == '\\' && ++i == value.Length)
+            {
+                break;
+            }
+
+            path.Append(value[i]);
+        }
+
+        return path.ToString();
+    }
 
     private static IEnumerable<string> SplitOptions(string options)
     {

@@ -76,6 +76,7 @@ public sealed class WritableMount : IMountSession
         // A live Cairn mount is refused.
         var stale = MountPoints.Prepare(mountPoint);
         var directory = writable.Directory is { } given ? new OverlayDirectory(Path.GetFullPath(given)) : OverlayDirectory.CreateDefault(snapshot);
+        OverlayLayer.CheckPaths(flavor, directory);
         var existing = Prepare(directory, repository, snapshot, flavor);
         var lower = await SnapshotMount.StartAsync(repository, snapshot, directory.Lower, options, cancellationToken).ConfigureAwait(false);
         try

@@ -23,8 +23,11 @@ public sealed record MountInfo(string MountPoint, string Device, string Type, st
     public bool IsFuse => Type == "fuse" || Type == "fuseblk" || Type.StartsWith("fuse.", StringComparison.Ordinal);
 
     /// <summary>
-    /// The value of super-block option <paramref name="name"/> (e.g. <c>upperdir</c>), or null. The kernel escapes
-    /// commas, spaces and backslashes in option values as <c>\ooo</c>, so splitting at commas is exact.
+    /// The value of super-block option <paramref name="name"/> (e.g. <c>upperdir</c>), or null, with the mount table's
+    /// <c>\ooo</c> escapes removed. A file system that shows paths in its options (overlayfs, through
+    /// seq_show_option) escapes commas, spaces, tabs, newlines and backslashes in values that way, so splitting at commas
+    /// is exact for it (checked on 6.18). Escapes of the file system's own are left in the value: overlayfs shows
+    /// <c>upperdir</c> as it was given, so a path with ',' or ':' reads <c>/up\,a\:b</c> here (OverlayLayer removes them).
     /// </summary>
     public string? Option(string name)
     {

@@ -359,6 +359,44 @@ public sealed class MountCommandTests
     }
 
     /// <summary>
+    /// An --upper path with ',' and ':' (and ' ' and '\'), escaped for overlayfs when mounted, is shown by the mount
+    /// table with those escapes: snapshot --from-mount, umount and the next mount after a crash must remove them to
+    /// find the mount. They said it was not a writable Cairn mount, that nothing was mounted, and mounted over the
+    /// crashed one.
+    /// </summary>
+    [FuseFact("kill")]
+    public async Task A_writable_mount_whose_upper_path_has_commas_and_colons_is_found_by_snapshot_umount_and_the_next_mount()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var snapshot = await lab.SnapshotAsync();
+        var mountPoint = lab.NewMountPoint();
+        var layers = lab.NewLayersDirectory(@"ov,a:b c\d");
+        using (var crashed = new MountProcess(Start(lab, "mount", "--writable", "--upper", layers, snapshot.Id.ToString(), mountPoint)))
+        {
+            await crashed.ReadyAsync();
+            await File.WriteAllTextAsync(Path.Combine(mountPoint, "new.txt"), "through the overlay\n");
+            Assert.Equal("through the overlay\n", await File.ReadAllTextAsync(Path.Combine(layers, "upper", "new.txt")));
+            var saved = await CairnCli.RunAsync(lab.RepositoryPath, "--json", "snapshot", "--from-mount", mountPoint);
+            Assert.True(saved.ExitCode == 0, saved.ToString());
+            Assert.Equal(snapshot.Id.ToString(), saved.Json.GetProperty("parent").GetString());
+            crashed.Process.Kill(); // SIGKILL: no chance to unmount
+            await crashed.ExitAsync();
+        }
+
+        using (var server = new MountProcess(Start(lab, "mount", "--writable", "--upper", layers, snapshot.Id.ToString(), mountPoint)))
+        {
+            await server.ReadyAsync();
+            Assert.Equal("through the overlay\n", await File.ReadAllTextAsync(Path.Combine(mountPoint, "new.txt")));
+            Assert.Equal("unmounted " + mountPoint, await CairnCli.RunTextAsync("umount", mountPoint));
+            Assert.Equal(0, await server.ExitAsync());
+            Assert.Contains("detached a stale mount", await server.Process.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Null(MountTable.Find(mountPoint));
+        Assert.Null(MountTable.Find(Path.Combine(layers, "lower")));
+    }
+
+    /// <summary>
     /// Interrupted while its server has not answered yet (here: an S3 endpoint that accepts connections and never
     /// replies), mount --daemon stops that server and says so, exit 130. It exited and left the server to mount later,
     /// unseen.

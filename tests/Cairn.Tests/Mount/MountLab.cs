@@ -134,10 +134,10 @@ internal sealed class MountLab : IAsyncDisposable
         return mount;
     }
 
-    /// <summary>A path for a writable mount's layers (not created), whose lower mount point Dispose unmounts if needed.</summary>
-    public string NewLayersDirectory()
+    /// <summary>A path for a writable mount's layers (not created; named <paramref name="name"/> if given), whose lower mount point Dispose unmounts if needed.</summary>
+    public string NewLayersDirectory(string? name = null)
     {
-        var layers = Path.Combine(Root, $"layers{_mountPoints.Count}");
+        var layers = Path.Combine(Root, name ?? $"layers{_mountPoints.Count}");
         _mountPoints.Add(new OverlayDirectory(layers).Lower);
         return layers;
     }

@@ -154,6 +154,21 @@ public sealed class WritableMountTests
     }
 
     /// <summary>
+    /// fuse-overlayfs splits its layer paths at every ':', escaped or not: such a directory is refused before anything
+    /// is mounted, with a usage error (fuse-overlayfs failed with "cannot read lower dirs").
+    /// </summary>
+    [FuseFact("fuse-overlayfs")]
+    public async Task Fuse_overlayfs_layers_in_a_path_with_a_colon_are_refused()
+    {
+        await using var lab = await MountLab.CreateAsync();
+        var baseSnapshot = await lab.SnapshotAsync();
+        var layers = lab.NewLayersDirectory("ov:a");
+        var refused = await Assert.ThrowsAsync<UsageException>(() => lab.MountWritableAsync(baseSnapshot, OverlayFlavor.FuseOverlayfs, layers));
+        Assert.Contains("it splits layer paths at ':'", refused.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(layers));
+    }
+
+    /// <summary>
     /// <c>storage/d</c> marked <c>user.overlay.opaque</c>, holding <c>a</c> and <c>b</c> marked <c>user.overlay.origin</c>;
     /// <c>storage/e</c> holding <c>keep</c>; the root marked <c>trusted.overlay.opaque</c> (as root).
     /// </summary>
