@@ -31,7 +31,7 @@ internal static class SnapshotCommand
         };
         var fromMount = new Option<string?>("--from-mount")
         {
-            Description = "Snapshot a writable mount ('cairn mount --writable') from its changes alone: the parent is the mounted snapshot, and only what changed is read. The result is complete on its own.",
+            Description = "Snapshot a writable mount ('cairn mount --writable') from its changes alone: the parent is the mounted snapshot, and only what changed is read. The result is complete on its own; a mount of an image snapshot gives an image snapshot of the files at its top.",
         };
         var command = new Command("snapshot", "Snapshot a directory tree, VM image files, or the changes of a writable mount into the repository.") { path, images, tags, parent, skip, relayout, relayoutAbove, fromMount };
         command.SetAction(CliContext.Run(async (context, ct) =>
@@ -57,9 +57,10 @@ internal static class SnapshotCommand
                 throw new UsageException("--from-mount takes the mounted snapshot as the parent; --parent does not apply");
             }
 
-            if (imageFiles.Length == 0 && context.ParseResult.GetResult(relayoutAbove) is not null)
+            var boundGiven = context.ParseResult.GetResult(relayoutAbove) is not null;
+            if (directory is not null && boundGiven)
             {
-                throw new UsageException("--relayout-above applies to image snapshots (--image); a tree is relaid out only when asked (--relayout)");
+                throw new UsageException(RelayoutAboveOnTree);
             }
 
             var options = new SnapshotOptions
@@ -74,7 +75,13 @@ internal static class SnapshotCommand
                     $"{p.Files:N0} files  {Formatting.Bytes(p.Bytes)} seen  {Formatting.Bytes(p.BytesRead)} read  {Formatting.Bytes(p.NewBytes)} new  {Formatting.Bytes(p.StoredBytes)} stored")),
             };
             var archiver = new Archiver(repository, options);
-            var result = mounted is not null ? await archiver.SnapshotOverlayAsync(await FindChangesAsync(repository, context, mounted, ct).ConfigureAwait(false), ct).ConfigureAwait(false)
+            var changes = mounted is null ? null : await FindChangesAsync(repository, context, mounted, ct).ConfigureAwait(false);
+            if (changes is not null && boundGiven && changes.Base.Kind != Repository.SnapshotRecord.ImageKind)
+            {
+                throw new UsageException(RelayoutAboveOnTree);
+            }
+
+            var result = changes is not null ? await archiver.SnapshotOverlayAsync(changes, ct).ConfigureAwait(false)
                 : imageFiles.Length > 0 ? await archiver.SnapshotImagesAsync(imageFiles, ct).ConfigureAwait(false)
                 : await archiver.SnapshotAsync(directory!, ct).ConfigureAwait(false);
             progress?.Clear();
@@ -121,6 +128,8 @@ internal static class SnapshotCommand
         }));
         return command;
     }
+
+    private const string RelayoutAboveOnTree = "--relayout-above applies to image snapshots (--image, or --from-mount of a mount of one); a tree is relaid out only when asked (--relayout)";
 
     /// <summary>Parses --relayout-above: a percentage (10, 10%, 2.5) as a fraction, or 'off' as infinity.</summary>
     private static double ParsePercent(System.CommandLine.Parsing.ArgumentResult result)

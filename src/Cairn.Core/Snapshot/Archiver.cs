@@ -27,7 +27,8 @@ namespace Cairn.Snapshot;
 /// leaves no visible snapshot and a re-run reuses every pack already written. The two kinds differ only in the
 /// <see cref="IChunker"/>: content-defined chunks for trees, fixed aligned blocks without the all-zero ones for images.
 /// A third source, an overlay's upper directory (<see cref="SnapshotOverlayAsync"/>), is walked the same way, merged
-/// with its base manifest: what the upper directory does not mention is taken from the base by reference, unread.
+/// with its base manifest: what the upper directory does not mention is taken from the base by reference, unread. Over
+/// an image snapshot, the upper directory's top is a set of images, and the run is an image run.
 /// </summary>
 public sealed class Archiver
 {
@@ -86,7 +87,7 @@ public sealed class Archiver
             throw new UsageException($"'{source}' is a file: a tree snapshot takes a directory (to snapshot a VM image file, use --image)");
         }
 
-        return SnapshotTreeAsync(source, new Run(SnapshotRecord.TreeKind, source, null, s => s.Kind == SnapshotRecord.TreeKind && s.Source == source), cancellationToken);
+        return SnapshotTreeAsync(source, new Run(SnapshotRecord.TreeKind, s => s.Kind == SnapshotRecord.TreeKind && s.Source == source) { Source = source }, cancellationToken);
     }
 
     /// <summary>
@@ -94,18 +95,40 @@ public sealed class Archiver
     /// alone, with the base as parent: whiteouts are deletions, opaque directories replace the base's, entries in the
     /// upper directory replace the base's (their files are read, so unchanged chunks dedup), and everything else is
     /// the base's entry by reference, never read. The time taken is proportional to the change. The result is a
-    /// complete snapshot: restoring it needs neither the overlay nor the upper directory.
+    /// complete snapshot: restoring it needs neither the overlay nor the upper directory. A base that is an image
+    /// snapshot gives an image snapshot (<see cref="SnapshotOverlayImagesAsync"/>).
     /// </summary>
     public Task<SnapshotResult> SnapshotOverlayAsync(OverlayChanges changes, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(changes);
+        _overlay = changes.Flavor;
+        if (changes.Base.Kind == SnapshotRecord.ImageKind)
+        {
+            return SnapshotOverlayImagesAsync(changes, cancellationToken);
+        }
+
         if (_options.Relayout)
         {
             throw new UsageException("a snapshot of a writable mount reads only its changes: it cannot store everything again (relayout)");
         }
 
-        _overlay = changes.Flavor;
-        return SnapshotTreeAsync(Path.GetFullPath(changes.UpperDirectory), new Run(SnapshotRecord.TreeKind, changes.Source, null, _ => false) { Base = changes.Base }, cancellationToken);
+        return SnapshotTreeAsync(Path.GetFullPath(changes.UpperDirectory), new Run(SnapshotRecord.TreeKind, _ => false) { Source = changes.Source, Base = changes.Base }, cancellationToken);
+    }
+
+    /// <summary>
+    /// A writable mount of an image snapshot, snapshotted as <c>snapshot --image</c> of the files at the top of the
+    /// mount with the mounted snapshot as parent would be (the same blocks and dedup against the parent, the same
+    /// bound and relayout rules, the images' paths named in the mount), but from the upper directory: an image it does
+    /// not hold is taken over from the base unread (what an unchanged image is), one it holds is read from there, and
+    /// a whiteout drops one. A new regular file at the top is a new image; anything else there is refused
+    /// (<see cref="OverlayImages"/>).
+    /// </summary>
+    private async Task<SnapshotResult> SnapshotOverlayImagesAsync(OverlayChanges changes, CancellationToken cancellationToken)
+    {
+        using var images = OverlayImages.Open(changes);
+        var run = new Run(SnapshotRecord.ImageKind, _ => false) { Source = images.MountPoint, Base = changes.Base };
+        UseImageChunker();
+        return await RunAsync(run, (builder, parent, jobs, ct) => ListOverlayImagesAsync(images, run, builder, parent!, jobs, ct), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<SnapshotResult> SnapshotTreeAsync(string directory, Run run, CancellationToken cancellationToken)
@@ -142,10 +165,20 @@ public sealed class Archiver
         using var images = ImageSet.Open(paths);
         var imagePaths = images.Paths;
         var sorted = imagePaths.Order(StringComparer.Ordinal).ToArray();
-        var run = new Run(SnapshotRecord.ImageKind, string.Join(' ', imagePaths), imagePaths, s => s.Kind == SnapshotRecord.ImageKind && s.Paths is not null && s.Paths.Order(StringComparer.Ordinal).SequenceEqual(sorted));
+        var run = new Run(SnapshotRecord.ImageKind, s => s.Kind == SnapshotRecord.ImageKind && s.Paths is not null && s.Paths.Order(StringComparer.Ordinal).SequenceEqual(sorted))
+        {
+            Source = string.Join(' ', imagePaths),
+            Paths = imagePaths,
+        };
+        UseImageChunker();
+        return await RunAsync(run, (builder, parent, jobs, ct) => ListImagesAsync(images, builder, parent, jobs, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>An image run: fixed blocks without the all-zero ones, and frames that may be compressed in segments.</summary>
+    private void UseImageChunker()
+    {
         _chunker = new FixedBlockChunker(_repository.Config.ImageBlockSize);
         _trySegments = true;
-        return await RunAsync(run, (builder, parent, jobs, ct) => ListImagesAsync(images, builder, parent, jobs, ct), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<SnapshotResult> RunAsync(Run run, Func<ManifestBuilder, Manifest?, ChannelWriter<FileJob>, CancellationToken, Task> walkStage, CancellationToken cancellationToken)
@@ -524,7 +557,7 @@ public sealed class Archiver
                 var name = parent!.NameOf(b);
                 var canonical = parent.Canonical(b);
                 var e = parent.Entries[canonical];
-                var entry = new EntryRecord { Kind = e.Kind, Traits = e.Traits, Mode = e.Mode, Uid = e.Uid, Gid = e.Gid, MTimeNs = e.MTimeNs, Size = e.Size, First = e.First, Count = e.Count };
+                var entry = CopyOf(e);
                 var source = parent.Sources?[b] ?? default;
                 switch (e.Kind)
                 {
@@ -535,9 +568,7 @@ public sealed class Archiver
                     case EntryKind.Regular:
                         var file = builder.AddEntry(entry, name, source);
                         baseLinks[canonical] = file;
-                        Interlocked.Increment(ref _files);
-                        Interlocked.Add(ref _bytes, e.Size);
-                        items.Add(WalkItem.For(new FileJob(file, null, [], default, canonical)));
+                        items.Add(WalkItem.For(BaseFileJob(file, canonical, e.Size)));
                         return;
                     case EntryKind.Directory:
                         var subdirectory = builder.AddEntry(entry, name, source);
@@ -627,16 +658,139 @@ public sealed class Archiver
         }
     }
 
-    /// <summary>The readers' job for a regular file (it holds a reference to its directory); <paramref name="match"/> is its entry in the parent, or -1.</summary>
-    private FileJob FileJobFor(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, Manifest? parent, int match)
+    /// <summary>
+    /// The "walk" of an image snapshot of a writable mount: a root directory, and as its entries the images of the
+    /// merged view (<see cref="OverlayImages.Merge"/>). Sets the run's paths: the images' paths in the mount.
+    /// </summary>
+    private async Task ListOverlayImagesAsync(OverlayImages images, Run run, ManifestBuilder builder, Manifest parent, ChannelWriter<FileJob> jobs, CancellationToken cancellationToken)
+    {
+        DirectoryHandle? mergedView = null;
+        try
+        {
+            var merged = images.Merge(parent);
+            if (merged.Count == 0)
+            {
+                throw new UsageException($"'{images.MountPoint}' holds no image: every image of snapshot {run.Base!.Id.ToShortString()} was deleted in it, and an image snapshot holds at least one");
+            }
+
+            // The root as ImageSet.RootEntry derives it from the images: what they are before they are read.
+            var metadata = merged.ConvertAll(c => c.Listed is { } l ? (l.Stat.Uid, l.Stat.Gid, l.Stat.MTimeNs) : (parent.Entries[c.Parent].Uid, parent.Entries[c.Parent].Gid, parent.Entries[c.Parent].MTimeNs));
+            var root = builder.AddEntry(ImageSet.RootEntry(metadata[0].Uid, metadata[0].Gid, metadata.Max(i => i.MTimeNs)), [], default);
+            Interlocked.Increment(ref _directories);
+            var first = builder.EntryCount;
+            var paths = new List<string>(merged.Count);
+            foreach (var child in merged)
+            {
+                FileJob job;
+                if (child.Listed is { } listed)
+                {
+                    // Changed (copied up) or new: read from the upper copy, not through the mount. It is the same file
+                    // (the merged view of a copied-up file is that file), and complete: the overlay copies a file's
+                    // data up whole (no metacopy). Read directly, it is a local file that reports its holes
+                    // (SEEK_DATA), not one that goes through overlayfs and then the mount's FUSE server.
+                    var index = builder.AddEntry(EntryFor(listed.Stat), listed.Name, SourceFor(listed.Stat));
+                    job = FileJobFor(index, images.Upper, listed.Name, listed.Stat, parent, parent.Lookup(0, listed.Name), changed: true);
+                }
+                else
+                {
+                    job = UntouchedImage(child.Parent);
+                }
+
+                paths.Add(Path.Combine(images.MountPoint, Encoding.UTF8.GetString(builder.NameOf(job.Entry))));
+                await jobs.WriteAsync(job, cancellationToken).ConfigureAwait(false);
+            }
+
+            ref var d = ref builder.Entry(root);
+            d.First = (uint)first;
+            d.Count = (uint)(builder.EntryCount - first);
+            run.Paths = paths;
+            run.Source = string.Join(' ', paths);
+        }
+        finally
+        {
+            mergedView?.Release();
+            jobs.TryComplete();
+        }
+
+        // An image the upper directory does not hold: the base's, taken over unread as an unchanged image is, unless
+        // it must be stored again (--relayout, or its parent version past the bound). Then it is read through the
+        // mount's merged view: its bytes are nowhere else outside the repository.
+        FileJob UntouchedImage(int b)
+        {
+            var e = parent.Entries[b];
+            var name = parent.NameOf(b).ToArray();
+            if (e.Kind != EntryKind.Regular)
+            {
+                throw new CairnException($"snapshot {run.Base!.Id.ToShortString()} is an image snapshot with an entry '{Manifest.Display(name)}' that is not a regular file");
+            }
+
+            var index = builder.AddEntry(CopyOf(e), name, parent.Sources?[b] ?? default);
+            builder.SetXattrs(index, XattrsOf(parent, b));
+            if (!_options.Relayout && !PastTheBound(parent, b, unchanged: true))
+            {
+                return BaseFileJob(index, b, e.Size);
+            }
+
+            mergedView ??= new DirectoryHandle(OpenMergedView(images.MountPoint), Encoding.UTF8.GetBytes(images.MountPoint));
+            return ReadJob(index, mergedView, name, StatMerged(mergedView, name), unchanged: -1, again: true);
+        }
+    }
+
+    private static FileDescriptor OpenMergedView(string mountPoint)
+    {
+        try
+        {
+            return LinuxFile.OpenDirectory(mountPoint);
+        }
+        catch (LinuxIOException e)
+        {
+            throw new CairnException($"cannot read '{mountPoint}': {e.Message}", e);
+        }
+    }
+
+    private static StatxInfo StatMerged(DirectoryHandle mergedView, byte[] name)
+    {
+        try
+        {
+            return LinuxFile.Stat(mergedView.Descriptor, name);
+        }
+        catch (LinuxIOException e)
+        {
+            throw new CairnException($"cannot read '{Manifest.Display(mergedView.PathOf(name))}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The readers' job for a regular file (it holds a reference to its directory); <paramref name="match"/> is its
+    /// entry in the parent, or -1. A file <paramref name="changed"/> (an overlay's upper copy) is read whatever its
+    /// metadata says; the parent's version of it is still what the bound weighs.
+    /// </summary>
+    private FileJob FileJobFor(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, Manifest? parent, int match, bool changed = false)
+    {
+        var unchanged = !changed && match >= 0 && !_options.Relayout && IsUnchanged(parent!, match, stat);
+        var again = _options.Relayout || (match >= 0 && PastTheBound(parent!, match, unchanged));
+        return ReadJob(entry, directory, name, stat, unchanged && !again ? match : -1, again);
+    }
+
+    private FileJob ReadJob(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, int unchanged, bool again)
     {
         Interlocked.Increment(ref _files);
         Interlocked.Add(ref _bytes, stat.Size);
-        var unchanged = match >= 0 && !_options.Relayout && IsUnchanged(parent!, match, stat);
-        var again = _options.Relayout || (match >= 0 && PastTheBound(parent!, match, unchanged));
         directory.AddReference();
-        return new FileJob(entry, directory, name, stat, unchanged && !again ? match : -1) { StoreAgain = again };
+        return new FileJob(entry, directory, name, stat, unchanged) { StoreAgain = again };
     }
+
+    /// <summary>The job for a file taken from the base manifest (its entry <paramref name="canonical"/>) as it is, never read: it is not on disk.</summary>
+    private FileJob BaseFileJob(int entry, int canonical, long size)
+    {
+        Interlocked.Increment(ref _files);
+        Interlocked.Add(ref _bytes, size);
+        return new FileJob(entry, null, [], default, canonical);
+    }
+
+    /// <summary>A base entry for the new manifest: its metadata and content, not its places in the base's tables (name, xattrs).</summary>
+    private static EntryRecord CopyOf(in EntryRecord e) =>
+        new() { Kind = e.Kind, Traits = e.Traits, Mode = e.Mode, Uid = e.Uid, Gid = e.Gid, MTimeNs = e.MTimeNs, Size = e.Size, First = e.First, Count = e.Count };
 
     /// <summary>
     /// Whether the parent's version of an image leaves more unused bytes than the bound for a child: in the frames and
@@ -1085,8 +1239,17 @@ public sealed class Archiver
     /// What a run records: its kind and source, and which earlier snapshots count as "the same source" for an
     /// automatic parent; or a fixed <see cref="Base"/> (an overlay's), which is the parent.
     /// </summary>
-    private sealed record Run(string Kind, string Source, IReadOnlyList<string>? Paths, Func<SnapshotRecord, bool> IsSameSource)
+    private sealed class Run(string kind, Func<SnapshotRecord, bool> isSameSource)
     {
+        public string Kind { get; } = kind;
+
+        public Func<SnapshotRecord, bool> IsSameSource { get; } = isSameSource;
+
+        /// <summary>Settable: a run over a mount of images knows its images, so its paths, only once it has merged the upper directory with the base.</summary>
+        public required string Source { get; set; }
+
+        public IReadOnlyList<string>? Paths { get; set; }
+
         public SnapshotRecord? Base { get; init; }
     }
 

@@ -96,17 +96,21 @@ internal sealed class ImageSet : IDisposable
         return new ImageSet(images, [.. directories.Values]);
     }
 
+    /// <summary>The root directory that holds the images (<see cref="RootEntry(uint, uint, long)"/>).</summary>
+    public EntryRecord RootEntry() => RootEntry(Images[0].Stat.Uid, Images[0].Stat.Gid, Images.Max(i => i.Stat.MTimeNs));
+
     /// <summary>
-    /// The root directory that holds the images. It has no source on disk, so its metadata derives from the images
-    /// (owner of the first, the latest mtime): unchanged images then give the same tree hash.
+    /// The root directory of an image snapshot. It has no source on disk, so its metadata derives from the images
+    /// (owner of the first by name, the latest mtime): unchanged images then give the same tree hash, whichever way
+    /// the images were taken (files named, or a writable mount's changes).
     /// </summary>
-    public EntryRecord RootEntry() => new()
+    public static EntryRecord RootEntry(uint firstUid, uint firstGid, long latestMTimeNs) => new()
     {
         Kind = EntryKind.Directory,
         Mode = 0b111_101_101,
-        Uid = Images[0].Stat.Uid,
-        Gid = Images[0].Stat.Gid,
-        MTimeNs = Images.Max(i => i.Stat.MTimeNs),
+        Uid = firstUid,
+        Gid = firstGid,
+        MTimeNs = latestMTimeNs,
     };
 
     public void Dispose() => Release(_directories);

@@ -22,7 +22,9 @@ public enum OverlayFlavor
 
 /// <summary>
 /// What <see cref="Archiver.SnapshotOverlayAsync"/> needs: the upper directory of an overlay mounted over
-/// <see cref="Base"/>, which kind of overlay wrote it, and the path recorded as the snapshot's source. The upper
-/// directory must describe the change completely: no redirects, no metacopy (copied-up files hold their data).
+/// <see cref="Base"/>, which kind of overlay wrote it, and the mount point (<see cref="Source"/>): recorded as the
+/// snapshot's source, and for a base that is an image snapshot the directory its image paths are named in, and the
+/// merged view an untouched image is read through when it must be stored again (a relayout). The upper directory must
+/// describe the change completely: no redirects, no metacopy (copied-up files hold their data).
 /// </summary>
 public sealed record OverlayChanges(string UpperDirectory, OverlayFlavor Flavor, SnapshotRecord Base, string Source);

@@ -128,6 +128,10 @@ internal static class OverlayUpper
         return merged;
     }
 
+    /// <summary>Whether <paramref name="child"/> is one of the overlay's marks (a whiteout, an opaque marker) rather than an entry of the merged view.</summary>
+    public static bool IsMark(DirectoryHandle upper, ChildInfo child, OverlayFlavor flavor) =>
+        IsOpaqueMarker(child, flavor) || WhiteoutTarget(upper, child, flavor) is not null;
+
     private static bool IsOpaqueMarker(ChildInfo child, OverlayFlavor flavor) =>
         flavor == OverlayFlavor.FuseOverlayfs && child.Name.AsSpan().SequenceEqual(OpaqueMarker);
 

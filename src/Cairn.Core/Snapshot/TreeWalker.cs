@@ -135,7 +135,7 @@ internal sealed class TreeWalker
         {
             try
             {
-                var children = List(next.Directory);
+                var children = List(next.Directory, Unreadable);
                 QueueAhead(children);
                 next.Result.TrySetResult(children);
             }
@@ -189,7 +189,11 @@ internal sealed class TreeWalker
         }
     }
 
-    private List<ChildInfo> List(DirectoryHandle directory)
+    /// <summary>
+    /// Lists one directory now, on the calling thread, sorted by name; what cannot be read goes to
+    /// <paramref name="unreadable"/>, which throws or records it (the entry is then left out).
+    /// </summary>
+    internal static List<ChildInfo> List(DirectoryHandle directory, Action<byte[], LinuxIOException> unreadable)
     {
         List<DirectoryEntry> entries;
         try
@@ -198,7 +202,7 @@ internal sealed class TreeWalker
         }
         catch (LinuxIOException e)
         {
-            Unreadable(directory.Path, e);
+            unreadable(directory.Path, e);
             return [];
         }
 
@@ -220,7 +224,7 @@ internal sealed class TreeWalker
 
             if (errno != 0)
             {
-                Unreadable(directory.PathOf(name), new LinuxIOException(errno, "statx", name));
+                unreadable(directory.PathOf(name), new LinuxIOException(errno, "statx", name));
                 continue;
             }
 
@@ -244,7 +248,7 @@ internal sealed class TreeWalker
             }
             catch (LinuxIOException e) when (e.Errno != Errno.ENOENT)
             {
-                Unreadable(directory.PathOf(name), e);
+                unreadable(directory.PathOf(name), e);
             }
             catch (LinuxIOException)
             {

@@ -189,6 +189,9 @@ public sealed class MountCommandTests
             var foreign = await CairnCli.RunAsync(other, "snapshot", "--from-mount", mountPoint);
             Assert.Equal(2, foreign.ExitCode);
             Assert.Contains($"is a mount of repository {lab.RepositoryPath}", foreign.Stderr, StringComparison.Ordinal);
+            var bound = await CairnCli.RunAsync(lab.RepositoryPath, "snapshot", "--from-mount", mountPoint, "--relayout-above", "5"); // a tree's mount
+            Assert.Equal(2, bound.ExitCode);
+            Assert.Contains("--relayout-above applies to image snapshots", bound.Stderr, StringComparison.Ordinal);
 
             var umount = await CairnCli.RunTextAsync("umount", mountPoint);
             Assert.Equal("unmounted " + mountPoint, umount);

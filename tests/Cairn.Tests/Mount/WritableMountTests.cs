@@ -205,7 +205,7 @@ public sealed class WritableMountTests
     /// the kernel queued during the changes (read-ahead while fuse-overlayfs copies a file up) can still be answered
     /// after the changes returned: on a loaded machine, that made two reads land inside the snapshot's window.
     /// </summary>
-    private static async Task<long> SettledReadsAsync(MountStatistics statistics)
+    internal static async Task<long> SettledReadsAsync(MountStatistics statistics)
     {
         var last = statistics.Reads;
         for (int quiet = 0, polls = 0; quiet < 4 && polls < 100; polls++)
