@@ -39,7 +39,7 @@ internal sealed class OverlayImages(DirectoryHandle upper, List<ChildInfo> listi
         {
             // Never skipped (--skip-unreadable): an image left out of the listing would be taken from the base, old.
             listing = TreeWalker.List(upper, static (path, e) => throw new CairnException($"cannot read '{Manifest.Display(path)}': {e.Message}", e));
-            var opaque = OverlayUpper.IsOpaque(LinuxFile.ReadXattrs(fd));
+            var opaque = OverlayUpper.IsOpaqueRoot(LinuxFile.ReadXattrs(fd), changes.Flavor);
             if (listing.Find(child => child.Stat.Kind != FileKind.Regular && !OverlayUpper.IsMark(upper, child, changes.Flavor)) is { } other)
             {
                 throw new UsageException($"'{mountPoint}/{Manifest.Display(other.Name)}' is {Describe(other.Stat.Kind)}: a mount of an image snapshot can hold only its images, regular files at its top (remove it, or snapshot the mount as a directory tree: cairn snapshot {mountPoint})");
