@@ -11,7 +11,8 @@ public enum ChangeKind
 
 /// <summary>
 /// One difference between two trees: a path and what happened to it. For a regular file modified into a regular file,
-/// <paramref name="ChangedBytes"/>: with fixed, aligned blocks (images), the bytes at offsets where the two versions
+/// or a hard link into a hard link (of the files they name), <paramref name="ChangedBytes"/> (0: only metadata, xattrs
+/// included, or holes changed): with fixed, aligned blocks (images), the bytes at offsets where the two versions
 /// do not hold the same block (replaced, written into a hole, or become a hole or zeros), exactly the blocks that
 /// changed; with content-defined chunks (trees), whose offsets shift after an insertion, the bytes of the chunks either
 /// version holds and the other does not: the chunks around each change, on both sides. Null otherwise.
@@ -20,8 +21,9 @@ public readonly record struct TreeChange(ChangeKind Kind, byte[] Path, long? Cha
 
 /// <summary>
 /// Compares two manifests by walking both trees at once (children are sorted, so each directory is a merge).
-/// A regular file is modified when its content (chunk ids), size, mode, owner or mtime differ; an added or removed
-/// directory is reported once, not with everything below it.
+/// An entry is modified when its kind, mode, owner, mtime, size or xattrs (ACLs and file capabilities among them)
+/// differ, or its content: a regular file's chunk ids, a symlink's target, a hard link's file (the path it names and
+/// that file's content and metadata). An added or removed directory is reported once, not with everything below it.
 /// </summary>
 public static class ManifestDiff
 {
@@ -56,7 +58,7 @@ public static class ManifestDiff
                 var kb = b.Entries[j].Kind;
                 if (ka == EntryKind.Directory && kb == EntryKind.Directory)
                 {
-                    if (!SameMetadata(a.Entries[i], b.Entries[j]))
+                    if (!SameMetadata(a, i, b, j))
                     {
                         changes.Add(new TreeChange(ChangeKind.Modified, b.PathOf(j)));
                     }
@@ -65,7 +67,10 @@ public static class ManifestDiff
                 }
                 else if (!SameEntry(a, i, b, j))
                 {
-                    var changed = ka != EntryKind.Regular || kb != EntryKind.Regular ? (long?)null : aligned ? ChangedBlocks(a, i, b, j) : ChangedChunks(a, i, b, j);
+                    // Two hard links: the bytes that changed in the files they name.
+                    var (fa, fb) = ka == kb ? (a.Canonical(i), b.Canonical(j)) : (i, j);
+                    var changed = a.Entries[fa].Kind != EntryKind.Regular || b.Entries[fb].Kind != EntryKind.Regular ? (long?)null
+                        : aligned ? ChangedBlocks(a, fa, b, fb) : ChangedChunks(a, fa, b, fb);
                     changes.Add(new TreeChange(ChangeKind.Modified, b.PathOf(j), changed));
                 }
 
@@ -135,14 +140,49 @@ public static class ManifestDiff
         return changed;
     }
 
-    private static bool SameMetadata(in EntryRecord x, in EntryRecord y) =>
-        x.Kind == y.Kind && x.Mode == y.Mode && x.Uid == y.Uid && x.Gid == y.Gid && x.MTimeNs == y.MTimeNs && x.Size == y.Size;
+    private static bool SameMetadata(Manifest a, int i, Manifest b, int j)
+    {
+        ref readonly var x = ref a.Entries[i];
+        ref readonly var y = ref b.Entries[j];
+        return x.Kind == y.Kind && x.Mode == y.Mode && x.Uid == y.Uid && x.Gid == y.Gid && x.MTimeNs == y.MTimeNs && x.Size == y.Size
+            && SameXattrs(a, i, b, j);
+    }
+
+    /// <summary>An entry's xattrs are sorted by name (docs/format.md), so equal sets are equal sequences.</summary>
+    private static bool SameXattrs(Manifest a, int i, Manifest b, int j)
+    {
+        var xa = a.XattrsOf(i);
+        var xb = b.XattrsOf(j);
+        if (xa.Length != xb.Length)
+        {
+            return false;
+        }
+
+        for (var k = 0; k < xa.Length; k++)
+        {
+            if (!a.StringAt(xa[k].NameOffset, xa[k].NameLength).SequenceEqual(b.StringAt(xb[k].NameOffset, xb[k].NameLength))
+                || !a.StringAt(xa[k].ValueOffset, xa[k].ValueLength).SequenceEqual(b.StringAt(xb[k].ValueOffset, xb[k].ValueLength)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private static bool SameEntry(Manifest a, int i, Manifest b, int j)
     {
         var x = a.Entries[i];
         var y = b.Entries[j];
-        if (!SameMetadata(x, y))
+        if (x.Kind == EntryKind.Hardlink && y.Kind == EntryKind.Hardlink)
+        {
+            // A hard link's data and metadata are those of the file it names (docs/format.md), whose path may be the
+            // same in both trees while its content is not. Its own xattrs are not compared: a snapshot from a mount's
+            // overlay records none on a link it takes from the parent, another snapshot records the file's.
+            return a.PathOf((int)x.First).AsSpan().SequenceEqual(b.PathOf((int)y.First)) && SameEntry(a, (int)x.First, b, (int)y.First);
+        }
+
+        if (!SameMetadata(a, i, b, j))
         {
             return false;
         }
@@ -168,8 +208,6 @@ public static class ManifestDiff
                 return true;
             case EntryKind.Symlink:
                 return a.SymlinkTarget(i).SequenceEqual(b.SymlinkTarget(j));
-            case EntryKind.Hardlink:
-                return a.PathOf((int)x.First).AsSpan().SequenceEqual(b.PathOf((int)y.First));
             default:
                 return x.First == y.First && x.Count == y.Count;
         }

@@ -209,6 +209,31 @@ public sealed class CliTests
         Assert.Equal("1 added, 2 removed, 2 modified\n", text.Stderr);
     }
 
+    /// <summary>
+    /// A change of xattrs alone (an ACL is one) is a modification, of a file or a directory; and so is a hard link
+    /// whose file changed under the same path with its mtime put back: diff missed both (it compared neither xattrs nor
+    /// the content a link names).
+    /// </summary>
+    [Fact]
+    public async Task Diff_reports_changed_xattrs_and_hard_links_whose_file_changed()
+    {
+        using var temp = new TempDir();
+
+        // The ACL as setfacl -m u:1000:r would write it (version 2; user_obj rw, user 1000 r, group_obj r, mask r, other r), through the attr tools the tests need anyway.
+        var (text, json) = await DiffOfChangeAsync(
+            temp,
+            "mkdir d && echo one > f && echo two > acl && echo hl > h1 && ln h1 h2 && echo same > s && ln s t",
+            "setfattr -n user.k -v v f && setfattr -n user.k -v v d"
+            + " && setfattr -n system.posix_acl_access -v 0x0200000001000600ffffffff02000400e803000004000400ffffffff10000400ffffffff20000400ffffffff acl"
+            + " && m=$(stat -c %y h1) && echo HL > h1 && touch -d \"$m\" h1");
+
+        Assert.True(text.ExitCode == 0, text.ToString());
+        Assert.Equal(
+            ["M acl  (same data: metadata or holes changed)", "M d", "M f  (same data: metadata or holes changed)", "M h1  (6 B changed)", "M h2  (6 B changed)"],
+            text.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.Equal(6, json.Json.EnumerateArray().Single(c => c.GetProperty("path").GetString() == "h2").GetProperty("changedBytes").GetInt64());
+    }
+
     [Fact]
     public async Task Tags_and_id_prefixes_name_snapshots_and_an_ambiguous_prefix_is_refused()
     {
@@ -359,6 +384,19 @@ public sealed class CliTests
         var snapshot = await CairnCli.RunAsync(repo, "snapshot", source, "--json");
         Assert.True(snapshot.ExitCode == 0, snapshot.ToString());
         return (repo, source, snapshot.Json.GetProperty("id").GetString()!);
+    }
+
+    /// <summary>Snapshots a tree <paramref name="setUp"/> makes, changes it with <paramref name="change"/>, snapshots it again, and diffs the two: as text and as JSON.</summary>
+    private static async Task<(CliResult Text, CliResult Json)> DiffOfChangeAsync(TempDir temp, string setUp, string change)
+    {
+        var repo = temp.Sub("repo");
+        var source = temp.CreateSub("src");
+        Shell.Run(setUp, source);
+        await CairnCli.RunAsync(repo, "init");
+        Assert.Equal(0, (await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "a")).ExitCode);
+        Shell.Run(change, source);
+        Assert.Equal(0, (await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "b")).ExitCode);
+        return (await CairnCli.RunAsync(repo, "diff", "a", "b"), await CairnCli.RunAsync(repo, "diff", "a", "b", "--json"));
     }
 
     /// <summary>Writes snapshot records (of the snapshot <paramref name="id"/>'s tree, other times) until two ids share four hex digits.</summary>
