@@ -8,31 +8,38 @@ namespace Cairn.Restore;
 /// fresh sibling directory (mode 0700, so nothing can be planted in it) and renames it into place only when it is
 /// complete; a failure removes the sibling and leaves the target as it was. A restore that is killed cannot remove
 /// its sibling: the next restore to the same target does, once it knows no process is still filling it (each holds
-/// a lock on its sibling while it works, <see cref="SweepAbandoned"/>).
+/// a lock on its sibling while it works, <see cref="SweepAbandoned"/>). What cannot be removed (an immutable file) is
+/// left with a warning that names it and says why: by then the restore has succeeded, or failed for another reason
+/// that matters more.
 /// </summary>
 internal sealed class RestoreTarget : IDisposable
 {
+    private readonly string _path;
     private readonly FileDescriptor _parent;
     private readonly byte[] _name;
     private readonly byte[] _stagingName;
     private readonly bool _exists;
     private readonly bool _empty;
+    private readonly Action<string> _warn;
     private bool _committed;
 
-    private RestoreTarget(FileDescriptor parent, byte[] name, byte[] stagingName, bool exists, bool empty, FileDescriptor staging)
+    private RestoreTarget(string path, FileDescriptor parent, byte[] name, byte[] stagingName, bool exists, bool empty, FileDescriptor staging, Action<string> warn)
     {
+        _path = path;
         _parent = parent;
         _name = name;
         _stagingName = stagingName;
         _exists = exists;
         _empty = empty;
         Staging = staging;
+        _warn = warn;
     }
 
     /// <summary>The directory the tree is built in.</summary>
     public FileDescriptor Staging { get; }
 
-    public static RestoreTarget Prepare(string target, bool replace)
+    /// <summary>Checks <paramref name="target"/> and creates the staging directory beside it; <paramref name="warn"/> takes what is left behind (here and on <see cref="Dispose"/>).</summary>
+    public static RestoreTarget Prepare(string target, bool replace, Action<string> warn)
     {
         var path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
         var parentPath = Path.GetDirectoryName(path);
@@ -77,7 +84,7 @@ internal sealed class RestoreTarget : IDisposable
             }
 
             var prefix = StagingPrefix(name);
-            SweepAbandoned(parent, prefix);
+            SweepAbandoned(parent, parentPath, prefix, $"what an earlier restore to '{path}' left", warn);
             var stagingName = (byte[])[.. prefix, .. System.Text.Encoding.ASCII.GetBytes(RandomName.Hex(12))];
             FileDescriptor staging;
             try
@@ -100,7 +107,7 @@ internal sealed class RestoreTarget : IDisposable
                 // A file system without flock on directories (NFS: ENOLCK or EBADF): the restore goes on unlocked, and
                 // a sweeper there cannot lock either, so it leaves this directory alone.
             }
-            return new RestoreTarget(parent, name, stagingName, exists, empty, staging);
+            return new RestoreTarget(path, parent, name, stagingName, exists, empty, staging, warn);
         }
         catch
         {
@@ -118,9 +125,10 @@ internal sealed class RestoreTarget : IDisposable
     /// <summary>
     /// Removes the staging directories of earlier restores to the same target that were killed before they could:
     /// those no process holds the lock of (the kernel released it when their process died), unless created in the
-    /// last minute. A directory that cannot be opened, locked or removed is left: debris costs space, never correctness.
+    /// last minute. A directory that cannot be opened or locked is left: debris costs space, never correctness; one
+    /// that cannot be removed entirely (an immutable file) is left with a warning.
     /// </summary>
-    private static void SweepAbandoned(FileDescriptor parent, byte[] prefix)
+    private static void SweepAbandoned(FileDescriptor parent, string parentPath, byte[] prefix, string what, Action<string> warn)
     {
         var cutoff = (DateTimeOffset.UtcNow - s_youngStaging).ToUnixTimeMilliseconds() * 1_000_000;
         foreach (var entry in LinuxFile.ReadDirectory(parent))
@@ -135,12 +143,12 @@ internal sealed class RestoreTarget : IDisposable
                 using var abandoned = LinuxFile.OpenAt(parent, entry.Name, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow);
                 if (LinuxFile.Stat(abandoned).MTimeNs < cutoff && LinuxFile.TryLockExclusive(abandoned))
                 {
-                    LinuxFile.RemoveTree(parent, entry.Name);
+                    TryRemove(parent, parentPath, entry.Name, what, warn);
                 }
             }
             catch (LinuxIOException)
             {
-                // Another restore removed it first, or it is not ours to remove.
+                // Another restore removed it first, or it is not ours to open.
             }
         }
     }
@@ -165,21 +173,42 @@ internal sealed class RestoreTarget : IDisposable
         _committed = true;
     }
 
+    /// <summary>
+    /// Not committed: removes the partial tree. Committed over old contents: removes those, now under the staging name.
+    /// Before the descriptor that holds the lock is closed, so that no other restore's sweep takes it meanwhile. What
+    /// cannot be removed is warned of; a failed restore's warnings are not shown (its error is), so there the next
+    /// restore's sweep is what tries again and says so.
+    /// </summary>
     public void Dispose()
     {
         try
         {
-            // Not committed: the partial tree. Committed over old contents: those, now under the staging name. Removed
-            // before the descriptor that holds the lock is closed, so that no other restore's sweep takes it meanwhile.
-            if (!_committed || (_exists && !_empty))
+            if (!_committed)
             {
-                LinuxFile.RemoveTree(_parent, _stagingName);
+                TryRemove(_parent, Path.GetDirectoryName(_path)!, _stagingName, $"the unfinished restore to '{_path}'", _warn);
+            }
+            else if (_exists && !_empty)
+            {
+                TryRemove(_parent, Path.GetDirectoryName(_path)!, _stagingName, $"the replaced contents of '{_path}'", _warn);
             }
         }
         finally
         {
             Staging.Dispose();
             _parent.Dispose();
+        }
+    }
+
+    /// <summary>Removes the tree <paramref name="name"/> (<paramref name="what"/>), or warns that it is left, where, and why not.</summary>
+    private static void TryRemove(FileDescriptor parent, string parentPath, byte[] name, string what, Action<string> warn)
+    {
+        try
+        {
+            LinuxFile.RemoveTree(parent, name);
+        }
+        catch (LinuxIOException e)
+        {
+            warn($"{what} could not be removed: '{Path.Combine(parentPath, PathBytes.Display(name))}' is left behind ({e.Message})");
         }
     }
 }

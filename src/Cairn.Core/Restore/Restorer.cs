@@ -102,12 +102,12 @@ public sealed class Restorer
         RefuseTheRepository(target);
         var manifest = await _repository.ReadManifestAsync(snapshot, cancellationToken).ConfigureAwait(false);
         using var reflinkBase = await OpenReflinkBaseAsync(snapshot, manifest, target, cancellationToken).ConfigureAwait(false);
-        using var destination = RestoreTarget.Prepare(target, _options.Replace);
         var directories = new FileDescriptor?[manifest.Count];
-        directories[0] = destination.Staging;
-        PhaseTrace.Mark($"restore: manifest read ({manifest.Count} entries), target prepared");
+        var destination = RestoreTarget.Prepare(target, _options.Replace, Warn);
         try
         {
+            directories[0] = destination.Staging;
+            PhaseTrace.Mark($"restore: manifest read ({manifest.Count} entries), target prepared");
             using var files = new OpenFiles(manifest);
             using var progress = StartProgress(manifest);
             if (reflinkBase is null)
@@ -156,6 +156,10 @@ public sealed class Restorer
             {
                 directories[i]?.Dispose();
             }
+
+            // Removes the replaced contents, or a failed restore's partial tree: before the result takes the warnings, as
+            // it warns of what it cannot remove.
+            destination.Dispose();
         }
 
         var clonedFrom = _bytesCloned > 0 ? reflinkBase?.Snapshot.ToString() : null;

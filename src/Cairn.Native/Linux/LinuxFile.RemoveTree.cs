@@ -8,6 +8,9 @@ public static partial class LinuxFile
     /// symlink (even one swapped in during the walk) is removed, not entered. Does not cross into another mount
     /// (fails with EXDEV instead), so a bind mount inside the tree cannot make it wipe another file system.
     /// Iterative, so depth is bounded by open descriptors (one per level), not by the thread's stack.
+    /// A directory of the tree that refuses its owner the unlink, listing or rmdir removal needs (a read-only one, as
+    /// Go's module cache makes them) is given u+rwx and the call tried again: the tree is the caller's to delete, and
+    /// without it a user could not remove what they own. Only below <paramref name="directory"/>, never that one.
     /// </summary>
     public static void RemoveTree(FileDescriptor directory, ReadOnlySpan<byte> name)
     {
@@ -40,6 +43,11 @@ public static partial class LinuxFile
                     if (entry.Kind != FileKind.Directory)
                     {
                         errno = UnlinkAtCore(top.Fd, entry.Name, 0);
+                        if (errno == Errno.EACCES && GrantOwnerAccess(top.Fd))
+                        {
+                            errno = UnlinkAtCore(top.Fd, entry.Name, 0);
+                        }
+
                         if (errno is 0 or Errno.ENOENT)
                         {
                             continue;
@@ -59,6 +67,11 @@ public static partial class LinuxFile
                     top.Fd.Dispose();
                     var parent = stack.TryPeek(out var above) ? above.Fd : directory;
                     errno = UnlinkAtCore(parent, top.Name, Libc.AtRemoveDir);
+                    if (errno == Errno.EACCES && above is not null && GrantOwnerAccess(above.Fd))
+                    {
+                        errno = UnlinkAtCore(parent, top.Name, Libc.AtRemoveDir);
+                    }
+
                     if (errno is not (0 or Errno.ENOENT))
                     {
                         throw new LinuxIOException(errno, "unlinkat", top.Path);
@@ -82,6 +95,11 @@ public static partial class LinuxFile
     private static void Descend(FileDescriptor parent, byte[] name, byte[] path, int unlinkErrno, ulong mountId, Stack<TreeFrame> stack)
     {
         var errno = TryOpenAt(parent, name, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow, 0, out var fd);
+        if (errno == Errno.EACCES && GrantOwnerAccess(parent, name))
+        {
+            errno = TryOpenAt(parent, name, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow, 0, out fd);
+        }
+
         if (errno == Errno.ENOENT)
         {
             return;
@@ -116,6 +134,42 @@ public static partial class LinuxFile
         }
 
         frame.Entries = ReadDirectory(fd!);
+    }
+
+    /// <summary>Adds u+rwx to the open directory <paramref name="fd"/>; false if it had them, or is not the caller's to change.</summary>
+    private static bool GrantOwnerAccess(FileDescriptor fd)
+    {
+        var permissions = Stat(fd).Permissions;
+        return (permissions & 0b111_000_000) != 0b111_000_000 && Libc.FChmod(fd, permissions | 0b111_000_000) == 0;
+    }
+
+    /// <summary>
+    /// Adds u+rwx to the directory <paramref name="name"/>, which cannot be opened to list it: through an O_PATH
+    /// descriptor (fchmod refuses those, its /proc/self/fd link does not), which O_NOFOLLOW and O_DIRECTORY make sure
+    /// is this directory and not where a symlink swapped in would lead.
+    /// </summary>
+    private static unsafe bool GrantOwnerAccess(FileDescriptor parent, byte[] name)
+    {
+        if (TryOpenAt(parent, name, OpenFlags.Path | OpenFlags.Directory | OpenFlags.NoFollow, 0, out var fd) != 0)
+        {
+            return false;
+        }
+
+        using (fd!)
+        {
+            var permissions = Stat(fd!).Permissions;
+            if ((permissions & 0b111_000_000) == 0b111_000_000)
+            {
+                return false;
+            }
+
+            Span<byte> path = stackalloc byte[ProcFdPath.MaxLength(0)];
+            ProcFdPath.Write(path, fd!.Value, ReadOnlySpan<byte>.Empty);
+            fixed (byte* p = path)
+            {
+                return Libc.FChmodAt(fd, p, permissions | 0b111_000_000, 0) == 0;
+            }
+        }
     }
 
     private static byte[] Join(byte[] directory, byte[] name)
