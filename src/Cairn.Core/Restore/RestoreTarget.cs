@@ -92,9 +92,16 @@ internal sealed class RestoreTarget : IDisposable
                 LinuxFile.MakeDirectoryAt(parent, stagingName, 0b111_000_000);
                 staging = LinuxFile.OpenAt(parent, stagingName, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow);
             }
+            catch (LinuxIOException e) when (e.Errno == Errno.EACCES)
+            {
+                // The target itself may be the user's and empty: what they need to know is the directory above it.
+                throw new CairnException(
+                    $"cannot restore to '{path}': its parent directory '{parentPath}' is not writable, and a restore builds the tree in a new directory there, beside the target, to rename it into place once complete (Permission denied)",
+                    e);
+            }
             catch (LinuxIOException e)
             {
-                // The staging directory is ours to name; the user knows the target (read-only, full, not permitted).
+                // The staging directory is ours to name; the user knows the target (read-only, full).
                 throw new CairnException($"cannot restore to '{path}': {Errno.GetDescription(e.Errno)}", e);
             }
 

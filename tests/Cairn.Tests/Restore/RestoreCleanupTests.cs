@@ -4,8 +4,8 @@ namespace Cairn.Tests.Restore;
 
 /// <summary>
 /// What a restore removes once it is done (the contents --replace swapped out, and what earlier restores left beside
-/// the target) when those hold read-only directories or immutable files: the real CLI, as the user nobody where
-/// permissions matter.
+/// the target) when those hold read-only directories or immutable files, and what it says when it cannot write
+/// beside its target: the real CLI, as the user nobody where permissions matter.
 /// </summary>
 public sealed class RestoreCleanupTests
 {
@@ -78,6 +78,29 @@ public sealed class RestoreCleanupTests
         {
             Shell.Run("chattr -R -i . 2>/dev/null || true", temp.Path); // or the temporary directory cannot be removed
         }
+    }
+
+    /// <summary>
+    /// A user's own empty directory, in a directory they cannot write: the restore cannot build beside it, and says
+    /// that the parent is the reason (it said 'Permission denied' about the target, which the user owns).
+    /// </summary>
+    [AsNobodyFact]
+    public async Task A_target_whose_parent_is_not_writable_is_refused_naming_the_parent_and_why()
+    {
+        using var temp = new TempDir();
+        var (_, repo) = await NobodysSnapshotAsync(temp);
+        var parent = temp.CreateSub("rp");
+        var target = Path.Combine(parent, "mine");
+        Directory.CreateDirectory(target);
+        Shell.Run("chown 65534:65534 rp/mine", temp.Path);
+
+        var refused = await Nobody(repo, "restore", "g", target);
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal(
+            $"cairn: cannot restore to '{target}': its parent directory '{parent}' is not writable, and a restore builds the tree in a new directory there, beside the target, to rename it into place once complete (Permission denied)\n",
+            refused.Stderr);
+        Assert.Equal(["mine"], Names(parent));
     }
 
     /// <summary>
