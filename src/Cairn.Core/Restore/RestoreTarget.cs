@@ -163,18 +163,29 @@ internal sealed class RestoreTarget : IDisposable
     /// <summary>Moves the finished tree into place: rename when the target is absent or empty, exchange otherwise.</summary>
     public void Commit()
     {
-        if (!_exists)
+        try
         {
-            LinuxFile.RenameAt(_parent, _stagingName, _parent, _name, RenameFlags.NoReplace);
+            if (!_exists)
+            {
+                LinuxFile.RenameAt(_parent, _stagingName, _parent, _name, RenameFlags.NoReplace);
+            }
+            else if (_empty)
+            {
+                // rename(2) replaces an empty directory atomically; if it was filled meanwhile this fails with ENOTEMPTY.
+                LinuxFile.RenameAt(_parent, _stagingName, _parent, _name);
+            }
+            else
+            {
+                LinuxFile.RenameAt(_parent, _stagingName, _parent, _name, RenameFlags.Exchange);
+            }
         }
-        else if (_empty)
+        catch (LinuxIOException e) when (e.Errno is Errno.EEXIST or Errno.ENOTEMPTY)
         {
-            // rename(2) replaces an empty directory atomically; if it was filled meanwhile this fails with ENOTEMPTY.
-            LinuxFile.RenameAt(_parent, _stagingName, _parent, _name);
-        }
-        else
-        {
-            LinuxFile.RenameAt(_parent, _stagingName, _parent, _name, RenameFlags.Exchange);
+            // Two restores to one target each build their own tree; the first to finish takes the target.
+            var what = _exists ? "filled" : "created";
+            throw new CairnException(
+                $"cannot restore to '{_path}': it was {what} while this restore ran (another restore to the same target finished first?); nothing of this restore was applied",
+                e);
         }
 
         _committed = true;

@@ -194,6 +194,43 @@ public sealed class RestoreSafetyTests
         }
     }
 
+    /// <summary>
+    /// Two restores to one absent (or empty) target: each builds its own tree, and the one that finishes second finds
+    /// the target taken. It failed with the raw 'renameat2 … File exists (EEXIST)'; it says what happened, and that
+    /// nothing of it was applied (the winner's tree is whole, and the loser's is gone).
+    /// </summary>
+    [Theory]
+    [InlineData(false, "created")]
+    [InlineData(true, "filled")]
+    public async Task A_restore_another_restore_to_the_same_target_finished_before_fails_clearly_and_applies_nothing(bool targetExists, string what)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var snapshot = await SnapshotSmallTreeAsync(workspace);
+        var other = workspace.Dir.CreateSub("other");
+        File.WriteAllText(Path.Combine(other, "winner"), "restored first");
+        var otherSnapshot = (await workspace.SnapshotAsync(other)).Snapshot;
+        var target = workspace.Dir.Sub("out");
+        if (targetExists)
+        {
+            Directory.CreateDirectory(target);
+        }
+
+        // The other restore runs whole while this one reads its data: between this one's start and its commit.
+        await using var repository = await Cairn.Repository.Repository.OpenAsync(
+            new HookedStore(new Storage.LocalObjectStore(workspace.RepoPath), async read =>
+            {
+                if (read == 1)
+                {
+                    await workspace.RestoreAsync(otherSnapshot, target);
+                }
+            }));
+        var e = await Assert.ThrowsAsync<CairnException>(() => new Restorer(repository).RestoreAsync(snapshot, target));
+
+        Assert.Equal($"cannot restore to '{target}': it was {what} while this restore ran (another restore to the same target finished first?); nothing of this restore was applied", e.Message);
+        TreeComparer.AssertEqual(other, target);
+        Assert.Equal(["other", "out", "repo", "src"], workspace.TopLevelNames());
+    }
+
     private static async Task<SnapshotRecord> SnapshotSmallTreeAsync(Workspace workspace)
     {
         var source = workspace.Dir.CreateSub("src");
