@@ -115,6 +115,10 @@ internal sealed class CliContext
             {
                 return context.Fail(e.Code, e.Message, ExitUsage);
             }
+            catch (StandardOutputException e)
+            {
+                return context.Fail(e.Code, e.Message, ExitFailure, standardOutputFailed: true);
+            }
             catch (CairnException e)
             {
                 return context.Fail(e.Code, e.Message, ExitFailure);
@@ -208,17 +212,23 @@ internal sealed class CliContext
         Console.Out.WriteLine(JsonSerializer.Serialize(value, typeInfo));
     }
 
-    private int Fail(string code, string message, int exitCode)
+    /// <summary>Says what failed: on standard output as JSON with --json, unless standard output is what cannot be written, as on standard error otherwise.</summary>
+    private int Fail(string code, string message, int exitCode, bool standardOutputFailed = false)
     {
-        if (Json)
+        if (Json && !standardOutputFailed)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new CliError(new CliErrorBody(code, message)), CliJsonContext.Default.CliError));
-        }
-        else
-        {
-            Console.Error.WriteLine($"cairn: {message}");
+            try
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new CliError(new CliErrorBody(code, message)), CliJsonContext.Default.CliError));
+                return exitCode;
+            }
+            catch (StandardOutputException)
+            {
+                // Standard output fails too: the error still gets said, where it can be.
+            }
         }
 
+        Console.Error.WriteLine($"cairn: {message}");
         return exitCode;
     }
 }

@@ -5,6 +5,7 @@ using Cairn.Cli.Commands;
 using Cairn.Diagnostics;
 
 PhaseTrace.MarkMain();
+StandardOutput.Install();
 WarmUp.Start(args);
 
 var root = new RootCommand("Cairn: immutable, deduplicated, compressed snapshots of directory trees and VM images, restored at disk speed or mounted lazily.")

@@ -24,7 +24,7 @@ internal static class CatCommand
                 throw new UsageException($"no '{name}' in snapshot {record.Id.ToShortString()}");
             }
 
-            await using var output = Console.OpenStandardOutput();
+            await using var output = StandardOutput.Open();
             await FileReader.CopyToAsync(repository, manifest, entry, output, ct).ConfigureAwait(false);
             return 0;
         }));

@@ -178,6 +178,41 @@ public sealed class CliTests
         Assert.Contains("no 'nope' in snapshot", catMissing.Json.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Standard output that cannot be written (a full device) is named as what failed: it said 'No space left on
+    /// device' alone, as though the repository were full, and with --json its error object could not be written
+    /// either, which crashed with a stack trace. The error goes to standard error.
+    /// </summary>
+    [Theory]
+    [InlineData("cat", "t", "f")]
+    [InlineData("cat", "t", "f", "--json")]
+    [InlineData("show", "t")]
+    [InlineData("show", "t", "--json")]
+    public async Task Output_that_cannot_be_written_is_said_to_be_standard_output(params string[] arguments)
+    {
+        using var temp = new TempDir();
+        var (repo, _, id) = await OneSnapshotAsync(temp, "f", "some bytes");
+        await CairnCli.RunAsync(repo, "tag", "t", id);
+
+        var (exitCode, _, error) = await ProcessRunner.RunAsync("sh", ["-c", "exec \"$@\" > /dev/full", "sh", .. CairnCli.Launcher, "--repo", repo, .. arguments]);
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal("cairn: cannot write to standard output: No space left on device\n", error);
+    }
+
+    /// <summary>Another error, with --json, when standard output cannot take its error object: said on standard error, with its own exit code.</summary>
+    [Fact]
+    public async Task An_error_that_cannot_be_written_as_json_is_said_on_standard_error()
+    {
+        using var temp = new TempDir();
+        var (repo, _, _) = await OneSnapshotAsync(temp, "f", "some bytes");
+
+        var (exitCode, _, error) = await ProcessRunner.RunAsync("sh", ["-c", "exec \"$@\" > /dev/full", "sh", .. CairnCli.Launcher, "--repo", repo, "show", "nope", "--json"]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal($"cairn: no snapshot or tag 'nope' in {repo}\n", error);
+    }
+
     [Fact]
     public async Task Diff_lists_exactly_the_changes_between_two_snapshots()
     {
