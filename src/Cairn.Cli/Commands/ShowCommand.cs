@@ -15,14 +15,17 @@ internal static class ShowCommand
             await using var repository = opened.Repository;
             var record = opened.Snapshot;
             var m = await repository.ReadManifestAsync(record, ct).ConfigureAwait(false);
+            // A hard link is listed with the metadata of the file it names, which are its own (docs/format.md): its
+            // entry records a size of 0, which read as an empty file.
             if (context.Json)
             {
                 var entries = new List<EntryOutput>(m.Count);
                 for (var i = 0; i < m.Count; i++)
                 {
                     var e = m.Entries[i];
+                    var file = m.Entries[m.Canonical(i)];
                     entries.Add(new EntryOutput(
-                        m.DisplayPath(i), Formatting.KindName(e.Kind), Convert.ToString(e.Mode, 8), e.Uid, e.Gid, e.Size, Formatting.Time(e.MTimeNs),
+                        m.DisplayPath(i), Formatting.KindName(e.Kind), Convert.ToString(file.Mode, 8), file.Uid, file.Gid, file.Size, Formatting.Time(file.MTimeNs),
                         e.Kind == EntryKind.Symlink ? Manifest.Display(m.SymlinkTarget(i)) : e.Kind == EntryKind.Hardlink ? m.DisplayPath((int)e.First) : null));
                 }
 
@@ -44,6 +47,7 @@ internal static class ShowCommand
             for (var i = 1; i < m.Count; i++)
             {
                 var e = m.Entries[i];
+                var file = m.Entries[m.Canonical(i)];
                 var suffix = e.Kind switch
                 {
                     EntryKind.Symlink => " -> " + Manifest.Display(m.SymlinkTarget(i)),
@@ -51,8 +55,7 @@ internal static class ShowCommand
                     EntryKind.Directory => "/",
                     _ => "",
                 };
-                var kind = e.Kind == EntryKind.Hardlink ? m.Entries[e.First].Kind : e.Kind;
-                output.WriteLine($"{Formatting.Mode(kind, e.Mode)} {e.Uid,5} {e.Gid,5} {e.Size,12} {Formatting.Time(e.MTimeNs).ToLocalTime():yyyy-MM-dd HH:mm} {m.DisplayPath(i)}{suffix}");
+                output.WriteLine($"{Formatting.Mode(file.Kind, file.Mode)} {file.Uid,5} {file.Gid,5} {file.Size,12} {Formatting.Time(file.MTimeNs).ToLocalTime():yyyy-MM-dd HH:mm} {m.DisplayPath(i)}{suffix}");
             }
 
             return 0;

@@ -178,6 +178,27 @@ public sealed class CliTests
         Assert.Contains("no 'nope' in snapshot", catMissing.Json.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>A hard link is listed with the size of the file it names, in text and JSON: it was listed with 0 bytes, its entry's own.</summary>
+    [Fact]
+    public async Task Show_lists_a_hard_link_with_the_size_of_its_file()
+    {
+        using var temp = new TempDir();
+        var (repo, source, _) = await OneSnapshotAsync(temp, "data", "ten bytes!");
+        Shell.Run("ln data link", source);
+        var linked = await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "t");
+        Assert.True(linked.ExitCode == 0, linked.ToString());
+
+        var text = await CairnCli.RunAsync(repo, "show", "t");
+        var json = await CairnCli.RunAsync(repo, "show", "t", "--json");
+
+        var line = Assert.Single(text.Text.Split('\n'), l => l.EndsWith(" link => data", StringComparison.Ordinal));
+        Assert.Matches(@"^-\S+ +\d+ +\d+ +10 ", line);
+        var entry = json.Json.GetProperty("entries").EnumerateArray().Single(e => e.GetProperty("path").GetString() == "link");
+        Assert.Equal("hardlink", entry.GetProperty("kind").GetString());
+        Assert.Equal("data", entry.GetProperty("target").GetString());
+        Assert.Equal(10, entry.GetProperty("size").GetInt64());
+    }
+
     /// <summary>
     /// Standard output that cannot be written (a full device) is named as what failed: it said 'No space left on
     /// device' alone, as though the repository were full, and with --json its error object could not be written
