@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 
@@ -49,5 +50,47 @@ public static class PathBytes
         }
 
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The bytes <see cref="Display"/> shows as <paramref name="text"/>, so that a name can be given back as it was
+    /// printed: <c>\\</c> is a backslash, <c>\xNN</c> the byte NN, anything else its UTF-8. False if a backslash
+    /// starts neither.
+    /// </summary>
+    public static bool TryParseDisplay(string text, [NotNullWhen(true)] out byte[]? bytes)
+    {
+        var result = new List<byte>(text.Length);
+        var plain = 0; // start of the characters since the last escape, copied as UTF-8 when the next one begins
+        for (var i = 0; i < text.Length;)
+        {
+            if (text[i] != '\\')
+            {
+                i++;
+                continue;
+            }
+
+            result.AddRange(Encoding.UTF8.GetBytes(text[plain..i]));
+            if (i + 1 < text.Length && text[i + 1] == '\\')
+            {
+                result.Add((byte)'\\');
+                i += 2;
+            }
+            else if (i + 4 <= text.Length && text[i + 1] == 'x' && byte.TryParse(text.AsSpan(i + 2, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var b))
+            {
+                result.Add(b);
+                i += 4;
+            }
+            else
+            {
+                bytes = null;
+                return false;
+            }
+
+            plain = i;
+        }
+
+        result.AddRange(Encoding.UTF8.GetBytes(text[plain..]));
+        bytes = [.. result];
+        return true;
     }
 }

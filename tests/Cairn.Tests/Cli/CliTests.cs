@@ -178,6 +178,36 @@ public sealed class CliTests
         Assert.Contains("no 'nope' in snapshot", catMissing.Json.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A name that is not UTF-8 is found from its bytes as given (they reached cat as U+FFFD, and the file was not
+    /// found), or as show prints it (\xNN; a backslash as \\); a name not found is said as show would print it.
+    /// </summary>
+    [Fact]
+    public async Task Cat_finds_a_name_that_is_not_utf8_by_its_bytes_or_as_show_prints_it()
+    {
+        using var temp = new TempDir();
+        var (repo, _) = await SnapshotOfAsync(temp, "printf raw > \"$(printf 'bad\\377')\" && printf backslash > 'a\\b'", "t");
+        var show = await CairnCli.RunAsync(repo, "show", "t");
+
+        // The shell puts the byte 0xff itself on the command line, as a user's shell does with $'bad\xff'.
+        var raw = await ProcessRunner.RunAsync("sh", ["-c", "exec \"$@\" \"$(printf 'bad\\377')\"", "sh", .. CairnCli.Launcher, "--repo", repo, "cat", "t"]);
+        var printed = await CairnCli.RunAsync(repo, "cat", "t", "bad\\xff");
+        var backslash = await CairnCli.RunAsync(repo, "cat", "t", "a\\b");
+        var backslashPrinted = await CairnCli.RunAsync(repo, "cat", "t", "a\\\\b");
+        var missing = await ProcessRunner.RunAsync("sh", ["-c", "exec \"$@\" \"$(printf 'nope\\376')\"", "sh", .. CairnCli.Launcher, "--repo", repo, "cat", "t"]);
+
+        Assert.Contains(" bad\\xff\n", show.Text, StringComparison.Ordinal);
+        Assert.Contains(" a\\\\b\n", show.Text, StringComparison.Ordinal);
+        Assert.True(raw.ExitCode == 0, raw.Error);
+        Assert.Equal("raw", Encoding.UTF8.GetString(raw.Output));
+        Assert.True(printed.ExitCode == 0, printed.ToString());
+        Assert.Equal("raw", printed.Text);
+        Assert.Equal("backslash", backslash.Text);
+        Assert.Equal("backslash", backslashPrinted.Text);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.StartsWith("cairn: no 'nope\\xfe' in snapshot ", missing.Error, StringComparison.Ordinal);
+    }
+
     /// <summary>A hard link is listed with the size of the file it names, in text and JSON: it was listed with 0 bytes, its entry's own.</summary>
     [Fact]
     public async Task Show_lists_a_hard_link_with_the_size_of_its_file()
@@ -442,14 +472,22 @@ public sealed class CliTests
         return (repo, source, snapshot.Json.GetProperty("id").GetString()!);
     }
 
-    /// <summary>Snapshots a tree <paramref name="setUp"/> makes, changes it with <paramref name="change"/>, snapshots it again, and diffs the two: as text and as JSON.</summary>
-    private static async Task<(CliResult Text, CliResult Json)> DiffOfChangeAsync(TempDir temp, string setUp, string change)
+    /// <summary>A new repository with one snapshot, tagged <paramref name="tag"/>, of the tree <paramref name="setUp"/> makes.</summary>
+    private static async Task<(string Repo, string Source)> SnapshotOfAsync(TempDir temp, string setUp, string tag)
     {
         var repo = temp.Sub("repo");
         var source = temp.CreateSub("src");
         Shell.Run(setUp, source);
         await CairnCli.RunAsync(repo, "init");
-        Assert.Equal(0, (await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "a")).ExitCode);
+        var snapshot = await CairnCli.RunAsync(repo, "snapshot", source, "--tag", tag);
+        Assert.True(snapshot.ExitCode == 0, snapshot.ToString());
+        return (repo, source);
+    }
+
+    /// <summary>Snapshots a tree <paramref name="setUp"/> makes, changes it with <paramref name="change"/>, snapshots it again, and diffs the two: as text and as JSON.</summary>
+    private static async Task<(CliResult Text, CliResult Json)> DiffOfChangeAsync(TempDir temp, string setUp, string change)
+    {
+        var (repo, source) = await SnapshotOfAsync(temp, setUp, "a");
         Shell.Run(change, source);
         Assert.Equal(0, (await CairnCli.RunAsync(repo, "snapshot", source, "--tag", "b")).ExitCode);
         return (await CairnCli.RunAsync(repo, "diff", "a", "b"), await CairnCli.RunAsync(repo, "diff", "a", "b", "--json"));

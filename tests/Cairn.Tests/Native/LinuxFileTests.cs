@@ -476,6 +476,31 @@ public sealed class LinuxFileTests
         Assert.Equal("\\xc3(", PathBytes.Display([0xc3, (byte)'(']));
     }
 
+    /// <summary>What <see cref="PathBytes.Display"/> prints reads back as the same bytes, so a name can be given as it was shown (cat); a backslash that starts no escape is refused.</summary>
+    [Theory]
+    [InlineData(new byte[] { 0xff, 0xfe })]
+    [InlineData(new byte[] { (byte)'a', (byte)'\n', (byte)'b' })]
+    [InlineData(new byte[] { (byte)'a', (byte)'\\', (byte)'b' })]
+    [InlineData(new byte[] { (byte)'\\', (byte)'x', (byte)'f', (byte)'f' })]
+    [InlineData(new byte[] { 0xc3, (byte)'(', 0xc3, 0xbc, (byte)'m' })]
+    [InlineData(new byte[] { (byte)'p', (byte)'l', (byte)'a', (byte)'i', (byte)'n' })]
+    public void PathBytes_reads_back_what_it_displays(byte[] name)
+    {
+        Assert.True(PathBytes.TryParseDisplay(PathBytes.Display(name), out var bytes));
+        Assert.Equal(name, bytes);
+    }
+
+    [Theory]
+    [InlineData("a\\q")]
+    [InlineData("a\\")]
+    [InlineData("\\x4")]
+    [InlineData("\\xzz")]
+    [InlineData("\\x+f")]
+    public void PathBytes_refuses_a_backslash_that_starts_no_escape(string text)
+    {
+        Assert.False(PathBytes.TryParseDisplay(text, out _));
+    }
+
     [Fact]
     public void DeviceNumber_matches_glibc_makedev()
     {
