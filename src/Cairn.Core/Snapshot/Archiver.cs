@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading.Channels;
 using Cairn.Buffers;
@@ -57,6 +58,7 @@ public sealed class Archiver
     private ParentLayout.ParentFrames? _fresh; // with Relayout: the frames whose chunks count as this run's (it stores the others again); the packer's
     private IReadOnlyDictionary<int, ParentLayout.EntryUse>? _inherited; // an image run with a bound: what each of the parent's images leaves unused (ParentLayout)
     private readonly ConcurrentQueue<RelayoutCause> _relayoutCauses = []; // the images this run relays out past the bound, and why
+    private readonly Dictionary<int, LinkGroup> _linkGroups = []; // the tree's hard-linked files, by first entry; the packer's, then the manifest's
 
     /// <summary>The run's <see cref="SnapshotStats.Relayout"/>: known once every file is listed.</summary>
     private string? Relayout => _options.Relayout ? SnapshotStats.RelayoutRequested : _relayoutCauses.IsEmpty ? null : SnapshotStats.RelayoutBound;
@@ -77,6 +79,12 @@ public sealed class Archiver
             throw new ArgumentOutOfRangeException(nameof(options), bound, "RelayoutAbove is a fraction of at least 0, or null");
         }
     }
+
+    /// <summary>
+    /// Test seam: called with the path of a listed file (relative to the tree) between its listing and the first open
+    /// that reads it, on the thread about to open it, so that a test can change the tree at that point exactly.
+    /// </summary>
+    internal Action<byte[]>? BeforeRead { get; init; }
 
     /// <summary>Snapshots the directory tree at <paramref name="path"/> (record kind "tree").</summary>
     public Task<SnapshotResult> SnapshotAsync(string path, CancellationToken cancellationToken = default)
@@ -282,13 +290,14 @@ public sealed class Archiver
 
         await indexWritten.ConfigureAwait(false);
         PhaseTrace.Mark("snapshot: index and manifest written");
+        var (files, directories, symlinks, others, bytes) = Tally(manifest);
         var stats = new SnapshotStats
         {
-            Files = _files,
-            Directories = _directories,
-            Symlinks = _symlinks,
-            Others = _others,
-            Bytes = _bytes,
+            Files = files,
+            Directories = directories,
+            Symlinks = symlinks,
+            Others = others,
+            Bytes = bytes,
             BytesRead = _bytesRead,
             NewBytes = _newBytes,
             RewrittenBytes = _rewrittenBytes > 0 ? _rewrittenBytes : null,
@@ -328,6 +337,38 @@ public sealed class Archiver
         };
     }
 
+    /// <summary>
+    /// The record's counts, from the manifest: what was listed is counted as the walk goes (for the progress line),
+    /// but a file read may have become something else since (another size, another kind, another name's file).
+    /// </summary>
+    private static (long Files, long Directories, long Symlinks, long Others, long Bytes) Tally(Manifest manifest)
+    {
+        long files = 0, directories = 0, symlinks = 0, others = 0, bytes = 0;
+        foreach (ref readonly var e in manifest.Entries.AsSpan())
+        {
+            switch (e.Kind)
+            {
+                case EntryKind.Regular:
+                    files++;
+                    bytes += e.Size;
+                    break;
+                case EntryKind.Directory:
+                    directories++;
+                    break;
+                case EntryKind.Symlink:
+                    symlinks++;
+                    break;
+                case EntryKind.Hardlink:
+                    break;
+                default:
+                    others++;
+                    break;
+            }
+        }
+
+        return (files, directories, symlinks, others, bytes);
+    }
+
     private async Task WriteIndexAsync(List<(ContentId Pack, PackIndex Index)> packs, CancellationToken cancellationToken)
     {
         var indexBytes = IndexFile.Encode(packs, _repository.Config.CompressionLevel);
@@ -337,9 +378,33 @@ public sealed class Archiver
     /// <summary>Completes the entries with what packing found, then builds the manifest and writes it (unless it exists).</summary>
     private async Task<Manifest> WriteManifestAsync(ManifestBuilder builder, Dictionary<int, FileResult> results, ChunkIndex index, CancellationToken cancellationToken)
     {
+        // A hard-linked file's data goes to the first entry still naming it, which may not be the first the walk
+        // listed (that name may be another file by now), and its other names link to it: a hardlink names an earlier
+        // entry (docs/format.md).
+        foreach (var group in _linkGroups.Values)
+        {
+            if (group.Names.Count == 0)
+            {
+                continue; // none of its names was still it: each was stored as what it had become
+            }
+
+            group.Names.Sort();
+            var holder = group.Names[0];
+            results[holder] = group.File ?? throw new InvalidOperationException("a hard-linked file has names but no data");
+            foreach (var name in group.Names.Skip(1))
+            {
+                ref var link = ref builder.Entry(name);
+                link = link with { Kind = EntryKind.Hardlink, Traits = EntryTraits.None, First = (uint)holder, Count = 0, Size = 0 };
+            }
+        }
+
         foreach (var (entry, result) in results)
         {
             ref var e = ref builder.Entry(entry);
+            e.Kind = result.Kind;
+            e.Mode = result.Mode;
+            e.Uid = result.Uid;
+            e.Gid = result.Gid;
             e.First = (uint)result.RefStart;
             e.Count = (uint)result.RefCount;
             e.Size = result.Size;
@@ -434,6 +499,7 @@ public sealed class Archiver
             builder.SetXattrs(root, InView(rootXattrs));
             Interlocked.Increment(ref _directories);
             var hardlinks = new Dictionary<(ulong Device, ulong Inode), int>();
+            var readGroups = new HashSet<int>(); // the hard-linked files a job has been sent for
 
             // Overlay: the entry each base file (by its canonical entry) got in the new tree, so that base hardlinks
             // stay linked; one whose first name the upper directory replaced or deleted is stored in full instead.
@@ -455,6 +521,15 @@ public sealed class Archiver
                 var item = directory.Items[directory.Next++];
                 if (item.Job is { } job)
                 {
+                    // A hard-linked file is read through the first of its names sent to the readers; the others are
+                    // read only if that name is found to be another file by then (PackAsync). The first sent is not
+                    // always its first entry: a subdirectory's files are sent before the files after it in its parent,
+                    // though they are appended after them.
+                    if (job.Group >= 0 && !readGroups.Add(job.Group))
+                    {
+                        job = job with { Link = true };
+                    }
+
                     await jobs.WriteAsync(job, cancellationToken).ConfigureAwait(false);
                 }
                 else
@@ -534,15 +609,23 @@ public sealed class Archiver
 
                 var index = builder.AddEntry(entry, child.Name, SourceFor(child.Stat));
                 builder.SetXattrs(index, InView(child.Xattrs));
-                if (entry.Kind == EntryKind.Regular)
+                if (entry.Kind is EntryKind.Regular or EntryKind.Hardlink)
                 {
-                    if (child.Stat.LinkCount > 1)
+                    // Each name of a hard-linked file gets a job: the names are grouped by the inode listed, and the
+                    // file may be at none, some or all of them by the time it is read.
+                    var group = -1;
+                    if (entry.Kind == EntryKind.Hardlink)
+                    {
+                        group = (int)entry.First;
+                    }
+                    else if (child.Stat.LinkCount > 1)
                     {
                         hardlinks[(child.Stat.Device, child.Stat.Inode)] = index;
+                        group = index;
                     }
 
                     // An overlay's upper file is new or changed by definition: read it.
-                    items.Add(WalkItem.For(FileJobFor(index, handle, child.Name, child.Stat, parent, _overlay is null ? match : -1)));
+                    items.Add(WalkItem.For(FileJobFor(index, handle, child.Name, child.Stat, parent, _overlay is null ? match : -1, group)));
                 }
                 else if (child.Subdirectory is not null)
                 {
@@ -761,23 +844,35 @@ public sealed class Archiver
     }
 
     /// <summary>
-    /// The readers' job for a regular file (it holds a reference to its directory); <paramref name="match"/> is its
-    /// entry in the parent, or -1. A file <paramref name="changed"/> (an overlay's upper copy) is read whatever its
-    /// metadata says; the parent's version of it is still what the bound weighs.
+    /// The readers' job for a regular file, or a name of one (it holds a reference to its directory);
+    /// <paramref name="match"/> is its entry in the parent, or -1; <paramref name="group"/> the first entry of the
+    /// hard-linked file it is a name of, or -1. A file <paramref name="changed"/> (an overlay's upper copy) is read
+    /// whatever its metadata says; the parent's version of it is still what the bound weighs.
     /// </summary>
-    private FileJob FileJobFor(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, Manifest? parent, int match, bool changed = false)
+    private FileJob FileJobFor(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, Manifest? parent, int match, int group = -1, bool changed = false)
     {
+        // A name that was another name of a file in the parent is compared with that file, whose data it had.
+        match = match >= 0 ? parent!.Canonical(match) : -1;
         var unchanged = !changed && match >= 0 && !_options.Relayout && IsUnchanged(parent!, match, stat);
         var again = _options.Relayout || (match >= 0 && PastTheBound(parent!, match, unchanged));
-        return ReadJob(entry, directory, name, stat, unchanged && !again ? match : -1, again);
+        return ReadJob(entry, directory, name, stat, unchanged && !again ? match : -1, again, group);
     }
 
-    private FileJob ReadJob(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, int unchanged, bool again)
+    /// <summary>
+    /// The readers' job for a file on disk: read, unless <paramref name="unchanged"/> names its entry in the parent to
+    /// take it from unread (else -1); <paramref name="group"/> as for <see cref="FileJobFor"/>.
+    /// </summary>
+    private FileJob ReadJob(int entry, DirectoryHandle directory, byte[] name, in StatxInfo stat, int unchanged, bool again, int group = -1)
     {
-        Interlocked.Increment(ref _files);
-        Interlocked.Add(ref _bytes, stat.Size);
+        if (group < 0 || group == entry)
+        {
+            // Counted as listed, for the progress line; the record counts the manifest's entries.
+            Interlocked.Increment(ref _files);
+            Interlocked.Add(ref _bytes, stat.Size);
+        }
+
         directory.AddReference();
-        return new FileJob(entry, directory, name, stat, unchanged) { StoreAgain = again };
+        return new FileJob(entry, directory, name, stat, unchanged) { StoreAgain = again, Group = group };
     }
 
     /// <summary>The job for a file taken from the base manifest (its entry <paramref name="canonical"/>) as it is, never read: it is not on disk.</summary>
@@ -868,7 +963,7 @@ public sealed class Archiver
                 {
                     Task<FileContent?>? content = null;
                     var slice = default(RingSlice);
-                    if (job.Unchanged < 0 && job.Stat.Size <= WholeFileLimit)
+                    if (job.Unchanged < 0 && !job.Link && job.Stat.Size <= WholeFileLimit)
                     {
                         slice = await ring.AcquireAsync((int)job.Stat.Size, stop.Token).ConfigureAwait(false);
                         await readers.WaitAsync(stop.Token).ConfigureAwait(false);
@@ -937,6 +1032,18 @@ public sealed class Archiver
                 {
                     refs.Clear();
                     _storeAgain = job.StoreAgain;
+                    LinkGroup? group = null;
+                    if (job.Group >= 0)
+                    {
+                        group = CollectionsMarshal.GetValueRefOrAddDefault(_linkGroups, job.Group, out _) ??= new LinkGroup();
+                        if (job.Link && group.File is not null)
+                        {
+                            // Another name of a file read through an earlier one: taken as the name listed, unread.
+                            group.Names.Add(job.Entry);
+                            continue;
+                        }
+                    }
+
                     FileResult? result;
                     if (job.Unchanged >= 0)
                     {
@@ -951,6 +1058,8 @@ public sealed class Archiver
                     }
                     else
                     {
+                        // A large file; or the name of a hard-linked file whose names read before it were other files
+                        // by then, read now: that is rare, and streaming reads a file of any size.
                         result = await StreamLargeFileAsync(job, index, writer, refs, NewTrial(), stop.Token).ConfigureAwait(false);
                     }
 
@@ -972,10 +1081,23 @@ public sealed class Archiver
                     }
 
                     Interlocked.Add(ref _chunks, refs.Count);
-                    results[job.Entry] = result;
-                    if (job.Directory is not null && result.Size != job.Stat.Size)
+                    if (group is not null && !skipped && IsListedFile(job, result))
                     {
-                        SizeChangedSinceListed(job, result.Size, warn: !skipped);
+                        // The hard-linked file itself: its data for all its names still grouped (WriteManifestAsync).
+                        group.File = result;
+                        group.Names.Add(job.Entry);
+                    }
+                    else
+                    {
+                        // A file of its own: also a name of a hard-linked file found to be another file when read,
+                        // which is stored as that file, with its own metadata, out of the group.
+                        results[job.Entry] = result;
+                    }
+
+                    // An image read (not one taken from the base of a mount unread: that job has no listing).
+                    if (_trySegments && job.Directory is not null && result.Size != job.Stat.Size && !skipped)
+                    {
+                        SizeChangedSinceListed(job, result.Size);
                     }
                 }
                 finally
@@ -987,26 +1109,19 @@ public sealed class Archiver
     }
 
     /// <summary>
-    /// A file read at another size than it was listed at (replaced, truncated or extended in between, or while a read
-    /// that was then retried saw it change): it is stored as read, and the run's total follows the manifest. Said
-    /// in an image run (unless <paramref name="warn"/> is false), since an image that changes size while it is
-    /// snapshotted is seldom meant to (a VM left running).
+    /// An image read at another size than it was listed at (replaced, truncated or extended in between, or while a
+    /// read that was then retried saw it change): it is stored as read (the record's total follows the manifest), and
+    /// said, since an image that changes size while it is snapshotted is seldom meant to (a VM left running). In a
+    /// tree, a file that grows while it is snapshotted (a log) is common and not worth a line each time.
     /// </summary>
-    private void SizeChangedSinceListed(FileJob job, long size, bool warn)
+    private void SizeChangedSinceListed(FileJob job, long size)
     {
-        Interlocked.Add(ref _bytes, size - job.Stat.Size);
-        if (!warn || !_trySegments)
-        {
-            // Skipped (--skip-unreadable): listed as such, and recorded empty. In a tree, a file that grows while it is
-            // snapshotted (a log) is common and not worth a line each time.
-            return;
-        }
-
         _warnings.Enqueue($"'{Manifest.Display(job.Directory!.PathOf(job.Name))}' was {job.Stat.Size:N0} bytes when listed and {size:N0} when read: stored as read");
     }
 
     private FileContent? ReadOrSkip(FileJob job, Memory<byte> buffer)
     {
+        BeforeRead?.Invoke(job.Directory!.PathOf(job.Name));
         try
         {
             return FileContentReader.ReadWhole(job.Directory!, job.Name, _chunker, buffer);
@@ -1109,6 +1224,11 @@ public sealed class Archiver
         for (var attempt = 1; ; attempt++)
         {
             refs.Clear();
+            if (attempt == 1)
+            {
+                BeforeRead?.Invoke(job.Directory!.PathOf(job.Name));
+            }
+
             FileDescriptor fd;
             try
             {
@@ -1262,7 +1382,35 @@ public sealed class Archiver
     {
         /// <summary>A relayout of this file: it is read, and every chunk of it stored again unless this run already did.</summary>
         public bool StoreAgain { get; init; }
+
+        /// <summary>For a name of a hard-linked file: the file's first entry, which names its <see cref="LinkGroup"/>; else -1.</summary>
+        public int Group { get; init; } = -1;
+
+        /// <summary>
+        /// Not the first name of its hard-linked file sent to the readers: not read ahead, and read at all only if no
+        /// name read before it was still the file listed.
+        /// </summary>
+        public bool Link { get; init; }
     }
+
+    /// <summary>
+    /// A hard-linked file of the tree: the walk groups names by the inode it listed. <see cref="File"/> is the file's
+    /// data and metadata, read through one of its names that was still that inode when read (checked on the open
+    /// descriptor), or taken from the parent; <see cref="Names"/> the entries that name it in the snapshot: that one
+    /// and those sent after it, unread. A name read before it and found to be another file (replaced since it was
+    /// listed) is stored as that file instead, out of the group, so that no name gets another file's data. Names not
+    /// read are taken as listed, as a file's metadata is.
+    /// </summary>
+    private sealed class LinkGroup
+    {
+        public FileResult? File { get; set; }
+
+        public List<int> Names { get; } = [];
+    }
+
+    /// <summary>Whether a read found the file the job's name was listed as (device and inode, a regular file), not another put there since.</summary>
+    private static bool IsListedFile(FileJob job, FileResult result) =>
+        result.Kind == EntryKind.Regular && result.Source.Inode == job.Stat.Inode && result.Source.Device == job.Stat.Device;
 
     private static List<KeyValuePair<byte[], byte[]>>? XattrsOf(Manifest manifest, int entry)
     {
@@ -1281,10 +1429,18 @@ public sealed class Archiver
         return list;
     }
 
+    /// <summary>
+    /// What the packer found for a file: its entry's metadata, all of it from the descriptor the file was read through
+    /// (a file replaced since it was listed is stored with its own), and its chunks.
+    /// </summary>
     private sealed class FileResult
     {
         public FileResult(in StatxInfo stat)
         {
+            Kind = KindOf(stat.Kind) ?? EntryKind.Regular;
+            Mode = stat.Permissions;
+            Uid = stat.Uid;
+            Gid = stat.Gid;
             Size = stat.Size;
             MTimeNs = stat.MTimeNs;
             Source = SourceFor(stat);
@@ -1293,10 +1449,23 @@ public sealed class Archiver
         /// <summary>A file as the parent manifest has it (entry <paramref name="entry"/>).</summary>
         public FileResult(Manifest parent, int entry)
         {
-            Size = parent.Entries[entry].Size;
-            MTimeNs = parent.Entries[entry].MTimeNs;
+            ref readonly var e = ref parent.Entries[entry];
+            Kind = EntryKind.Regular;
+            Mode = e.Mode;
+            Uid = e.Uid;
+            Gid = e.Gid;
+            Size = e.Size;
+            MTimeNs = e.MTimeNs;
             Source = parent.Sources?[entry] ?? default;
         }
+
+        public EntryKind Kind { get; }
+
+        public uint Mode { get; }
+
+        public uint Uid { get; }
+
+        public uint Gid { get; }
 
         /// <summary>The size recorded: the file's, or 0 for a file that was skipped.</summary>
         public long Size { get; init; }

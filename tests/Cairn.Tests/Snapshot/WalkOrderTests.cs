@@ -42,11 +42,15 @@ public sealed class WalkOrderTests
         Assert.True(manifest.Frames.Length > 10);
 
         var seen = new HashSet<uint>();
+        var met = new HashSet<int>();
         var previous = (-1L, -1L);
         var files = 0;
-        foreach (var entry in DepthFirst(manifest, 0))
+        foreach (var name in DepthFirst(manifest, 0))
         {
-            if (manifest.Entries[entry].Kind != EntryKind.Regular)
+            // A hard-linked file is read, and packed, where the walk first meets one of its names: that may be a
+            // hardlink entry (in a subdirectory) whose regular entry comes later in the walk.
+            var entry = manifest.Canonical(name);
+            if (manifest.Entries[entry].Kind != EntryKind.Regular || !met.Add(entry))
             {
                 continue;
             }
@@ -60,7 +64,7 @@ public sealed class WalkOrderTests
                 }
 
                 var position = Position(manifest, reference.Chunk);
-                Assert.True(position.CompareTo(previous) > 0, $"chunk of '{Display(manifest, entry)}' packed before an earlier file's");
+                Assert.True(position.CompareTo(previous) > 0, $"chunk of '{Display(manifest, name)}' packed before an earlier file's");
                 previous = position;
             }
         }

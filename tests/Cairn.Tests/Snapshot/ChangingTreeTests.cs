@@ -1,0 +1,140 @@
+using System.Runtime.Versioning;
+using System.Text;
+using Cairn.Manifests;
+using Cairn.Native.Linux;
+using Cairn.Snapshot;
+using Cairn.Tests.Support;
+
+namespace Cairn.Tests.Snapshot;
+
+/// <summary>
+/// A tree that changes between the moment a file is listed and the moment it is read: each name must be stored as
+/// it was at some moment, never with another file's data. The change is made by <see cref="Archiver.BeforeRead"/>,
+/// the seam between listing and reading, so the outcome does not depend on the scheduler.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class ChangingTreeTests
+{
+    private static readonly DateTime s_replacedAt = new(2001, 2, 3, 4, 5, 6, DateTimeKind.Utc);
+
+    [Theory]
+    [InlineData(4 << 10, 1)] // read whole by a reader thread
+    [InlineData(4 << 20, 1)] // streamed by the packer
+    [InlineData(4 << 10, 2)] // the second name too: the file is read through the third
+    [InlineData(4 << 10, 4)] // every name: none is the file any more
+    public async Task A_hard_linked_file_whose_names_are_replaced_before_it_is_read_is_stored_as_each_name_then_was(int size, int replaced)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        File.WriteAllBytes(Path.Combine(source, "f1"), Bytes(size, 0));
+        Shell.Run("ln f1 f2 && ln f1 f3 && ln f1 f4", source);
+
+        var (result, target) = await SnapshotChangingAsync(workspace, source, "f1", () =>
+        {
+            for (var i = 1; i <= replaced; i++)
+            {
+                Replace(source, $"f{i}", Bytes(size + i, i));
+            }
+        });
+
+        // The replaced names hold their new files (own data, mode and mtime, no link); the others are the file listed,
+        // linked to each other only. TreeComparer compares the hardlink groups too.
+        TreeComparer.AssertEqual(source, target);
+        Assert.Empty(result.Warnings);
+        Assert.Equal(replaced == 4 ? 4 : replaced + 1, result.Snapshot.Stats.Files);
+    }
+
+    /// <summary>
+    /// A file's names may be sent to the readers in another order than their entries: entries are appended a directory
+    /// at a time, files are read depth-first. Here d/x is read (the first sent) though z is the first entry.
+    /// </summary>
+    [Fact]
+    public async Task A_hard_linked_file_whose_first_entry_is_replaced_keeps_its_data_under_the_name_it_was_read_through()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        Directory.CreateDirectory(Path.Combine(source, "d"));
+        File.WriteAllText(Path.Combine(source, "d", "a"), "first read");
+        File.WriteAllBytes(Path.Combine(source, "d", "x"), Bytes(4096, 0));
+        Shell.Run("ln d/x z", source);
+
+        // One reader: files are read in the order they are sent (d/a, d/x, z), after the whole tree is listed.
+        var (result, target) = await SnapshotChangingAsync(workspace, source, "d/a", () => Replace(source, "z", Bytes(100, 1)), new SnapshotOptions { ReadConcurrency = 1 });
+
+        // d/x always held the file listed. z is not read again (the file was read through d/x): it is taken as listed,
+        // a name of that file, as it was until the hook replaced it.
+        Assert.Equal(Bytes(4096, 0), File.ReadAllBytes(Path.Combine(target, "d", "x")));
+        Assert.Equal(Bytes(4096, 0), File.ReadAllBytes(Path.Combine(target, "z")));
+        using var restored = LinuxFile.OpenDirectory(target);
+        Assert.Equal(LinuxFile.Stat(restored, "d/x"u8).Inode, LinuxFile.Stat(restored, "z"u8).Inode);
+        Assert.Equal(2, result.Snapshot.Stats.Files); // d/a and the linked file
+
+        // The data is stored under the first entry, z, which d/x links to: a hardlink names an earlier entry.
+        var manifest = await workspace.Repository.ReadManifestAsync(result.Snapshot);
+        var z = manifest.Lookup(0, "z"u8);
+        var x = manifest.Lookup(manifest.Lookup(0, "d"u8), "x"u8);
+        Assert.Equal(EntryKind.Regular, manifest.Entries[z].Kind);
+        Assert.Equal((EntryKind.Hardlink, (uint)z), (manifest.Entries[x].Kind, manifest.Entries[x].First));
+    }
+
+    [Fact]
+    public async Task A_hard_linked_file_whose_name_read_first_is_replaced_is_read_through_another_and_stored_under_its_first_entry()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        Directory.CreateDirectory(Path.Combine(source, "d"));
+        File.WriteAllBytes(Path.Combine(source, "d", "x"), Bytes(4096, 0));
+        Shell.Run("ln d/x z && ln d/x zz", source);
+
+        var (_, target) = await SnapshotChangingAsync(workspace, source, "d/x", () => Replace(source, "d/x", Bytes(100, 1)));
+
+        // d/x is its new file; z and zz the file listed, read through z, linked (z's entry comes before d/x's children).
+        TreeComparer.AssertEqual(source, target);
+    }
+
+    /// <summary>
+    /// Snapshots <paramref name="source"/>, making <paramref name="change"/> just before the file <paramref name="at"/>
+    /// (relative to the source) is first opened to be read, and restores the snapshot into <c>out</c>.
+    /// </summary>
+    private static async Task<(SnapshotResult Result, string Target)> SnapshotChangingAsync(Workspace workspace, string source, string at, Action change, SnapshotOptions? options = null)
+    {
+        var archiver = new Archiver(workspace.Repository, options)
+        {
+            BeforeRead = path =>
+            {
+                if (Encoding.UTF8.GetString(path) == at)
+                {
+                    change();
+                }
+            },
+        };
+        var result = await archiver.SnapshotAsync(source);
+        var target = workspace.Dir.Sub("out");
+        await workspace.RestoreAsync(result.Snapshot, target);
+        return (result, target);
+    }
+
+    /// <summary>
+    /// Replaces <paramref name="name"/> by a new file (another inode, mode 0600, another mtime), as an editor saving it
+    /// does. The directory keeps its mtime: it is compared as listed, before the change.
+    /// </summary>
+    private static void Replace(string root, string name, byte[] content)
+    {
+        var path = Path.Combine(root, name);
+        using var directory = LinuxFile.OpenDirectory(Path.GetDirectoryName(path)!);
+        var listed = LinuxFile.Stat(directory);
+        var temporary = path + ".replacement";
+        File.WriteAllBytes(temporary, content);
+        File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.SetLastWriteTimeUtc(temporary, s_replacedAt);
+        File.Move(temporary, path, overwrite: true);
+        LinuxFile.SetTimes(directory, listed.ATimeNs, listed.MTimeNs);
+    }
+
+    private static byte[] Bytes(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+}
