@@ -20,6 +20,7 @@ public sealed class ManifestBuilder
     private readonly List<ChunkRecord> _chunks = [];
     private readonly List<ChunkSlot> _chunkSlots = [];
     private readonly Dictionary<ContentId, int> _chunkNumbers = [];
+    private readonly HashSet<int> _leftOut = [];
 
     public int EntryCount => _entries.Count;
 
@@ -47,6 +48,14 @@ public sealed class ManifestBuilder
         _sources.Add(source);
         return _entries.Count - 1;
     }
+
+    /// <summary>
+    /// Leaves out an entry appended earlier: a file or directory the walk listed that was gone (or could not be read)
+    /// when it came to read it. <see cref="Build"/> drops it and renumbers the entries after it. A directory left out
+    /// must have no children appended; no hardlink may name the entry. Its name (and any xattrs) stay in STRINGS and
+    /// XATTRS, unreferenced: readers follow references only, and compacting the strings is not worth it for so rare a case.
+    /// </summary>
+    public void LeaveOut(int index) => _leftOut.Add(index);
 
     public uint AddString(ReadOnlySpan<byte> bytes)
     {
@@ -125,8 +134,9 @@ public sealed class ManifestBuilder
             locations[c] = new ChunkLocation { Frame = frame, OffsetInFrame = (uint)slot.OffsetInFrame };
         }
 
+        var (entries, sources) = _leftOut.Count == 0 ? ([.. _entries], [.. _sources]) : WithoutLeftOut();
         return new Manifest(
-            [.. _entries],
+            entries,
             _strings.WrittenSpan.ToArray(),
             [.. _xattrs],
             [.. _chunkRefs],
@@ -134,8 +144,55 @@ public sealed class ManifestBuilder
             [.. packs],
             [.. frames],
             locations,
-            includeSources ? [.. _sources] : null,
+            includeSources ? sources : null,
             [.. segmentSizes]);
+    }
+
+    /// <summary>The entries and their sources without those left out, renumbered: directories' children and hardlinks' targets follow.</summary>
+    private (EntryRecord[] Entries, SourceRecord[] Sources) WithoutLeftOut()
+    {
+        // before[i]: how many entries before i are left out, so entry i becomes i - before[i]. A directory's children
+        // stay contiguous: those left out are dropped from its range.
+        var before = new int[_entries.Count + 1];
+        for (var i = 0; i < _entries.Count; i++)
+        {
+            before[i + 1] = before[i] + (_leftOut.Contains(i) ? 1 : 0);
+        }
+
+        var entries = new List<EntryRecord>(_entries.Count - _leftOut.Count);
+        var sources = new List<SourceRecord>(entries.Capacity);
+        for (var i = 0; i < _entries.Count; i++)
+        {
+            var e = _entries[i];
+            if (_leftOut.Contains(i))
+            {
+                if (i == 0 || (e.Kind == EntryKind.Directory && e.Count > 0))
+                {
+                    throw new InvalidOperationException($"entry {i} cannot be left out: the root, or a directory with children");
+                }
+
+                continue;
+            }
+
+            switch (e.Kind)
+            {
+                case EntryKind.Directory:
+                    var end = (int)(e.First + e.Count);
+                    e.Count -= (uint)(before[end] - before[e.First]);
+                    e.First -= (uint)before[e.First];
+                    break;
+                case EntryKind.Hardlink when _leftOut.Contains((int)e.First):
+                    throw new InvalidOperationException($"entry {i} is a hardlink to an entry left out");
+                case EntryKind.Hardlink:
+                    e.First -= (uint)before[e.First];
+                    break;
+            }
+
+            entries.Add(e);
+            sources.Add(_sources[i]);
+        }
+
+        return ([.. entries], [.. sources]);
     }
 
     private sealed class ByteComparer : IComparer<byte[]>

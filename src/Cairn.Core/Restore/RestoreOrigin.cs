@@ -61,7 +61,7 @@ public sealed record RestoreOrigin
             }
 
             var bytes = new byte[size];
-            if (!Cairn.Snapshot.FileContentReader.ReadFully(fd, bytes, 0))
+            if (Cairn.Snapshot.FileContentReader.ReadFully(fd, bytes, 0) < bytes.Length)
             {
                 return null;
             }

@@ -59,6 +59,7 @@ public sealed class Archiver
     private IReadOnlyDictionary<int, ParentLayout.EntryUse>? _inherited; // an image run with a bound: what each of the parent's images leaves unused (ParentLayout)
     private readonly ConcurrentQueue<RelayoutCause> _relayoutCauses = []; // the images this run relays out past the bound, and why
     private readonly Dictionary<int, LinkGroup> _linkGroups = []; // the tree's hard-linked files, by first entry; the packer's, then the manifest's
+    private readonly List<int> _leftOutFiles = []; // entries of files that were gone or skipped when read; the packer's, then the manifest's
 
     /// <summary>The run's <see cref="SnapshotStats.Relayout"/>: known once every file is listed.</summary>
     private string? Relayout => _options.Relayout ? SnapshotStats.RelayoutRequested : _relayoutCauses.IsEmpty ? null : SnapshotStats.RelayoutBound;
@@ -81,8 +82,9 @@ public sealed class Archiver
     }
 
     /// <summary>
-    /// Test seam: called with the path of a listed file (relative to the tree) between its listing and the first open
-    /// that reads it, on the thread about to open it, so that a test can change the tree at that point exactly.
+    /// Test seam: called with the path of a listed file or directory (relative to the tree) between its listing and
+    /// the first open that reads it (for a directory, its own listing), on the thread about to do that, so that a
+    /// test can change the tree at that point exactly.
     /// </summary>
     internal Action<byte[]>? BeforeRead { get; init; }
 
@@ -398,6 +400,11 @@ public sealed class Archiver
             }
         }
 
+        foreach (var entry in _leftOutFiles)
+        {
+            builder.LeaveOut(entry);
+        }
+
         foreach (var (entry, result) in results)
         {
             ref var e = ref builder.Entry(entry);
@@ -492,7 +499,7 @@ public sealed class Archiver
     {
         try
         {
-            var walker = new TreeWalker(_options.ReadConcurrency, _io!, _options.SkipUnreadable, _skipped, cancellationToken);
+            var walker = new TreeWalker(_options.ReadConcurrency, _io!, _options.SkipUnreadable, _skipped, _warnings, cancellationToken) { BeforeList = BeforeRead };
             var rootStat = LinuxFile.Stat(rootHandle.Descriptor);
             var root = builder.AddEntry(EntryFor(rootStat), [], SourceFor(rootStat));
             var rootXattrs = LinuxFile.ReadXattrs(rootHandle.Descriptor);
@@ -542,6 +549,15 @@ public sealed class Archiver
             async Task<PendingDirectory> AppendChildrenAsync(WalkItem directory)
             {
                 var children = directory.Handle is null ? [] : await walker.ListAsync(directory.Handle).ConfigureAwait(false);
+                if (directory.Handle is { LeftOut: true })
+                {
+                    // Gone since it was listed, or skipped (the walker said which): not in the snapshot, nor anything
+                    // an overlay's base has below it.
+                    builder.LeaveOut(directory.Entry);
+                    directory.Handle.Release();
+                    return new PendingDirectory([]);
+                }
+
                 var merged = _overlay is { } flavor
                     ? (directory.Handle is null ? BaseChildren(parent!, directory.ParentMatch) : OverlayUpper.Merge(directory.Handle, children, parent!, directory.ParentMatch, flavor))
                     : children.ConvertAll(c => new MergedChild(c, directory.ParentMatch >= 0 ? parent!.Lookup(directory.ParentMatch, c.Name) : -1));
@@ -1063,13 +1079,12 @@ public sealed class Archiver
                         result = await StreamLargeFileAsync(job, index, writer, refs, NewTrial(), stop.Token).ConfigureAwait(false);
                     }
 
-                    var skipped = result is null;
                     if (result is null)
                     {
-                        // Skipped: recorded as an empty file, listed in the result. Not with the size it had, which
-                        // would restore as zeros, nor with the chunks of a streamed attempt that saw it change.
-                        refs.Clear();
-                        result = new FileResult(job.Stat) { Size = 0 };
+                        // Left out: gone, no longer a file, or skipped as unreadable (a warning or the skipped list
+                        // says which). Not recorded at all: an empty file would say the file was empty.
+                        _leftOutFiles.Add(job.Entry);
+                        continue;
                     }
 
                     result.RefStart = builder.ChunkRefCount;
@@ -1081,7 +1096,7 @@ public sealed class Archiver
                     }
 
                     Interlocked.Add(ref _chunks, refs.Count);
-                    if (group is not null && !skipped && IsListedFile(job, result))
+                    if (group is not null && IsListedFile(job, result))
                     {
                         // The hard-linked file itself: its data for all its names still grouped (WriteManifestAsync).
                         group.File = result;
@@ -1095,7 +1110,7 @@ public sealed class Archiver
                     }
 
                     // An image read (not one taken from the base of a mount unread: that job has no listing).
-                    if (_trySegments && job.Directory is not null && result.Size != job.Stat.Size && !skipped)
+                    if (_trySegments && job.Directory is not null && result.Size != job.Stat.Size)
                     {
                         SizeChangedSinceListed(job, result.Size);
                     }
@@ -1119,30 +1134,95 @@ public sealed class Archiver
         _warnings.Enqueue($"'{Manifest.Display(job.Directory!.PathOf(job.Name))}' was {job.Stat.Size:N0} bytes when listed and {size:N0} when read: stored as read");
     }
 
+    /// <summary>Reads a file whole, on a reader thread; null if it is left out (a warning or the skipped list says why).</summary>
     private FileContent? ReadOrSkip(FileJob job, Memory<byte> buffer)
     {
         BeforeRead?.Invoke(job.Directory!.PathOf(job.Name));
+        FileContent content;
         try
         {
-            return FileContentReader.ReadWhole(job.Directory!, job.Name, _chunker, buffer);
+            content = FileContentReader.ReadWhole(job.Directory!, job.Name, _chunker, buffer);
         }
-        catch (Exception e) when (e is LinuxIOException or FileChangedException)
+        catch (LinuxIOException e)
         {
-            return Unreadable(job, e);
+            CannotRead(job, e);
+            return null;
+        }
+
+        if (content.Stat.Kind != FileKind.Regular)
+        {
+            NoLongerAFile(job, content.Stat.Kind);
+            return null;
+        }
+
+        if (content.Changed)
+        {
+            KeptChanging(job);
+        }
+
+        return content;
+    }
+
+    /// <summary>
+    /// A listed file that could not be opened or read. One that is gone (ENOENT), or whose name now holds a symlink
+    /// (ELOOP: it is opened without following) or a socket (ENXIO), is no longer the file listed: left out. Any other
+    /// failure makes it unreadable: an error, or with --skip-unreadable, left out and listed as skipped.
+    /// </summary>
+    private void CannotRead(FileJob job, LinuxIOException e)
+    {
+        switch (e.Errno)
+        {
+            case Errno.ENOENT:
+                LeftOut(job, "was removed after it was listed");
+                break;
+            case Errno.ELOOP or Errno.ENXIO:
+                LeftOut(job, $"was replaced after it was listed by something that is not a file ({e.Message})");
+                break;
+            default:
+                Unreadable(job, e);
+                break;
         }
     }
 
-    private FileContent? Unreadable(FileJob job, Exception e)
+    /// <summary>The name of a listed file holds something else by the time it is read (a directory, a FIFO, a device).</summary>
+    private void NoLongerAFile(FileJob job, FileKind kind) =>
+        LeftOut(job, $"was replaced by {kind switch { FileKind.Directory => "a directory", FileKind.Fifo => "a FIFO", _ => "a device" }} after it was listed");
+
+    /// <summary>
+    /// A listed file that is gone or no longer a file when it is read: left out with a warning, as it would be had its
+    /// directory been listed a moment later. Not an error, with or without --skip-unreadable: the snapshot is true to
+    /// a moment after it went. In an image run an error: the images were named one by one, and a snapshot without one
+    /// is not what was asked for.
+    /// </summary>
+    private void LeftOut(FileJob job, string why)
+    {
+        var display = Manifest.Display(job.Directory!.PathOf(job.Name));
+        if (_trySegments)
+        {
+            throw new CairnException($"'{display}' {why}");
+        }
+
+        _warnings.Enqueue($"'{display}' {why}: not in the snapshot");
+    }
+
+    /// <summary>An unreadable file: an error, or with --skip-unreadable left out and listed as skipped.</summary>
+    private void Unreadable(FileJob job, LinuxIOException e)
     {
         var display = Manifest.Display(job.Directory!.PathOf(job.Name));
         if (!_options.SkipUnreadable)
         {
-            throw e is FileChangedException ? new CairnException(e.Message) : new CairnException($"cannot read '{display}': {e.Message} (use --skip-unreadable to continue without it)", e);
+            throw new CairnException($"cannot read '{display}': {e.Message} (use --skip-unreadable to continue without it)", e);
         }
 
         _skipped.Enqueue($"{display}: {e.Message}");
-        return null;
     }
+
+    /// <summary>
+    /// A file that changed during each of its reads (a log being written, a database): stored as last read, which may
+    /// be torn, and said. Failing the snapshot for it would leave none at all; skipping it would leave it out.
+    /// </summary>
+    private void KeptChanging(FileJob job) =>
+        _warnings.Enqueue($"'{Manifest.Display(job.Directory!.PathOf(job.Name))}' changed during each of {FileContentReader.Attempts} reads: stored as last read, which may be inconsistent");
 
     private static FileResult ReuseFromParent(FileJob job, Manifest parent, ChunkIndex index, List<(long, ContentId, ChunkSlot)> refs)
     {
@@ -1170,14 +1250,14 @@ public sealed class Archiver
 
     private async ValueTask<FileResult> PackContentAsync(FileContent content, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, SegmentTrial? trial)
     {
-        Interlocked.Add(ref _bytesRead, content.Stat.Size);
+        Interlocked.Add(ref _bytesRead, content.Length);
         Interlocked.Add(ref _zeroBytes, content.ZeroBytes);
         foreach (var piece in content.Chunks)
         {
             refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, content.Data.Slice(piece.BufferOffset, piece.Length), index, writer, trial).ConfigureAwait(false)));
         }
 
-        return new FileResult(content.Stat) { Xattrs = InView(content.Xattrs) };
+        return new FileResult(content.Stat) { Size = content.Length, Xattrs = InView(content.Xattrs) };
     }
 
     private async ValueTask<ChunkSlot> StoreChunkAsync(ContentId id, ReadOnlyMemory<byte> data, ChunkIndex index, PackWriter writer, SegmentTrial? trial)
@@ -1236,28 +1316,48 @@ public sealed class Archiver
             }
             catch (LinuxIOException e)
             {
-                Unreadable(job, e);
+                CannotRead(job, e);
                 return null;
             }
 
             using (fd)
             {
                 var before = LinuxFile.Stat(fd);
-                var extents = FileContentReader.DataExtents(fd, before, _chunker.Alignment);
-                var (complete, zeroBytes) = await StreamExtentsAsync(fd, before, extents, index, writer, refs, trial, cancellationToken).ConfigureAwait(false);
-                var after = LinuxFile.Stat(fd);
-                if (complete && FileContentReader.SameVersion(before, after) && before.Kind == FileKind.Regular)
+                if (before.Kind != FileKind.Regular)
                 {
-                    Interlocked.Add(ref _bytesRead, before.Size);
-                    Interlocked.Add(ref _zeroBytes, zeroBytes);
-                    return new FileResult(before) { Xattrs = InView(LinuxFile.ReadXattrs(fd)) };
+                    NoLongerAFile(job, before.Kind);
+                    return null;
                 }
-            }
 
-            if (attempt == FileContentReader.Attempts)
-            {
-                Unreadable(job, new FileChangedException(job.Directory!.PathOf(job.Name)));
-                return null;
+                var extents = FileContentReader.DataExtents(fd, before, _chunker.Alignment);
+                bool complete;
+                long zeroBytes, end;
+                try
+                {
+                    (complete, zeroBytes, end) = await StreamExtentsAsync(fd, before, extents, index, writer, refs, trial, cancellationToken).ConfigureAwait(false);
+                }
+                catch (LinuxIOException e)
+                {
+                    Unreadable(job, e);
+                    return null;
+                }
+
+                var after = LinuxFile.Stat(fd);
+                var consistent = complete && FileContentReader.SameVersion(before, after);
+                if (consistent || attempt == FileContentReader.Attempts)
+                {
+                    // Kept changing: stored as last read, up to where it was cut short if it got shorter (see
+                    // FileContentReader.ReadWhole).
+                    if (!consistent)
+                    {
+                        KeptChanging(job);
+                    }
+
+                    var size = complete ? before.Size : end;
+                    Interlocked.Add(ref _bytesRead, size);
+                    Interlocked.Add(ref _zeroBytes, zeroBytes);
+                    return new FileResult(before) { Size = size, Xattrs = InView(LinuxFile.ReadXattrs(fd)) };
+                }
             }
         }
     }
@@ -1265,9 +1365,10 @@ public sealed class Archiver
     /// <summary>
     /// Cuts and stores the segments <see cref="ReadAhead"/> delivers. A chunk that straddles two segments is completed
     /// by copying the uncut tail of one into the headroom in front of the next. Returns false if the file got shorter
-    /// (the caller retries), and the zero bytes elided.
+    /// (the caller retries), the zero bytes elided, and the offset up to which the file was cut (the end of the last
+    /// extent when complete).
     /// </summary>
-    private async ValueTask<(bool Complete, long ZeroBytes)> StreamExtentsAsync(FileDescriptor fd, StatxInfo stat, List<(long, long)> extents, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, SegmentTrial? trial, CancellationToken cancellationToken)
+    private async ValueTask<(bool Complete, long ZeroBytes, long End)> StreamExtentsAsync(FileDescriptor fd, StatxInfo stat, List<(long, long)> extents, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, SegmentTrial? trial, CancellationToken cancellationToken)
     {
         var readAhead = _readAhead!;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -1277,6 +1378,7 @@ public sealed class Archiver
         Segment? previous = null;
         var tailStart = 0;
         var tail = 0;
+        long end = 0;
         try
         {
             await foreach (var segment in segments.ReadAllAsync(stop.Token).ConfigureAwait(false))
@@ -1298,6 +1400,7 @@ public sealed class Archiver
                 }
 
                 previous = segment;
+                end = segment.FileOffset - tail + used;
                 tailStart = start + used;
                 tail = data.Length - used;
             }
@@ -1316,7 +1419,7 @@ public sealed class Archiver
             }
         }
 
-        return (await complete.ConfigureAwait(false), zeroBytes);
+        return (await complete.ConfigureAwait(false), zeroBytes, end);
     }
 
     private Timer? StartProgress(Stopwatch stopwatch)
@@ -1467,7 +1570,7 @@ public sealed class Archiver
 
         public uint Gid { get; }
 
-        /// <summary>The size recorded: the file's, or 0 for a file that was skipped.</summary>
+        /// <summary>The size recorded: the file's, or what was read of one that kept changing and got shorter.</summary>
         public long Size { get; init; }
 
         public long MTimeNs { get; }

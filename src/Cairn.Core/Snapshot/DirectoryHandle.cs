@@ -27,6 +27,12 @@ internal sealed class DirectoryHandle
     /// <summary>Listed ahead of the walk, which has not asked for it yet; under the walker's lock.</summary>
     internal bool Ahead { get; set; }
 
+    /// <summary>
+    /// It could not be listed (removed since its parent was, or skipped as unreadable): not in the snapshot. Set by
+    /// the lister before its listing completes.
+    /// </summary>
+    internal bool LeftOut { get; set; }
+
     public void AddReference() => Interlocked.Increment(ref _references);
 
     public void Release()

@@ -17,8 +17,18 @@ internal sealed class FileContent
 
     public required List<ChunkPiece> Chunks { get; init; }
 
-    /// <summary>The file's metadata as it was while it was read (checked unchanged before and after).</summary>
+    /// <summary>
+    /// The metadata of the file opened, as it was before it was read (unchanged after, unless <see cref="Changed"/>):
+    /// another file than the one listed if the name was replaced in between, and perhaps not a regular file (then
+    /// nothing was read).
+    /// </summary>
     public required StatxInfo Stat { get; init; }
+
+    /// <summary>The bytes of the file stored: its size, or less if it got shorter during the last read of a file that kept changing.</summary>
+    public required long Length { get; init; }
+
+    /// <summary>The file changed during each of the <see cref="FileContentReader.Attempts"/> reads: this is the last, which may be torn.</summary>
+    public bool Changed { get; init; }
 
     /// <summary>Bytes of all-zero chunks left out (see <see cref="IChunker.ElidesZeroChunks"/>).</summary>
     public required long ZeroBytes { get; init; }
@@ -29,8 +39,8 @@ internal sealed class FileContent
 
 /// <summary>
 /// Reading files consistently: the data extents (holes are skipped with SEEK_DATA/SEEK_HOLE), and a check that the
-/// file did not change while it was read (size, mtime and ctime before and after), retried a few times before the
-/// file is reported as changing — never stored torn in silence.
+/// file did not change while it was read (size, mtime and ctime before and after), retried a few times; a file that
+/// changes during every read is stored as last read, and said so — never stored torn in silence.
 /// </summary>
 internal static class FileContentReader
 {
@@ -79,7 +89,8 @@ internal static class FileContentReader
 
     /// <summary>
     /// Reads a whole file into <paramref name="buffer"/> (or, if it has grown past it since it was listed, into an
-    /// array of its own), then cuts and hashes it.
+    /// array of its own), then cuts and hashes it. What is at <paramref name="name"/> may no longer be a regular file:
+    /// then only its metadata and xattrs are read, and the caller decides.
     /// </summary>
     public static FileContent ReadWhole(DirectoryHandle directory, byte[] name, IChunker chunker, Memory<byte> buffer)
     {
@@ -89,33 +100,40 @@ internal static class FileContentReader
             var before = LinuxFile.Stat(fd);
             if (before.Kind != FileKind.Regular)
             {
-                throw new FileChangedException(directory.PathOf(name));
+                return new FileContent { Data = default, Chunks = [], Stat = before, Length = 0, ZeroBytes = 0, Xattrs = LinuxFile.ReadXattrs(fd) };
             }
 
             var extents = DataExtents(fd, before, chunker.Alignment);
             var data = before.Size <= buffer.Length ? buffer[..(int)before.Size] : new byte[before.Size];
-            var complete = true;
+            var read = before.Size;
             foreach (var (offset, length) in extents)
             {
-                complete &= ReadFully(fd, data.Span.Slice((int)offset, (int)length), offset);
+                var got = ReadFully(fd, data.Span.Slice((int)offset, (int)length), offset);
+                if (got < length)
+                {
+                    read = offset + got; // it got shorter: what follows was not read
+                    break;
+                }
             }
 
             var after = LinuxFile.Stat(fd);
-            if (complete && SameVersion(before, after))
+            var consistent = read == before.Size && SameVersion(before, after);
+            if (consistent || attempt == Attempts)
             {
                 var chunks = new List<ChunkPiece>();
                 long zeroBytes = 0;
                 foreach (var (offset, length) in extents)
                 {
-                    zeroBytes += Cut(chunker, data.Span.Slice((int)offset, (int)length), offset, (int)offset, isFinal: true, chunks).ZeroBytes;
+                    var end = Math.Min(offset + length, read);
+                    if (end > offset)
+                    {
+                        zeroBytes += Cut(chunker, data.Span[(int)offset..(int)end], offset, (int)offset, isFinal: true, chunks).ZeroBytes;
+                    }
                 }
 
-                return new FileContent { Data = data, Chunks = chunks, Stat = before, ZeroBytes = zeroBytes, Xattrs = LinuxFile.ReadXattrs(fd) };
-            }
-
-            if (attempt == Attempts)
-            {
-                throw new FileChangedException(directory.PathOf(name));
+                // Kept changing: stored as last read, with the metadata from before that read. Its ctime is older than
+                // the file's now, so the next incremental snapshot reads it again rather than keep a torn copy.
+                return new FileContent { Data = data[..(int)read], Chunks = chunks, Stat = before, Length = read, ZeroBytes = zeroBytes, Xattrs = LinuxFile.ReadXattrs(fd), Changed = !consistent };
             }
         }
     }
@@ -170,8 +188,8 @@ internal static class FileContentReader
         }
     }
 
-    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; false if the file ended first.</summary>
-    public static bool ReadFully(FileDescriptor fd, Span<byte> buffer, long offset)
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; returns the bytes read, fewer if the file ended first.</summary>
+    public static int ReadFully(FileDescriptor fd, Span<byte> buffer, long offset)
     {
         var total = 0;
         while (total < buffer.Length)
@@ -179,21 +197,12 @@ internal static class FileContentReader
             var n = LinuxFile.Read(fd, buffer[total..], offset + total);
             if (n == 0)
             {
-                return false;
+                break;
             }
 
             total += n;
         }
 
-        return true;
-    }
-}
-
-/// <summary>A file kept changing while it was read.</summary>
-internal sealed class FileChangedException : Exception
-{
-    public FileChangedException(byte[] path)
-        : base($"'{Manifests.Manifest.Display(path)}' changed while it was read ({FileContentReader.Attempts} attempts)")
-    {
+        return total;
     }
 }

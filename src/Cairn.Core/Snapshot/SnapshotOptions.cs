@@ -44,7 +44,11 @@ public sealed record SnapshotOptions
     /// <summary>Tags to point at the new snapshot.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
-    /// <summary>Skip files and directories that cannot be read instead of failing; they are listed in the result.</summary>
+    /// <summary>
+    /// Leave out files and directories that cannot be read instead of failing; they are listed in the result
+    /// (<see cref="SnapshotResult.Skipped"/>). Files and directories removed after they were listed are left out with a
+    /// warning whatever this says.
+    /// </summary>
     public bool SkipUnreadable { get; init; }
 
     /// <summary>Called now and then from a background thread.</summary>

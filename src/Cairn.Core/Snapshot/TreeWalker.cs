@@ -45,23 +45,29 @@ internal sealed class TreeWalker
     private readonly BlockingIoScheduler _io;
     private readonly bool _skipUnreadable;
     private readonly ConcurrentQueue<string> _skipped;
+    private readonly ConcurrentQueue<string> _warnings;
     private readonly CancellationToken _cancellationToken;
     private int _listers;
     private int _ahead;
 
-    public TreeWalker(int concurrency, BlockingIoScheduler io, bool skipUnreadable, ConcurrentQueue<string> skipped, CancellationToken cancellationToken)
+    public TreeWalker(int concurrency, BlockingIoScheduler io, bool skipUnreadable, ConcurrentQueue<string> skipped, ConcurrentQueue<string> warnings, CancellationToken cancellationToken)
     {
         _concurrency = concurrency;
         _io = io;
         _skipUnreadable = skipUnreadable;
         _skipped = skipped;
+        _warnings = warnings;
         _cancellationToken = cancellationToken;
     }
+
+    /// <summary>Test seam: called with a directory's path (not the root's) just before it is listed, on the lister's thread.</summary>
+    internal Action<byte[]>? BeforeList { get; init; }
 
     /// <summary>
     /// The listing of <paramref name="directory"/>: already done or under way if a lister ran ahead to it or it was
     /// asked for before (the same task again), else queued before every listing asked for earlier (last in, first
-    /// out). Children come sorted by name (byte-wise).
+    /// out). Children come sorted by name (byte-wise). A directory that could not be listed comes back empty and
+    /// <see cref="DirectoryHandle.LeftOut"/>.
     /// </summary>
     public Task<List<ChildInfo>> ListAsync(DirectoryHandle directory)
     {
@@ -135,7 +141,7 @@ internal sealed class TreeWalker
         {
             try
             {
-                var children = List(next.Directory, Unreadable);
+                var children = List(next.Directory);
                 QueueAhead(children);
                 next.Result.TrySetResult(children);
             }
@@ -190,8 +196,49 @@ internal sealed class TreeWalker
     }
 
     /// <summary>
-    /// Lists one directory now, on the calling thread, sorted by name; what cannot be read goes to
-    /// <paramref name="unreadable"/>, which throws or records it (the entry is then left out).
+    /// Lists one directory of the tree, for the walk, sorted by name; what cannot be read goes to
+    /// <see cref="Unreadable"/>. A directory removed since its parent was listed, or skipped as unreadable, comes back
+    /// empty and <see cref="DirectoryHandle.LeftOut"/>; the root must be listed.
+    /// </summary>
+    private List<ChildInfo> List(DirectoryHandle directory)
+    {
+        List<DirectoryEntry> entries;
+        try
+        {
+            if (directory.Path.Length > 0)
+            {
+                BeforeList?.Invoke(directory.Path);
+            }
+
+            entries = LinuxFile.ReadDirectory(directory.Descriptor);
+        }
+        catch (LinuxIOException e) when (directory.Path.Length == 0)
+        {
+            throw new CairnException($"cannot list the directory to snapshot: {e.Message}", e);
+        }
+        catch (LinuxIOException e) when (e.Errno == Errno.ENOENT)
+        {
+            // Removed since its parent was listed (getdents64 of a deleted directory fails so): left out, as it would
+            // be had the parent been listed a moment later. Not an error: the tree was never in a state the snapshot
+            // could not hold.
+            _warnings.Enqueue($"'{Manifest.Display(directory.Path)}' was removed after it was listed: not in the snapshot");
+            directory.LeftOut = true;
+            return [];
+        }
+        catch (LinuxIOException e)
+        {
+            // Skipped (--skip-unreadable), and then not in the snapshot at all: an empty directory would say it was.
+            Unreadable(directory.Path, e);
+            directory.LeftOut = true;
+            return [];
+        }
+
+        return Children(directory, entries, Unreadable);
+    }
+
+    /// <summary>
+    /// Lists one directory now, on the calling thread, sorted by name; what cannot be read, the directory itself
+    /// included, goes to <paramref name="unreadable"/>, which throws or records it (the entry is then left out).
     /// </summary>
     internal static List<ChildInfo> List(DirectoryHandle directory, Action<byte[], LinuxIOException> unreadable)
     {
@@ -206,6 +253,12 @@ internal sealed class TreeWalker
             return [];
         }
 
+        return Children(directory, entries, unreadable);
+    }
+
+    /// <summary>The children of <paramref name="directory"/> from its directory entries: stat, link targets, xattrs, handles of subdirectories.</summary>
+    private static List<ChildInfo> Children(DirectoryHandle directory, List<DirectoryEntry> entries, Action<byte[], LinuxIOException> unreadable)
+    {
         entries.Sort(static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
         var children = new List<ChildInfo>(entries.Count);
         foreach (var entry in entries)

@@ -25,9 +25,7 @@ public sealed class ChangingTreeTests
     public async Task A_hard_linked_file_whose_names_are_replaced_before_it_is_read_is_stored_as_each_name_then_was(int size, int replaced)
     {
         await using var workspace = await Workspace.CreateAsync();
-        var source = workspace.Dir.CreateSub("src");
-        File.WriteAllBytes(Path.Combine(source, "f1"), Bytes(size, 0));
-        Shell.Run("ln f1 f2 && ln f1 f3 && ln f1 f4", source);
+        var source = Source(workspace, [("f1", Bytes(size, 0))], links: "ln f1 f2 && ln f1 f3 && ln f1 f4");
 
         var (result, target) = await SnapshotChangingAsync(workspace, source, "f1", () =>
         {
@@ -52,11 +50,7 @@ public sealed class ChangingTreeTests
     public async Task A_hard_linked_file_whose_first_entry_is_replaced_keeps_its_data_under_the_name_it_was_read_through()
     {
         await using var workspace = await Workspace.CreateAsync();
-        var source = workspace.Dir.CreateSub("src");
-        Directory.CreateDirectory(Path.Combine(source, "d"));
-        File.WriteAllText(Path.Combine(source, "d", "a"), "first read");
-        File.WriteAllBytes(Path.Combine(source, "d", "x"), Bytes(4096, 0));
-        Shell.Run("ln d/x z", source);
+        var source = Source(workspace, [("d/a", Text("first read")), ("d/x", Bytes(4096, 0))], links: "ln d/x z");
 
         // One reader: files are read in the order they are sent (d/a, d/x, z), after the whole tree is listed.
         var (result, target) = await SnapshotChangingAsync(workspace, source, "d/a", () => Replace(source, "z", Bytes(100, 1)), new SnapshotOptions { ReadConcurrency = 1 });
@@ -81,16 +75,102 @@ public sealed class ChangingTreeTests
     public async Task A_hard_linked_file_whose_name_read_first_is_replaced_is_read_through_another_and_stored_under_its_first_entry()
     {
         await using var workspace = await Workspace.CreateAsync();
-        var source = workspace.Dir.CreateSub("src");
-        Directory.CreateDirectory(Path.Combine(source, "d"));
-        File.WriteAllBytes(Path.Combine(source, "d", "x"), Bytes(4096, 0));
-        Shell.Run("ln d/x z && ln d/x zz", source);
+        var source = Source(workspace, [("d/x", Bytes(4096, 0))], links: "ln d/x z && ln d/x zz");
 
         var (_, target) = await SnapshotChangingAsync(workspace, source, "d/x", () => Replace(source, "d/x", Bytes(100, 1)));
 
         // d/x is its new file; z and zz the file listed, read through z, linked (z's entry comes before d/x's children).
         TreeComparer.AssertEqual(source, target);
     }
+
+    [Theory]
+    [MemberData(nameof(ReadPaths.WholeAndStreamed), MemberType = typeof(ReadPaths))]
+    public async Task A_file_removed_after_it_was_listed_is_left_out_with_a_warning(int size, bool skipUnreadable)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = Source(workspace, [("kept.txt", Text("kept")), ("gone.bin", Bytes(size, 0))]);
+
+        var (result, target) = await SnapshotChangingAsync(workspace, source, "gone.bin", () => KeepingMTime(source, () => File.Delete(Path.Combine(source, "gone.bin"))), new SnapshotOptions { SkipUnreadable = skipUnreadable });
+
+        Assert.Equal("'gone.bin' was removed after it was listed: not in the snapshot", Assert.Single(result.Warnings));
+        Assert.Empty(result.Skipped);
+        TreeComparer.AssertEqual(source, target);
+        Assert.Equal((1, 4L), (result.Snapshot.Stats.Files, result.Snapshot.Stats.Bytes));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_directory_removed_after_it_was_listed_is_left_out_with_a_warning(bool skipUnreadable)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = Source(workspace, [("a.txt", Text("a")), ("d/f.txt", Text("f")), ("d/e/g.txt", Text("g")), ("z.txt", Text("z"))]);
+
+        // The root's listing opened d; d is removed before d itself is listed (getdents64 then fails with ENOENT).
+        var (result, target) = await SnapshotChangingAsync(workspace, source, "d", () => KeepingMTime(source, () => Directory.Delete(Path.Combine(source, "d"), recursive: true)), new SnapshotOptions { SkipUnreadable = skipUnreadable });
+
+        Assert.Equal("'d' was removed after it was listed: not in the snapshot", Assert.Single(result.Warnings));
+        Assert.Empty(result.Skipped);
+        TreeComparer.AssertEqual(source, target);
+        Assert.Equal((2, 1), (result.Snapshot.Stats.Files, result.Snapshot.Stats.Directories));
+    }
+
+    [Fact]
+    public async Task A_hard_linked_file_whose_first_name_is_removed_before_it_is_read_keeps_its_other_names()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = Source(workspace, [("f1", Bytes(4096, 0))], links: "ln f1 f2 && ln f1 f3");
+
+        var (result, target) = await SnapshotChangingAsync(workspace, source, "f1", () => KeepingMTime(source, () => File.Delete(Path.Combine(source, "f1"))));
+
+        Assert.Equal("'f1' was removed after it was listed: not in the snapshot", Assert.Single(result.Warnings));
+        TreeComparer.AssertEqual(source, target); // f2 and f3 linked, with the file's data
+    }
+
+    /// <summary>Image files are named one by one: a snapshot without one is not what was asked for.</summary>
+    [Fact]
+    public async Task An_image_removed_after_it_was_listed_fails_the_snapshot()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = Source(workspace, [("a.img", Bytes(8192, 0)), ("b.img", Bytes(8192, 1))]);
+        var gone = Path.Combine(source, "b.img");
+        var archiver = new Archiver(workspace.Repository)
+        {
+            BeforeRead = path =>
+            {
+                if (Encoding.UTF8.GetString(path) == gone)
+                {
+                    File.Delete(gone);
+                }
+            },
+        };
+
+        var failure = await Assert.ThrowsAsync<CairnException>(() => archiver.SnapshotImagesAsync([Path.Combine(source, "a.img"), gone]));
+
+        Assert.Equal($"'{gone}' was removed after it was listed", failure.Message);
+        Assert.Empty(await workspace.Repository.ListSnapshotsAsync());
+    }
+
+    /// <summary>The tree <c>src</c> of the workspace: <paramref name="files"/> (with their directories), then the hard links the shell command <paramref name="links"/> makes.</summary>
+    private static string Source(Workspace workspace, (string Path, byte[] Content)[] files, string? links = null)
+    {
+        var source = workspace.Dir.CreateSub("src");
+        foreach (var (path, content) in files)
+        {
+            var full = Path.Combine(source, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            File.WriteAllBytes(full, content);
+        }
+
+        if (links is not null)
+        {
+            Shell.Run(links, source);
+        }
+
+        return source;
+    }
+
+    private static byte[] Text(string text) => Encoding.UTF8.GetBytes(text);
 
     /// <summary>
     /// Snapshots <paramref name="source"/>, making <paramref name="change"/> just before the file <paramref name="at"/>
@@ -114,21 +194,27 @@ public sealed class ChangingTreeTests
         return (result, target);
     }
 
-    /// <summary>
-    /// Replaces <paramref name="name"/> by a new file (another inode, mode 0600, another mtime), as an editor saving it
-    /// does. The directory keeps its mtime: it is compared as listed, before the change.
-    /// </summary>
+    /// <summary>Replaces <paramref name="name"/> by a new file (another inode, mode 0600, another mtime), as an editor saving it does.</summary>
     private static void Replace(string root, string name, byte[] content)
     {
         var path = Path.Combine(root, name);
-        using var directory = LinuxFile.OpenDirectory(Path.GetDirectoryName(path)!);
-        var listed = LinuxFile.Stat(directory);
-        var temporary = path + ".replacement";
-        File.WriteAllBytes(temporary, content);
-        File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.SetLastWriteTimeUtc(temporary, s_replacedAt);
-        File.Move(temporary, path, overwrite: true);
-        LinuxFile.SetTimes(directory, listed.ATimeNs, listed.MTimeNs);
+        KeepingMTime(Path.GetDirectoryName(path)!, () =>
+        {
+            var temporary = path + ".replacement";
+            File.WriteAllBytes(temporary, content);
+            File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            File.SetLastWriteTimeUtc(temporary, s_replacedAt);
+            File.Move(temporary, path, overwrite: true);
+        });
+    }
+
+    /// <summary>Makes a change in <paramref name="directory"/> that leaves its mtime as it was listed, so that trees compare equal but for the change.</summary>
+    private static void KeepingMTime(string directory, Action change)
+    {
+        using var fd = LinuxFile.OpenDirectory(directory);
+        var listed = LinuxFile.Stat(fd);
+        change();
+        LinuxFile.SetTimes(fd, listed.ATimeNs, listed.MTimeNs);
     }
 
     private static byte[] Bytes(int length, int seed)

@@ -17,7 +17,7 @@ public sealed class TreeWalkerTests
         Directory.CreateDirectory(dir.Sub("a/b/c/d"));
         Directory.CreateDirectory(dir.Sub("e/f"));
         using var io = new BlockingIoScheduler(2, "test-list");
-        var walker = new TreeWalker(2, io, skipUnreadable: false, new ConcurrentQueue<string>(), CancellationToken.None);
+        var walker = new TreeWalker(2, io, skipUnreadable: false, new ConcurrentQueue<string>(), new ConcurrentQueue<string>(), CancellationToken.None);
 
         var root = await walker.ListAsync(new DirectoryHandle(LinuxFile.OpenDirectory(dir.Path), []));
 
@@ -44,7 +44,7 @@ public sealed class TreeWalkerTests
         }
 
         using var io = new BlockingIoScheduler(2, "test-list");
-        var walker = new TreeWalker(2, io, skipUnreadable: false, new ConcurrentQueue<string>(), CancellationToken.None);
+        var walker = new TreeWalker(2, io, skipUnreadable: false, new ConcurrentQueue<string>(), new ConcurrentQueue<string>(), CancellationToken.None);
         var root = await walker.ListAsync(new DirectoryHandle(LinuxFile.OpenDirectory(dir.Path), []));
         Assert.Equal(count, root.Count);
 

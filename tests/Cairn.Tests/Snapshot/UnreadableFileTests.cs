@@ -23,9 +23,10 @@ public sealed class WithoutReadOverrideFactAttribute : FactAttribute
 }
 
 /// <summary>
-/// Files that cannot be read, or change while they are read: an error by default; with --skip-unreadable they are
-/// listed and recorded empty — never stored half-read. Changes are made at the exact moment of a read by a
-/// <see cref="FanotifyHook"/>, so the outcome does not depend on the scheduler.
+/// Files that cannot be read: an error by default; with --skip-unreadable they are listed and left out. Files that
+/// change while they are read: read again, and stored as last read with a warning if they change during every read —
+/// never stored torn in silence. Changes are made at the exact moment of a read by a <see cref="FanotifyHook"/>, so
+/// the outcome does not depend on the scheduler.
 /// </summary>
 public sealed class UnreadableFileTests
 {
@@ -57,18 +58,15 @@ public sealed class UnreadableFileTests
         var target = workspace.Dir.Sub("out");
         await workspace.RestoreAsync(snapshot, target);
 
-        // The unreadable directory is left out; the unreadable file is recorded empty, with its metadata.
-        Assert.Equal(["ok.txt", "secret"], Directory.EnumerateFileSystemEntries(target).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        // Both are left out: an empty file would say the file was empty.
+        Assert.Equal(["ok.txt"], Directory.EnumerateFileSystemEntries(target).Select(Path.GetFileName));
         Assert.Equal("readable\n", File.ReadAllText(Path.Combine(target, "ok.txt")));
-        Assert.Equal(0, new FileInfo(Path.Combine(target, "secret")).Length);
-        using var restored = LinuxFile.OpenDirectory(target);
-        Assert.Equal(0u, LinuxFile.Stat(restored, "secret"u8).Permissions);
+        Assert.Equal(1, snapshot.Stats.Files);
     }
 
     [Theory]
-    [InlineData(512 << 10)] // read whole by a reader thread
-    [InlineData(4 << 20)]   // streamed by the packer
-    public async Task A_file_that_grows_during_every_read_fails_the_snapshot_or_is_skipped_and_recorded_empty(int size)
+    [MemberData(nameof(ReadPaths.WholeAndStreamed), MemberType = typeof(ReadPaths))]
+    public async Task A_file_that_grows_during_every_read_is_stored_as_last_read_with_a_warning(int size, bool skipUnreadable)
     {
         await using var workspace = await Workspace.CreateAsync();
         var source = workspace.Dir.CreateSub("src");
@@ -76,25 +74,56 @@ public sealed class UnreadableFileTests
         var path = Path.Combine(source, "growing.log");
         File.WriteAllBytes(path, Stream(0, size));
 
-        SnapshotResult lenient;
-        Exception? strict;
+        SnapshotResult result;
         using (var writer = new Appender(path, size))
         using (var hook = FanotifyHook.BeforeReads(path, _ => writer.Append()))
         {
-            strict = await Record.ExceptionAsync(() => workspace.SnapshotAsync(source));
-            lenient = await workspace.SnapshotAsync(source, new SnapshotOptions { SkipUnreadable = true });
+            result = await workspace.SnapshotAsync(source, new SnapshotOptions { SkipUnreadable = skipUnreadable });
             Assert.Null(hook.Failure);
         }
 
         var target = workspace.Dir.Sub("out");
-        await workspace.RestoreAsync(lenient.Snapshot, target);
+        await workspace.RestoreAsync(result.Snapshot, target);
 
-        Assert.IsType<CairnException>(strict);
-        Assert.Equal("'growing.log' changed while it was read (3 attempts)", strict.Message);
-        Assert.Equal("growing.log: 'growing.log' changed while it was read (3 attempts)", Assert.Single(lenient.Skipped));
-        Assert.Equal(0, new FileInfo(Path.Combine(target, "growing.log")).Length);
+        Assert.Equal("'growing.log' changed during each of 3 reads: stored as last read, which may be inconsistent", Assert.Single(result.Warnings));
+        Assert.Empty(result.Skipped);
+
+        // The third read: the file as it was before it (two appends longer than listed, at least), as far as it read.
+        var stored = File.ReadAllBytes(Path.Combine(target, "growing.log"));
+        Assert.InRange(stored.Length, size + (2 * Appender.Step), new FileInfo(path).Length - Appender.Step);
+        Assert.Equal(Stream(0, stored.Length), stored);
         Assert.Equal("calm", File.ReadAllText(Path.Combine(target, "calm.txt")));
-        Assert.Single(await workspace.Repository.ListSnapshotsAsync()); // the failed run left none
+    }
+
+    [Theory]
+    [InlineData(512 << 10, (512 << 10) - (5 * 4096))] // read whole by a reader thread: each read is a read(2) cut short, then one at the end
+    [InlineData(20 << 20, -1)]                        // streamed by the packer, several reads in flight when the file shrinks
+    public async Task A_file_truncated_during_every_read_is_stored_as_far_as_its_last_read_got(int size, int expected)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("src");
+        var path = Path.Combine(source, "shrinking.bin");
+        File.WriteAllBytes(path, Stream(0, size));
+
+        SnapshotResult result;
+        using (var hook = FanotifyHook.BeforeReads(path, read => Truncate(path, Math.Max(0, size - (read * 4096)))))
+        {
+            result = await workspace.SnapshotAsync(source);
+            Assert.Null(hook.Failure);
+        }
+
+        var target = workspace.Dir.Sub("out");
+        await workspace.RestoreAsync(result.Snapshot, target);
+
+        // What the last read got before the file ended, and nothing past it: never bytes that were not read.
+        Assert.Equal("'shrinking.bin' changed during each of 3 reads: stored as last read, which may be inconsistent", Assert.Single(result.Warnings));
+        var stored = File.ReadAllBytes(Path.Combine(target, "shrinking.bin"));
+        Assert.InRange(stored.Length, 1, size - (3 * 4096));
+        Assert.Equal(Stream(0, stored.Length), stored);
+        if (expected >= 0)
+        {
+            Assert.Equal(expected, stored.Length);
+        }
     }
 
     [Theory]
