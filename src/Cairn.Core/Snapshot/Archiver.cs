@@ -412,8 +412,12 @@ public sealed class Archiver
             e.Mode = result.Mode;
             e.Uid = result.Uid;
             e.Gid = result.Gid;
-            e.First = (uint)result.RefStart;
-            e.Count = (uint)result.RefCount;
+            (e.First, e.Count) = result.Kind switch
+            {
+                EntryKind.Regular => ((uint)result.RefStart, (uint)result.RefCount),
+                EntryKind.CharDevice or EntryKind.BlockDevice => ((uint)result.RDevice, (uint)(result.RDevice >> 32)),
+                _ => (0u, 0u),
+            };
             e.Size = result.Size;
             e.MTimeNs = result.MTimeNs;
             e.Traits = result.Covered != result.Size ? EntryTraits.Sparse : EntryTraits.None;
@@ -1069,7 +1073,9 @@ public sealed class Archiver
                     else if (content is not null)
                     {
                         var data = await content.ConfigureAwait(false);
-                        result = data is null ? null : await PackContentAsync(data, index, writer, refs, NewTrial()).ConfigureAwait(false);
+                        result = data is null ? null
+                            : data.Stat.Kind == FileKind.Regular ? await PackContentAsync(data, index, writer, refs, NewTrial()).ConfigureAwait(false)
+                            : NotAFile(job, data.Stat, data.Xattrs);
                         ring.Release(slice); // the chunks are copied into frames: the slice is free again
                     }
                     else
@@ -1134,7 +1140,10 @@ public sealed class Archiver
         _warnings.Enqueue($"'{Manifest.Display(job.Directory!.PathOf(job.Name))}' was {job.Stat.Size:N0} bytes when listed and {size:N0} when read: stored as read");
     }
 
-    /// <summary>Reads a file whole, on a reader thread; null if it is left out (a warning or the skipped list says why).</summary>
+    /// <summary>
+    /// Reads a file whole, on a reader thread; null if it is left out (a warning or the skipped list says why). What
+    /// it returns may not be a regular file any more (<see cref="NotAFile"/>).
+    /// </summary>
     private FileContent? ReadOrSkip(FileJob job, Memory<byte> buffer)
     {
         BeforeRead?.Invoke(job.Directory!.PathOf(job.Name));
@@ -1146,12 +1155,6 @@ public sealed class Archiver
         catch (LinuxIOException e)
         {
             CannotRead(job, e);
-            return null;
-        }
-
-        if (content.Stat.Kind != FileKind.Regular)
-        {
-            NoLongerAFile(job, content.Stat.Kind);
             return null;
         }
 
@@ -1184,9 +1187,23 @@ public sealed class Archiver
         }
     }
 
-    /// <summary>The name of a listed file holds something else by the time it is read (a directory, a FIFO, a device).</summary>
-    private void NoLongerAFile(FileJob job, FileKind kind) =>
-        LeftOut(job, $"was replaced by {kind switch { FileKind.Directory => "a directory", FileKind.Fifo => "a FIFO", _ => "a device" }} after it was listed");
+    /// <summary>
+    /// The name of a listed file holds something else by the time it is opened to be read (it is opened without
+    /// blocking, so a FIFO does not wait for a writer). A FIFO or a device is stored as such, from the descriptor
+    /// opened (its xattrs as <see cref="InView"/> gives them), as a regular file put there would be: the name as it
+    /// then was, out of any link group. A directory is
+    /// left out (its contents were never listed), as is anything in an image run, which holds files only.
+    /// </summary>
+    private FileResult? NotAFile(FileJob job, in StatxInfo stat, List<KeyValuePair<byte[], byte[]>> xattrs)
+    {
+        if (!_trySegments && stat.Kind is FileKind.Fifo or FileKind.CharDevice or FileKind.BlockDevice)
+        {
+            return new FileResult(stat) { Xattrs = InView(xattrs) };
+        }
+
+        LeftOut(job, $"was replaced by {stat.Kind switch { FileKind.Directory => "a directory", FileKind.Fifo => "a FIFO", _ => "a device" }} after it was listed");
+        return null;
+    }
 
     /// <summary>
     /// A listed file that is gone or no longer a file when it is read: left out with a warning, as it would be had its
@@ -1312,7 +1329,7 @@ public sealed class Archiver
             FileDescriptor fd;
             try
             {
-                fd = LinuxFile.OpenAt(job.Directory!.Descriptor, job.Name, OpenFlags.ReadOnly | OpenFlags.NoFollow);
+                fd = FileContentReader.Open(job.Directory!, job.Name);
             }
             catch (LinuxIOException e)
             {
@@ -1325,8 +1342,7 @@ public sealed class Archiver
                 var before = LinuxFile.Stat(fd);
                 if (before.Kind != FileKind.Regular)
                 {
-                    NoLongerAFile(job, before.Kind);
-                    return null;
+                    return NotAFile(job, before, LinuxFile.ReadXattrs(fd));
                 }
 
                 var extents = FileContentReader.DataExtents(fd, before, _chunker.Alignment);
@@ -1544,8 +1560,9 @@ public sealed class Archiver
             Mode = stat.Permissions;
             Uid = stat.Uid;
             Gid = stat.Gid;
-            Size = stat.Size;
+            Size = stat.Kind == FileKind.Regular ? stat.Size : 0;
             MTimeNs = stat.MTimeNs;
+            RDevice = stat.RDevice;
             Source = SourceFor(stat);
         }
 
@@ -1569,6 +1586,9 @@ public sealed class Archiver
         public uint Uid { get; }
 
         public uint Gid { get; }
+
+        /// <summary>The device a device file stands for.</summary>
+        public ulong RDevice { get; }
 
         /// <summary>The size recorded: the file's, or what was read of one that kept changing and got shorter.</summary>
         public long Size { get; init; }

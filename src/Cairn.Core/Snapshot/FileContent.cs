@@ -88,6 +88,14 @@ internal static class FileContentReader
         a.Size == b.Size && a.MTimeNs == b.MTimeNs && a.CTimeNs == b.CTimeNs && a.Inode == b.Inode;
 
     /// <summary>
+    /// Opens a listed file to read it. Without blocking (O_NONBLOCK, which changes nothing for reads of a regular
+    /// file): a FIFO put at the name since it was listed would wait for a writer, forever, and a terminal for carrier.
+    /// The caller checks what was opened (fstat), never the name.
+    /// </summary>
+    public static FileDescriptor Open(DirectoryHandle directory, byte[] name) =>
+        LinuxFile.OpenAt(directory.Descriptor, name, OpenFlags.ReadOnly | OpenFlags.NoFollow | OpenFlags.NonBlock);
+
+    /// <summary>
     /// Reads a whole file into <paramref name="buffer"/> (or, if it has grown past it since it was listed, into an
     /// array of its own), then cuts and hashes it. What is at <paramref name="name"/> may no longer be a regular file:
     /// then only its metadata and xattrs are read, and the caller decides.
@@ -96,7 +104,7 @@ internal static class FileContentReader
     {
         for (var attempt = 1; ; attempt++)
         {
-            using var fd = LinuxFile.OpenAt(directory.Descriptor, name, OpenFlags.ReadOnly | OpenFlags.NoFollow);
+            using var fd = Open(directory, name);
             var before = LinuxFile.Stat(fd);
             if (before.Kind != FileKind.Regular)
             {

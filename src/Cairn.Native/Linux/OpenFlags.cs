@@ -17,6 +17,12 @@ public enum OpenFlags
     Create = 0x40,
     Exclusive = 0x80,
     Truncate = 0x200,
+
+    /// <summary>
+    /// O_NONBLOCK: an open that would wait does not (a FIFO without a writer, a terminal without carrier). No effect on
+    /// reads of regular files.
+    /// </summary>
+    NonBlock = 0x800,
     Directory = 0x10000,
     NoFollow = 0x20000,
     NoAtime = 0x40000,
@@ -27,7 +33,7 @@ public enum OpenFlags
 internal static class OpenFlagsConversion
 {
     private const OpenFlags Known = OpenFlags.WriteOnly | OpenFlags.ReadWrite | OpenFlags.Create | OpenFlags.Exclusive
-        | OpenFlags.Truncate | OpenFlags.Directory | OpenFlags.NoFollow | OpenFlags.NoAtime | OpenFlags.CloseOnExec | OpenFlags.Path;
+        | OpenFlags.Truncate | OpenFlags.NonBlock | OpenFlags.Directory | OpenFlags.NoFollow | OpenFlags.NoAtime | OpenFlags.CloseOnExec | OpenFlags.Path;
 
     // arm, arm64 and powerpc define O_DIRECTORY = 040000 and O_NOFOLLOW = 0100000 (arch/*/include/uapi/asm/fcntl.h);
     // there, the generic values of these two would mean O_DIRECT and O_LARGEFILE.

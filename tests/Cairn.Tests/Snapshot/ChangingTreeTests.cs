@@ -127,6 +127,48 @@ public sealed class ChangingTreeTests
         TreeComparer.AssertEqual(source, target); // f2 and f3 linked, with the file's data
     }
 
+    /// <summary>
+    /// A reader opening a FIFO without O_NONBLOCK waits for a writer, forever. Opened without blocking, it is seen to
+    /// be no longer the file listed, and stored as what it now is.
+    /// </summary>
+    [Theory]
+    [InlineData(4 << 10)] // read whole by a reader thread
+    [InlineData(4 << 20)] // streamed by the packer
+    public async Task A_file_replaced_by_a_FIFO_before_it_is_read_is_stored_as_the_FIFO_without_waiting_for_a_writer(int size)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = Source(workspace, [("f1", Bytes(size, 0))], links: "ln f1 f2");
+
+        var snapshot = SnapshotChangingAsync(workspace, source, "f1", () => KeepingMTime(source, () => Shell.Run("rm f1 && mkfifo f1", source)));
+        try
+        {
+            var (result, target) = await snapshot.WaitAsync(TimeSpan.FromSeconds(60));
+
+            // f1 is the FIFO, with its own metadata; f2 the file listed, no longer linked to f1.
+            Assert.Empty(result.Warnings);
+            TreeComparer.AssertEqual(source, target);
+            Assert.Equal((1, 1), (result.Snapshot.Stats.Files, result.Snapshot.Stats.Others));
+        }
+        finally
+        {
+            // Cleanup only: the outcome is decided above.
+            await LetReadersGoAsync(snapshot, source, "f1");
+        }
+    }
+
+    /// <summary>A directory put at a file's name is left out: its contents were never listed.</summary>
+    [Fact]
+    public async Task A_file_replaced_by_a_directory_before_it_is_read_is_left_out_with_a_warning()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = Source(workspace, [("f", Bytes(100, 0)), ("g", Bytes(100, 1))]);
+
+        var (result, target) = await SnapshotChangingAsync(workspace, source, "f", () => Shell.Run("rm f && mkdir f && echo never-listed > f/x", source));
+
+        Assert.Equal("'f' was replaced by a directory after it was listed: not in the snapshot", Assert.Single(result.Warnings));
+        Assert.Equal(["g"], Directory.EnumerateFileSystemEntries(target).Select(Path.GetFileName));
+    }
+
     /// <summary>Image files are named one by one: a snapshot without one is not what was asked for.</summary>
     [Fact]
     public async Task An_image_removed_after_it_was_listed_fails_the_snapshot()
@@ -149,6 +191,65 @@ public sealed class ChangingTreeTests
 
         Assert.Equal($"'{gone}' was removed after it was listed", failure.Message);
         Assert.Empty(await workspace.Repository.ListSnapshotsAsync());
+    }
+
+    /// <summary>
+    /// A mount of an image snapshot reads its changed images from the upper directory through the same reader, so as
+    /// <c>snapshot --image</c> does: an image replaced there by a FIFO after it was listed fails the snapshot, without
+    /// waiting for a writer (an image snapshot holds files only), and so does one removed.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_image_of_a_mounts_upper_directory_replaced_by_a_FIFO_or_removed_after_it_was_listed_fails_the_snapshot(bool fifo)
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var images = Source(workspace, [("disk.img", Bytes(8192, 0))]);
+        var vm = (await new Archiver(workspace.Repository).SnapshotImagesAsync([Path.Combine(images, "disk.img")])).Snapshot;
+        var upper = workspace.Dir.CreateSub("upper");
+        var changed = Path.Combine(upper, "disk.img");
+        File.WriteAllBytes(changed, Bytes(8192, 1)); // copied up and written
+        var archiver = new Archiver(workspace.Repository)
+        {
+            BeforeRead = path =>
+            {
+                if (Encoding.UTF8.GetString(path) == changed)
+                {
+                    Shell.Run(fifo ? "rm disk.img && mkfifo disk.img" : "rm disk.img", upper);
+                }
+            },
+        };
+
+        var snapshot = archiver.SnapshotOverlayAsync(new OverlayChanges(upper, OverlayFlavor.Kernel, vm, workspace.Dir.Sub("mnt")));
+        try
+        {
+            var failure = await Assert.ThrowsAsync<CairnException>(() => snapshot.WaitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Equal($"'{changed}' was {(fifo ? "replaced by a FIFO" : "removed")} after it was listed", failure.Message);
+            Assert.Single(await workspace.Repository.ListSnapshotsAsync());
+        }
+        finally
+        {
+            await LetReadersGoAsync(snapshot, upper, "disk.img");
+        }
+    }
+
+    /// <summary>
+    /// Had a reader blocked in open(2) for a writer of the FIFO <paramref name="name"/> in <paramref name="directory"/>
+    /// (the hang a test is about), it is let go, as often as it comes back, so that the run ends before the workspace
+    /// is removed.
+    /// </summary>
+    private static async Task LetReadersGoAsync(Task snapshot, string directory, string name)
+    {
+        using var fd = LinuxFile.OpenDirectory(directory);
+        for (var i = 0; i < 600 && !snapshot.IsCompleted; i++)
+        {
+            if (LinuxFile.TryOpenAt(fd, Encoding.UTF8.GetBytes(name), OpenFlags.WriteOnly | OpenFlags.NonBlock, 0, out var writer) == 0)
+            {
+                writer!.Dispose();
+            }
+
+            await Task.Delay(50);
+        }
     }
 
     /// <summary>The tree <c>src</c> of the workspace: <paramref name="files"/> (with their directories), then the hard links the shell command <paramref name="links"/> makes.</summary>

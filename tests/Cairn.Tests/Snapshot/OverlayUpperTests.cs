@@ -83,6 +83,47 @@ public sealed class OverlayUpperTests
     }
 
     /// <summary>
+    /// A file of the upper directory replaced by a FIFO after it was listed is stored as the FIFO it then is, with its
+    /// xattrs as the overlay's merged view has them, as a FIFO listed there would be: the overlay's marks left out,
+    /// escaped names unescaped.
+    /// </summary>
+    [RootFact(TrustedXattrs)]
+    public async Task An_upper_file_replaced_by_a_FIFO_before_it_is_read_has_the_xattrs_the_overlay_shows()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var lower = workspace.Dir.CreateSub("lower");
+        await File.WriteAllTextAsync(Path.Combine(lower, "f"), "lower\n");
+        var upper = workspace.Dir.CreateSub("upper");
+        await File.WriteAllTextAsync(Path.Combine(upper, "f"), "upper\n");
+        var baseSnapshot = (await workspace.SnapshotAsync(lower)).Snapshot;
+        var archiver = new Archiver(workspace.Repository)
+        {
+            BeforeRead = path =>
+            {
+                if (path.AsSpan().SequenceEqual("f"u8))
+                {
+                    Shell.Run("rm f && mkfifo f", upper);
+                    using var fd = LinuxFile.OpenDirectory(upper);
+                    LinuxFile.SetXattrAt(fd, "f"u8, "trusted.overlay.origin"u8, "o"u8);
+                    LinuxFile.SetXattrAt(fd, "f"u8, "trusted.overlay.overlay.note"u8, "n"u8);
+                }
+            },
+        };
+
+        var result = await archiver.SnapshotOverlayAsync(new OverlayChanges(upper, OverlayFlavor.Kernel, baseSnapshot, upper)).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Empty(result.Warnings);
+        var restored = workspace.Dir.Sub("restored");
+        await workspace.RestoreAsync(result.Snapshot, restored);
+        using (var directory = LinuxFile.OpenDirectory(restored))
+        {
+            Assert.Equal(FileKind.Fifo, LinuxFile.Stat(directory, "f"u8).Kind);
+        }
+
+        Assert.Equal("trusted.overlay.note=n", NativeFiles.XattrText(Path.Combine(restored, "f")));
+    }
+
+    /// <summary>
     /// A base tree, and an upper directory over it that holds: directories marked opaque in each namespace
     /// (<c>opaque-no</c>: <c>trusted.overlay.opaque=n</c>, then <c>user.overlay.opaque=y</c>), each with a new file
     /// <c>upper.txt</c> over the base's <c>lower.txt</c>; an xattr whiteout of <c>gone.txt</c>; a new file with an xattr
