@@ -18,7 +18,7 @@ internal static class SnapshotCommand
         {
             Description = "The parent snapshot (id, prefix or tag); 'auto': the tag's snapshot, else the latest snapshot of the same path (images: of the same set of image paths); 'none'. Default: none for a directory, auto for images. Files unchanged since the parent are not read again.",
         };
-        var skip = new Option<bool>("--skip-unreadable") { Description = "Leave out files and directories that cannot be read (listed at the end) instead of failing. Files removed while the snapshot runs are left out with a warning either way." };
+        var skip = new Option<bool>("--skip-unreadable") { Description = "Leave out files and directories that cannot be read (listed at the end) instead of failing. Files removed while the snapshot runs are left out with a warning either way. Not for --image: an image that cannot be read is an error." };
         var relayout = new Option<bool>("--relayout")
         {
             Description = "Store every block again in fresh frames, as the first snapshot of an empty repository would, keeping the parent: restores of this snapshot no longer read its ancestors' frames. Reads every file; costs a full copy of the data. For a deep lineage whose restores 'cairn inspect' shows decompressing much more than they need.",

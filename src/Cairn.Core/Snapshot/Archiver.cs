@@ -1222,10 +1222,18 @@ public sealed class Archiver
         _warnings.Enqueue($"'{display}' {why}: not in the snapshot");
     }
 
-    /// <summary>An unreadable file: an error, or with --skip-unreadable left out and listed as skipped.</summary>
+    /// <summary>
+    /// An unreadable file: an error, or with --skip-unreadable left out and listed as skipped. An image is always an
+    /// error, as one that went is (<see cref="LeftOut"/>): it was named on its own, and its snapshot is one of the set.
+    /// </summary>
     private void Unreadable(FileJob job, LinuxIOException e)
     {
         var display = Manifest.Display(job.Directory!.PathOf(job.Name));
+        if (_trySegments)
+        {
+            throw new CairnException($"cannot read '{display}': {e.Message}", e);
+        }
+
         if (!_options.SkipUnreadable)
         {
             throw new CairnException($"cannot read '{display}': {e.Message} (use --skip-unreadable to continue without it)", e);

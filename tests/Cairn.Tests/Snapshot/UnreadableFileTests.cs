@@ -64,6 +64,30 @@ public sealed class UnreadableFileTests
         Assert.Equal(1, snapshot.Stats.Files);
     }
 
+    /// <summary>
+    /// An image is named on its own, and its snapshot is one of a set (a VM's rootfs, memory, vmstate): one that cannot
+    /// be read fails the snapshot, with --skip-unreadable too (which left it out, and had stored it empty before).
+    /// </summary>
+    [WithoutReadOverrideFact]
+    public async Task An_unreadable_image_fails_the_snapshot_also_with_skip_unreadable()
+    {
+        await using var workspace = await Workspace.CreateAsync();
+        var source = workspace.Dir.CreateSub("vm");
+        Shell.Run("head -c 65536 /dev/urandom > rootfs.img && head -c 65536 /dev/urandom > mem.img && chmod 000 mem.img", source);
+
+        foreach (var extra in new[] { Array.Empty<string>(), ["--skip-unreadable"] })
+        {
+            var run = await CairnCli.RunAsync(workspace.RepoPath, ["snapshot", "--image", Path.Combine(source, "rootfs.img"), Path.Combine(source, "mem.img"), "--json", .. extra], s_withoutReadOverride);
+            Assert.True(run.ExitCode == 1, run.ToString());
+            var message = run.Json.GetProperty("error").GetProperty("message").GetString()!;
+            Assert.Matches("^cannot read '.*/mem\\.img': .*Permission denied", message);
+            Assert.DoesNotContain("--skip-unreadable", message, StringComparison.Ordinal); // no way round it to suggest
+        }
+
+        await using var repository = await workspace.ReopenAsync();
+        Assert.Empty(await repository.ListSnapshotsAsync());
+    }
+
     [Theory]
     [MemberData(nameof(ReadPaths.WholeAndStreamed), MemberType = typeof(ReadPaths))]
     public async Task A_file_that_grows_during_every_read_is_stored_as_last_read_with_a_warning(int size, bool skipUnreadable)
