@@ -97,7 +97,7 @@ public sealed class ManifestBuilder
     }
 
     /// <summary>Produces the manifest; every frame the chunks live in must have been completed in <paramref name="index"/>.</summary>
-    public Manifest Build(ChunkIndex index, bool includeSources = true)
+    public Manifest Build(ChunkIndex index)
     {
         var packNumbers = new Dictionary<int, uint>();
         var packs = new List<ContentId>();
@@ -144,7 +144,7 @@ public sealed class ManifestBuilder
             [.. packs],
             [.. frames],
             locations,
-            includeSources ? sources : null,
+            sources,
             [.. segmentSizes]);
     }
 
@@ -159,12 +159,12 @@ public sealed class ManifestBuilder
             before[i + 1] = before[i] + (_leftOut.Contains(i) ? 1 : 0);
         }
 
-        var entries = new List<EntryRecord>(_entries.Count - _leftOut.Count);
-        var sources = new List<SourceRecord>(entries.Capacity);
+        var entries = new EntryRecord[_entries.Count - _leftOut.Count];
+        var sources = new SourceRecord[entries.Length];
         for (var i = 0; i < _entries.Count; i++)
         {
             var e = _entries[i];
-            if (_leftOut.Contains(i))
+            if (before[i + 1] != before[i])
             {
                 if (i == 0 || (e.Kind == EntryKind.Directory && e.Count > 0))
                 {
@@ -181,18 +181,18 @@ public sealed class ManifestBuilder
                     e.Count -= (uint)(before[end] - before[e.First]);
                     e.First -= (uint)before[e.First];
                     break;
-                case EntryKind.Hardlink when _leftOut.Contains((int)e.First):
+                case EntryKind.Hardlink when before[e.First + 1] != before[e.First]:
                     throw new InvalidOperationException($"entry {i} is a hardlink to an entry left out");
                 case EntryKind.Hardlink:
                     e.First -= (uint)before[e.First];
                     break;
             }
 
-            entries.Add(e);
-            sources.Add(_sources[i]);
+            entries[i - before[i]] = e;
+            sources[i - before[i]] = _sources[i];
         }
 
-        return ([.. entries], [.. sources]);
+        return (entries, sources);
     }
 
     private sealed class ByteComparer : IComparer<byte[]>

@@ -44,9 +44,6 @@ public sealed class Archiver
     private IChunker _chunker;
     private bool _trySegments; // an image run: each image's frames may be compressed in segments (SegmentTrial)
     private long _files;
-    private long _directories;
-    private long _symlinks;
-    private long _others;
     private long _bytes;
     private long _bytesRead;
     private long _newBytes;
@@ -508,7 +505,6 @@ public sealed class Archiver
             var root = builder.AddEntry(EntryFor(rootStat), [], SourceFor(rootStat));
             var rootXattrs = LinuxFile.ReadXattrs(rootHandle.Descriptor);
             builder.SetXattrs(root, InView(rootXattrs));
-            Interlocked.Increment(ref _directories);
             var hardlinks = new Dictionary<(ulong Device, ulong Inode), int>();
             var readGroups = new HashSet<int>(); // the hard-linked files a job has been sent for
 
@@ -612,7 +608,6 @@ public sealed class Archiver
                     case EntryKind.Symlink:
                         entry.First = builder.AddString(child.LinkTarget);
                         entry.Size = child.LinkTarget!.Length;
-                        Interlocked.Increment(ref _symlinks);
                         break;
                     case EntryKind.Regular when child.Stat.LinkCount > 1 && hardlinks.TryGetValue((child.Stat.Device, child.Stat.Inode), out var target):
                         entry = entry with { Kind = EntryKind.Hardlink, First = (uint)target, Size = 0 };
@@ -620,10 +615,6 @@ public sealed class Archiver
                     case EntryKind.CharDevice or EntryKind.BlockDevice:
                         entry.First = (uint)child.Stat.RDevice;
                         entry.Count = (uint)(child.Stat.RDevice >> 32);
-                        Interlocked.Increment(ref _others);
-                        break;
-                    case EntryKind.Fifo:
-                        Interlocked.Increment(ref _others);
                         break;
                 }
 
@@ -649,7 +640,6 @@ public sealed class Archiver
                 }
                 else if (child.Subdirectory is not null)
                 {
-                    Interlocked.Increment(ref _directories);
                     var parentMatch = match >= 0 && parent!.Entries[match].Kind == EntryKind.Directory ? match : -1;
                     items.Add(new WalkItem(index, parentMatch, child.Subdirectory, null));
                 }
@@ -676,15 +666,10 @@ public sealed class Archiver
                     case EntryKind.Directory:
                         var subdirectory = builder.AddEntry(entry, name, source);
                         builder.SetXattrs(subdirectory, XattrsOf(parent, b));
-                        Interlocked.Increment(ref _directories);
                         items.Add(new WalkItem(subdirectory, b, null, null));
                         return;
                     case EntryKind.Symlink:
                         entry.First = builder.AddString(parent.SymlinkTarget(b));
-                        Interlocked.Increment(ref _symlinks);
-                        break;
-                    default:
-                        Interlocked.Increment(ref _others);
                         break;
                 }
 
@@ -741,7 +726,6 @@ public sealed class Archiver
         try
         {
             var root = builder.AddEntry(images.RootEntry(), [], default);
-            Interlocked.Increment(ref _directories);
             var first = builder.EntryCount;
             foreach (var image in images.Images)
             {
@@ -779,7 +763,6 @@ public sealed class Archiver
             // The root as ImageSet.RootEntry derives it from the images: what they are before they are read.
             var metadata = merged.ConvertAll(c => c.Listed is { } l ? (l.Stat.Uid, l.Stat.Gid, l.Stat.MTimeNs) : (parent.Entries[c.Parent].Uid, parent.Entries[c.Parent].Gid, parent.Entries[c.Parent].MTimeNs));
             var root = builder.AddEntry(ImageSet.RootEntry(metadata[0].Uid, metadata[0].Gid, metadata.Max(i => i.MTimeNs)), [], default);
-            Interlocked.Increment(ref _directories);
             var first = builder.EntryCount;
             var paths = new List<string>(merged.Count);
             foreach (var child in merged)
@@ -1201,7 +1184,7 @@ public sealed class Archiver
             return new FileResult(stat) { Xattrs = InView(xattrs) };
         }
 
-        LeftOut(job, $"was replaced by {stat.Kind switch { FileKind.Directory => "a directory", FileKind.Fifo => "a FIFO", _ => "a device" }} after it was listed");
+        LeftOut(job, $"was replaced by {FileKinds.Describe(stat.Kind)} after it was listed");
         return null;
     }
 
@@ -1275,14 +1258,14 @@ public sealed class Archiver
 
     private async ValueTask<FileResult> PackContentAsync(FileContent content, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, SegmentTrial? trial)
     {
-        Interlocked.Add(ref _bytesRead, content.Length);
+        Interlocked.Add(ref _bytesRead, content.Data.Length);
         Interlocked.Add(ref _zeroBytes, content.ZeroBytes);
         foreach (var piece in content.Chunks)
         {
             refs.Add((piece.FileOffset, piece.Id, await StoreChunkAsync(piece.Id, content.Data.Slice(piece.BufferOffset, piece.Length), index, writer, trial).ConfigureAwait(false)));
         }
 
-        return new FileResult(content.Stat) { Size = content.Length, Xattrs = InView(content.Xattrs) };
+        return new FileResult(content.Stat) { Size = content.Data.Length, Xattrs = InView(content.Xattrs) };
     }
 
     private async ValueTask<ChunkSlot> StoreChunkAsync(ContentId id, ReadOnlyMemory<byte> data, ChunkIndex index, PackWriter writer, SegmentTrial? trial)
@@ -1326,13 +1309,10 @@ public sealed class Archiver
     private async ValueTask<FileResult?> StreamLargeFileAsync(FileJob job, ChunkIndex index, PackWriter writer, List<(long, ContentId, ChunkSlot)> refs, SegmentTrial? trial, CancellationToken cancellationToken)
     {
         _readAhead ??= new ReadAhead(_chunker.MaxSize, _io!);
+        BeforeRead?.Invoke(job.Directory!.PathOf(job.Name));
         for (var attempt = 1; ; attempt++)
         {
             refs.Clear();
-            if (attempt == 1)
-            {
-                BeforeRead?.Invoke(job.Directory!.PathOf(job.Name));
-            }
 
             FileDescriptor fd;
             try

@@ -12,7 +12,10 @@ internal readonly record struct ChunkPiece(long FileOffset, int BufferOffset, in
 /// <summary>The contents of a small file, read whole, cut and hashed by a reader thread.</summary>
 internal sealed class FileContent
 {
-    /// <summary>The file's bytes (holes as they were in the buffer: the chunks say which ranges count).</summary>
+    /// <summary>
+    /// The file's bytes (holes as they were in the buffer: the chunks say which ranges count): its size, or less if it
+    /// got shorter during the last read of a file that kept changing.
+    /// </summary>
     public required ReadOnlyMemory<byte> Data { get; init; }
 
     public required List<ChunkPiece> Chunks { get; init; }
@@ -23,9 +26,6 @@ internal sealed class FileContent
     /// nothing was read).
     /// </summary>
     public required StatxInfo Stat { get; init; }
-
-    /// <summary>The bytes of the file stored: its size, or less if it got shorter during the last read of a file that kept changing.</summary>
-    public required long Length { get; init; }
 
     /// <summary>The file changed during each of the <see cref="FileContentReader.Attempts"/> reads: this is the last, which may be torn.</summary>
     public bool Changed { get; init; }
@@ -108,7 +108,7 @@ internal static class FileContentReader
             var before = LinuxFile.Stat(fd);
             if (before.Kind != FileKind.Regular)
             {
-                return new FileContent { Data = default, Chunks = [], Stat = before, Length = 0, ZeroBytes = 0, Xattrs = LinuxFile.ReadXattrs(fd) };
+                return new FileContent { Data = default, Chunks = [], Stat = before, ZeroBytes = 0, Xattrs = LinuxFile.ReadXattrs(fd) };
             }
 
             var extents = DataExtents(fd, before, chunker.Alignment);
@@ -141,7 +141,7 @@ internal static class FileContentReader
 
                 // Kept changing: stored as last read, with the metadata from before that read. Its ctime is older than
                 // the file's now, so the next incremental snapshot reads it again rather than keep a torn copy.
-                return new FileContent { Data = data[..(int)read], Chunks = chunks, Stat = before, Length = read, ZeroBytes = zeroBytes, Xattrs = LinuxFile.ReadXattrs(fd), Changed = !consistent };
+                return new FileContent { Data = data[..(int)read], Chunks = chunks, Stat = before, ZeroBytes = zeroBytes, Xattrs = LinuxFile.ReadXattrs(fd), Changed = !consistent };
             }
         }
     }

@@ -42,7 +42,7 @@ internal sealed class OverlayImages(DirectoryHandle upper, List<ChildInfo> listi
             var opaque = OverlayUpper.IsOpaqueRoot(LinuxFile.ReadXattrs(fd), changes.Flavor);
             if (listing.Find(child => child.Stat.Kind != FileKind.Regular && !OverlayUpper.IsMark(upper, child, changes.Flavor)) is { } other)
             {
-                throw new UsageException($"'{mountPoint}/{Manifest.Display(other.Name)}' is {Describe(other.Stat.Kind)}: a mount of an image snapshot can hold only its images, regular files at its top (remove it, or snapshot the mount as a directory tree: cairn snapshot {mountPoint})");
+                throw new UsageException($"'{mountPoint}/{Manifest.Display(other.Name)}' is {FileKinds.Describe(other.Stat.Kind)}: a mount of an image snapshot can hold only its images, regular files at its top (remove it, or snapshot the mount as a directory tree: cairn snapshot {mountPoint})");
             }
 
             return new OverlayImages(upper, listing, opaque, changes.Flavor, mountPoint);
@@ -71,14 +71,4 @@ internal sealed class OverlayImages(DirectoryHandle upper, List<ChildInfo> listi
 
         upper.Release();
     }
-
-    private static string Describe(FileKind kind) => kind switch
-    {
-        FileKind.Directory => "a directory",
-        FileKind.Symlink => "a symbolic link",
-        FileKind.Fifo => "a FIFO",
-        FileKind.CharDevice or FileKind.BlockDevice => "a device",
-        FileKind.Socket => "a socket",
-        _ => "not a regular file",
-    };
 }
