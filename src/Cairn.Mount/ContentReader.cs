@@ -193,7 +193,7 @@ internal sealed class ContentReader
         for (var i = FileLayout.FirstOverlapping(m, refs, offset); i < refs.Length && refs[i].Offset < end; i++)
         {
             var r = refs[i];
-            var chunkEnd = r.Offset + m.Chunks[r.Chunk].Length;
+            var chunkEnd = FileLayout.End(m, r);
             if (r.Offset > position)
             {
                 buffer[(int)(position - offset)..(int)(r.Offset - offset)].Clear(); // a hole

@@ -31,6 +31,9 @@ internal static class FileLayout
             return 0;
         }
 
-        return refs[last].Offset + manifest.Chunks[refs[last].Chunk].Length > offset ? last : last + 1;
+        return End(manifest, refs[last]) > offset ? last : last + 1;
     }
+
+    /// <summary>The file offset just past the bytes of <paramref name="reference"/>.</summary>
+    public static long End(Manifest manifest, ChunkRef reference) => reference.Offset + manifest.Chunks[reference.Chunk].Length;
 }

@@ -102,13 +102,13 @@ internal sealed class HoleMap
         var count = refs.IsEmpty ? 0 : 1;
         for (var i = 1; i < refs.Length; i++)
         {
-            count += refs[i].Offset != End(manifest, refs[i - 1]) ? 1 : 0;
+            count += refs[i].Offset != FileLayout.End(manifest, refs[i - 1]) ? 1 : 0;
         }
 
         var starts = new int[count];
         for (int i = 0, n = 0; i < refs.Length; i++)
         {
-            if (i == 0 || refs[i].Offset != End(manifest, refs[i - 1]))
+            if (i == 0 || refs[i].Offset != FileLayout.End(manifest, refs[i - 1]))
             {
                 starts[n++] = i;
             }
@@ -117,7 +117,5 @@ internal sealed class HoleMap
         return starts;
     }
 
-    private long End(ChunkRef r) => End(_manifest, r);
-
-    private static long End(Manifest manifest, ChunkRef r) => r.Offset + manifest.Chunks[r.Chunk].Length;
+    private long End(ChunkRef r) => FileLayout.End(_manifest, r);
 }

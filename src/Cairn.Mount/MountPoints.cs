@@ -8,6 +8,9 @@ namespace Cairn.Mount;
 [SupportedOSPlatform("linux")]
 public static class MountPoints
 {
+    /// <summary>What the source of a Cairn mount starts with (FUSE's fsname, the overlay's source), before the snapshot's short id.</summary>
+    public const string SourcePrefix = "cairn:";
+
     /// <summary>
     /// Detaches a Cairn mount left at <paramref name="mountPoint"/> by a server that died (returns true if there was
     /// one), and refuses a live one (<see cref="ThrowIfCairnMount"/>).
@@ -33,9 +36,9 @@ public static class MountPoints
         {
             what = FuseMount.IsStale(state.Lower) ? null : $"the writable mount of snapshot {state.Snapshot[..12]}";
         }
-        else if (MountTable.Find(full) is { IsFuse: true } fuse && fuse.Source.StartsWith("cairn:", StringComparison.Ordinal))
+        else if (MountTable.Find(full) is { IsFuse: true } fuse && fuse.Source.StartsWith(SourcePrefix, StringComparison.Ordinal))
         {
-            what = FuseMount.IsStale(full) ? null : $"the mount of snapshot {fuse.Source["cairn:".Length..]}";
+            what = FuseMount.IsStale(full) ? null : $"the mount of snapshot {fuse.Source[SourcePrefix.Length..]}";
         }
 
         if (what is not null)

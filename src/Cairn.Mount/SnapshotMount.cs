@@ -87,7 +87,7 @@ public sealed class SnapshotMount : IMountSession
 
         var fuseOptions = options.Fuse with
         {
-            FsName = "cairn:" + snapshot.Id.ToShortString(),
+            FsName = MountPoints.SourcePrefix + snapshot.Id.ToShortString(),
             // Pushes reach only the inodes the kernel holds: listings with attributes give it every listed file.
             AlwaysReadDirPlus = options.PushSiblings,
             OnException = options.Fuse.OnException ?? ((operation, e) => context.Log($"{operation} failed: {e}")),

@@ -92,7 +92,7 @@ public sealed class WritableMount : IMountSession
                 CopyRootAttributes(directory.Lower, directory.Upper, flavor);
             }
 
-            OverlayLayer.Mount(flavor, directory, mountPoint, "cairn:" + snapshot.Id.ToShortString());
+            OverlayLayer.Mount(flavor, directory, mountPoint, MountPoints.SourcePrefix + snapshot.Id.ToShortString());
             var overlay = MountTable.Find(mountPoint) ?? throw new CairnException($"the overlay at '{mountPoint}' vanished right after mounting");
             new OverlayState
             {

@@ -59,7 +59,10 @@ internal static class MountCommand
                 throw new UsageException($"the mount point '{target}' is not an existing directory");
             }
 
-            MountPoints.ThrowIfCairnMount(target);
+            if (!MountDaemon.IsDetachedChild)
+            {
+                MountPoints.ThrowIfCairnMount(target); // the daemon's parent, before it starts the child: which checks again as it mounts
+            }
 
             // Said by the process the user sees (the daemon's parent, not its detached child). FUSE mounts over a
             // non-empty directory, and what it holds is then out of sight until the unmount: allowed, not silently. On

@@ -201,13 +201,9 @@ internal sealed class RestoreTarget : IDisposable
     {
         try
         {
-            if (!_committed)
+            if (!_committed || (_exists && !_empty))
             {
-                TryRemove(_parent, Path.GetDirectoryName(_path)!, _stagingName, $"the unfinished restore to '{_path}'", _warn);
-            }
-            else if (_exists && !_empty)
-            {
-                TryRemove(_parent, Path.GetDirectoryName(_path)!, _stagingName, $"the replaced contents of '{_path}'", _warn);
+                TryRemove(_parent, Path.GetDirectoryName(_path)!, _stagingName, _committed ? $"the replaced contents of '{_path}'" : $"the unfinished restore to '{_path}'", _warn);
             }
         }
         finally

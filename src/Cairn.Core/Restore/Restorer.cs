@@ -157,8 +157,8 @@ public sealed class Restorer
                 directories[i]?.Dispose();
             }
 
-            // Removes the replaced contents, or a failed restore's partial tree: before the result takes the warnings, as
-            // it warns of what it cannot remove.
+            // Removes the replaced contents, or a failed restore's partial tree, here rather than at the end of the
+            // method: the restore's time, taken below, counts the removal (what it cannot remove goes to the warnings).
             destination.Dispose();
         }
 
